@@ -1,0 +1,87 @@
+"""ResNet trunks from torchvision, cut after layer4, with the last-stride option.
+
+Last stride 1 (BoT, and the paper's 18x9 layer4 maps at 288x144) doubles layer4's spatial
+size at the same parameter count.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+
+CHANNELS = {"resnet18": (256, 512), "resnet34": (256, 512), "resnet50": (1024, 2048)}
+# ImageNet weights through torchvision's weights API (V1: the weights BoT and the paper's era used)
+WEIGHTS = {
+    "resnet18": "ResNet18_Weights.IMAGENET1K_V1",
+    "resnet34": "ResNet34_Weights.IMAGENET1K_V1",
+    "resnet50": "ResNet50_Weights.IMAGENET1K_V1",
+}
+
+
+class PretrainedWeightsError(RuntimeError):
+    pass
+
+
+class ResNetTrunk(nn.Module):
+    """A torchvision ResNet without avgpool/fc; forward returns (layer3, layer4) outputs."""
+
+    def __init__(self, resnet: torchvision.models.ResNet, last_stride: int = 1):
+        super().__init__()
+        self.stem = nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool)
+        self.layer1, self.layer2, self.layer3, self.layer4 = resnet.layer1, resnet.layer2, resnet.layer3, resnet.layer4
+        if last_stride not in (1, 2):
+            raise ValueError(f"last_stride must be 1 or 2, got {last_stride}")
+        first = self.layer4[0]
+        # the strided conv is conv2 in a Bottleneck (torchvision's v1.5), conv1 in a BasicBlock
+        strided = first.conv2 if isinstance(first, torchvision.models.resnet.Bottleneck) else first.conv1
+        strided.stride = (last_stride, last_stride)
+        if first.downsample is not None:
+            first.downsample[0].stride = (last_stride, last_stride)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.layer2(self.layer1(self.stem(x)))
+        f3 = self.layer3(x)
+        return f3, self.layer4(f3)
+
+
+def _load_state_dict(path: Path) -> dict:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict):
+        raise PretrainedWeightsError(f"{path} does not hold a state dict")
+    return {k.removeprefix("module."): v for k, v in state.items() if not k.removeprefix("module.").startswith("fc.")}
+
+
+def build_backbone(name: str = "resnet50", pretrained: str = "none", last_stride: int = 1) -> tuple[ResNetTrunk, tuple[int, int]]:
+    """``pretrained``: ``imagenet`` (torchvision's weights API), ``none``, or a path to a state dict."""
+    if name not in CHANNELS:
+        raise ValueError(f"unknown backbone '{name}': choose one of {', '.join(CHANNELS)}")
+    if pretrained == "imagenet":
+        try:
+            resnet = getattr(torchvision.models, name)(weights=WEIGHTS[name])
+        except Exception as err:  # no network, a proxy, a broken cache: all end the same way
+            raise PretrainedWeightsError(
+                f"could not get torchvision's ImageNet weights for {name} ({type(err).__name__}: {err}). "
+                f"On a machine without internet use pretrained: none (train from scratch) or "
+                f"pretrained: PATH (a local state dict, e.g. torchvision's {name} .pth file, copied here)."
+            ) from err
+    else:
+        resnet = getattr(torchvision.models, name)(weights=None)
+        if pretrained not in ("none", "", None):
+            path = Path(os.path.expanduser(str(pretrained)))
+            if not path.is_file():
+                raise PretrainedWeightsError(
+                    f"pretrained weights file {path} does not exist; use pretrained: imagenet, none or an existing PATH")
+            state = _load_state_dict(path)
+            missing, unexpected = resnet.load_state_dict(state, strict=False)
+            missing = [k for k in missing if not k.startswith("fc.")]
+            if missing or unexpected:
+                raise PretrainedWeightsError(
+                    f"{path} is not a {name} state dict: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    return ResNetTrunk(resnet, last_stride), CHANNELS[name]

@@ -1,0 +1,114 @@
+import urllib.error
+
+import pytest
+import torch
+import torchvision
+
+from reid.models import PretrainedWeightsError, build_model
+from reid.models.backbone import build_backbone
+from reid.models.msrp import ResidualPooling, residual_pooling
+
+
+@pytest.fixture(scope="module")
+def residual50():
+    torch.manual_seed(0)
+    return build_model("residual", num_classes=751, backbone="resnet50")
+
+
+def test_shapes_resnet50_288x144(residual50):
+    x = torch.randn(2, 3, 288, 144)
+    residual50.train()
+    with torch.no_grad():
+        f3, f4 = residual50.backbone(x)
+        assert f3.shape == (2, 1024, 18, 9) and f4.shape == (2, 2048, 18, 9)  # last stride 1
+        pooled = residual50.pooled(x)
+        assert [tuple(p.shape[1:]) for pair in pooled for p in pair] == [
+            (1024, 1, 1), (1024, 1, 1), (2048, 1, 1), (2048, 1, 1), (2048, 2, 2), (2048, 2, 2)]
+        p_cont = [fuse(a, m) for (a, m), fuse in zip(pooled, residual50.fusion)]
+        assert [tuple(p.shape[1:]) for p in p_cont] == [(512, 1, 1), (512, 1, 1), (512, 2, 2)]
+        out = residual50(x)
+    assert [f.shape[1] for f in out["triplet"]] == [1024, 1024, 2048, 2048, 8192, 8192]
+    assert [z.shape for z in out["logits"]] == [torch.Size([2, 751])] * 3
+    residual50.eval()
+    with torch.no_grad():
+        assert residual50(x).shape == (2, 512 + 512 + 2048)
+
+
+def test_parameter_count_matches_table4(residual50):
+    trunk, _ = build_backbone("resnet50")
+    n_trunk = sum(p.numel() for p in trunk.parameters()) / 1e6
+    n_residual = sum(p.numel() for p in residual50.parameters()) / 1e6
+    assert n_trunk == pytest.approx(23.51, abs=0.01)  # Table 4: ResNet50 without its classifier
+    # Table 4: Residual 30.55 M. Our reading (512-d, scale 3 kept 2x2) gives 31.07 M.
+    assert n_residual == pytest.approx(30.55, rel=0.03)
+
+
+def test_equation_1_on_hand_built_tensor():
+    module = ResidualPooling(in_dim=2, out_dim=2, act="none")
+    with torch.no_grad():
+        module.delta_max[0].weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 2.0]]).view(2, 2, 1, 1))
+        module.delta_max[0].bias.zero_()
+        module.delta_diff[0].weight.copy_(torch.tensor([[0.0, 1.0], [3.0, 0.0]]).view(2, 2, 1, 1))
+        module.delta_diff[0].bias.copy_(torch.tensor([0.5, 0.0]))
+    p_avg = torch.tensor([1.0, 2.0]).view(1, 2, 1, 1)
+    p_max = torch.tensor([4.0, 3.0]).view(1, 2, 1, 1)
+    # delta_max(Pmax) = [4, 6]; Pavg - Pmax = [-3, -1]; delta_diff = [-1 + 0.5, -9] -> Pcont = [3.5, -3]
+    assert module(p_avg, p_max).flatten().tolist() == [3.5, -3.0]
+    assert residual_pooling(p_avg, p_max, module.delta_max, module.delta_diff).flatten().tolist() == [3.5, -3.0]
+
+
+@pytest.mark.parametrize("variant, n_triplet", [("baseline", 1), ("avg", 3), ("max", 3), ("residual", 6)])
+def test_variants_resnet18(variant, n_triplet):
+    model = build_model(variant, num_classes=5, backbone="resnet18")
+    x = torch.randn(4, 3, 64, 32)
+    out = model.train()(x)
+    assert len(out["triplet"]) == n_triplet
+    assert len(out["logits"]) == (1 if variant == "baseline" else 3)
+    emb = model.eval()(x)
+    # baseline: layer4's 512 channels; others: 512 + 512 + 512 x 2 x 2 (the unified dimension)
+    assert emb.shape == (4, 512 if variant == "baseline" else 512 * 6)
+
+
+def test_avg_and_max_pick_their_pooling():
+    torch.manual_seed(0)
+    avg = build_model("avg", num_classes=3, backbone="resnet18", reduce_dim=8, triplet_on="pooled")
+    x = torch.randn(2, 3, 64, 32)
+    out = avg.train()(x)
+    pooled = avg.pooled(x)
+    torch.testing.assert_close(out["triplet"][0], pooled[0][0].flatten(1))
+    mx = build_model("max", num_classes=3, backbone="resnet18", reduce_dim=8)
+    mx.load_state_dict(avg.state_dict())
+    torch.testing.assert_close(mx.train()(x)["triplet"][1], pooled[1][1].flatten(1))
+
+
+def test_options_are_validated():
+    with pytest.raises(ValueError, match="unknown variant"):
+        build_model("mean", 10)
+    with pytest.raises(ValueError, match="unknown backbone"):
+        build_model("avg", 10, backbone="vgg16")
+    with pytest.raises(ValueError, match="reduce_act"):
+        build_model("residual", 10, backbone="resnet18", reduce_act="gelu")
+    with pytest.raises(ValueError, match="last_stride"):
+        build_model("residual", 10, backbone="resnet18", last_stride=3)
+
+
+def test_imagenet_offline_message_names_alternatives(monkeypatch):
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(PretrainedWeightsError, match=r"pretrained: none.*pretrained: PATH"):
+        build_model("residual", 10, backbone="resnet18", pretrained="imagenet")
+
+
+def test_pretrained_from_path(tmp_path):
+    reference = torchvision.models.resnet18()
+    path = tmp_path / "rn18.pth"
+    torch.save(reference.state_dict(), path)
+    model = build_model("baseline", 10, backbone="resnet18", pretrained=str(path))
+    torch.testing.assert_close(model.backbone.layer4[1].conv2.weight, reference.layer4[1].conv2.weight)
+    with pytest.raises(PretrainedWeightsError, match="does not exist"):
+        build_model("baseline", 10, backbone="resnet18", pretrained=str(tmp_path / "missing.pth"))
+    torch.save({"foo": torch.zeros(1)}, path)
+    with pytest.raises(PretrainedWeightsError, match="not a resnet18 state dict"):
+        build_model("baseline", 10, backbone="resnet18", pretrained=str(path))
