@@ -3,7 +3,7 @@
 from snakemake.utils import validate
 
 configfile: "configs/config.yaml"
-validate(config, "workflow/schemas/config.schema.yaml")
+validate(config, "reid/resources/config.schema.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"

@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from reid.config import ConfigError
+
 
 def _data_synth(args) -> int:
     from reid.data import synthetic
@@ -49,6 +51,30 @@ def _data_histogram_baseline(args) -> int:
     return 0
 
 
+def _train(args) -> int:
+    from reid.config import load_config, train_config
+    from reid.data import load_dataset
+    from reid.train import train
+
+    config = load_config(args.config, args.set)
+    cfg = train_config(config)
+    name = args.dataset or _single_dataset(config)
+    options = config["datasets"].get(name)
+    if options is None:
+        raise ConfigError(f"dataset '{name}' is not in the config's datasets ({', '.join(config['datasets'])})")
+    dataset = load_dataset(name, root=config["data_root"], path=options.get("path"))
+    summary = train(cfg, dataset, args.variant, args.seed, args.out)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _single_dataset(config: dict) -> str:
+    names = list(config["datasets"])
+    if len(names) != 1:
+        raise ConfigError(f"the config lists several datasets ({', '.join(names)}): choose one with --dataset")
+    return names[0]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m reid", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -85,14 +111,25 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("--root", required=True, type=Path, help="dataset folder in Market-1501 layout")
     hist.add_argument("--out", type=Path, default=None, help="also write the result as JSON")
     hist.set_defaults(func=_data_histogram_baseline)
+
+    train = commands.add_parser("train", help="train one variant with one seed (resumes if DIR holds a checkpoint)")
+    train.add_argument("--config", required=True, type=Path, help="a profile, e.g. configs/paper.yaml")
+    train.add_argument("--variant", required=True, choices=["baseline", "avg", "max", "residual"])
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", required=True, type=Path, help="run folder: log.csv, checkpoints, model.pt")
+    train.add_argument("--dataset", default=None, help="which of the config's datasets (needed if it lists several)")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config value: a train key (epochs=2) or a dotted path (datasets.synthetic.size=tiny)")
+    train.set_defaults(func=_train)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     from reid.data.market import DatasetError
+    from reid.models import PretrainedWeightsError
 
     args = build_parser().parse_args(argv)
-    user_errors: tuple[type[BaseException], ...] = (DatasetError, FileExistsError)
+    user_errors: tuple[type[BaseException], ...] = (DatasetError, FileExistsError, ConfigError, PretrainedWeightsError)
     try:
         from reid.data.fetch import FetchError
 
