@@ -24,9 +24,9 @@ def _data_synth(args) -> int:
 
 
 def _data_fetch(args) -> int:
-    from reid.data import fetch
+    from reid.data.fetch import fetch
 
-    root = fetch.fetch(args.name, args.root, archive=args.archive, progress=not args.quiet, force=args.force)
+    root = fetch(args.name, args.root, archive=args.archive, progress=not args.quiet, force=args.force)
     print(root)
     return 0
 
@@ -125,17 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from reid.data.fetch import FetchError
     from reid.data.market import DatasetError
     from reid.models import PretrainedWeightsError
 
     args = build_parser().parse_args(argv)
-    user_errors: tuple[type[BaseException], ...] = (DatasetError, FileExistsError, ConfigError, PretrainedWeightsError)
-    try:
-        from reid.data.fetch import FetchError
-
-        user_errors += (FetchError,)
-    except ImportError:
-        pass
+    user_errors = (DatasetError, FetchError, FileExistsError, ConfigError, PretrainedWeightsError)
     try:
         return args.func(args)
     except user_errors as err:

@@ -1,0 +1,675 @@
+"""Acquisition of the public datasets: download (or take a local archive), verify, extract.
+
+``fetch("market1501", root)`` leaves the dataset in ``root/market1501`` (``root/dukemtmcreid``
+for DukeMTMC-reID) together with a marker file (``.reid_dataset.json``) recording the archive's
+md5, the verified image counts, when and from where. The order of events makes every state a
+later step can see either complete or obviously incomplete:
+
+1. the archive comes from ``archive=PATH``, else from the drop location ``root/<archive_name>``,
+   else it is downloaded into ``root/<archive_name>.part`` (resumed with HTTP Range requests)
+   and renamed to ``root/<archive_name>`` only once complete (and, for strict specs, only once
+   its md5 matches);
+2. its md5 is compared with the catalog: a mismatch is an error for specs with
+   ``strict_md5`` (Market-1501) and a warning for the others (DukeMTMC-reID, which was
+   withdrawn and circulates in several repackagings), whose counts must then match exactly;
+3. it is extracted into ``root/.tmp-<name>-XXXX`` refusing any member that could land outside
+   it (``..``, absolute paths, drive letters, links, devices);
+4. the three split folders are located and their counts checked against the catalog;
+5. the marker is written and the folder is renamed to ``root/<name>``.
+
+Any failure removes the temporary folder; nothing is ever left at ``root/<name>`` without a
+marker. A second call finds the marker and returns at once (``force=True`` redoes everything).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import http.client
+import logging
+import os
+import re
+import shutil
+import stat
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+import warnings
+import zipfile
+import zlib
+from pathlib import Path, PurePosixPath
+from typing import Iterable, Iterator
+
+from reid.data.catalog import CATALOG, SPLITS, DatasetSpec
+from reid.data.market import DatasetError, MARKER, layout_counts, load_market_layout, read_marker, write_marker
+from reid.utils import md5sum
+
+__all__ = [
+    "FetchError", "ChecksumWarning", "fetch", "download", "safe_extract", "verify_archive", "is_fetched",
+]
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+USER_AGENT = "reid-msrp-fetch/0.1 (+python urllib)"
+PART_SUFFIX = ".part"
+MISMATCH_SUFFIX = ".md5-mismatch"
+IGNORED_TOP_LEVEL = {"__MACOSX"}
+
+# Datasets whose authors took them down: no URL, and the error says so.
+WITHDRAWN = {
+    "dukemtmcreid": (
+        "DukeMTMC-reID was withdrawn by its authors in 2019 (together with DukeMTMC) and has no "
+        "official download any more; the suite only uses a copy you already have."
+    ),
+}
+
+
+class FetchError(Exception):
+    """A dataset could not be obtained or verified; the message says what failed and what to do."""
+
+
+class ChecksumWarning(UserWarning):
+    """An archive's md5 differs from the catalog for a dataset that accepts repackagings."""
+
+
+# --------------------------------------------------------------------------------------------
+# messages
+
+
+def _say(message: str, progress: bool) -> None:
+    log.info(message)
+    if progress:
+        print(message, file=sys.stderr, flush=True)
+
+
+def _manual_hint(spec: DatasetSpec, root: Path) -> str:
+    return (
+        f"Download {spec.archive_name} yourself"
+        + (f" (see {spec.homepage})" if spec.homepage else "")
+        + f" and put it at {root / spec.archive_name}, or pass --archive PATH "
+        f"(Python: fetch({spec.name!r}, {str(root)!r}, archive=PATH))."
+    )
+
+
+def _no_source_message(spec: DatasetSpec, root: Path) -> str:
+    why = WITHDRAWN.get(spec.name, f"No download URL is known for {spec.name}.")
+    md5_rule = (
+        "it must have exactly this md5"
+        if spec.strict_md5
+        else "other repackagings are accepted if their image counts match the published ones exactly"
+    )
+    return (
+        f"{why} If you have a copy of {spec.archive_name} (the original release has md5 {spec.md5}; "
+        f"{md5_rule}), put it at {root / spec.archive_name} or pass --archive PATH "
+        f"(Python: fetch({spec.name!r}, {str(root)!r}, archive=PATH))."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# checksum
+
+
+def verify_archive(path: str | os.PathLike, spec: DatasetSpec) -> str:
+    """md5 of ``path``; a mismatch with ``spec.md5`` raises (strict specs) or warns. Returns the md5."""
+    path = Path(path)
+    if not path.is_file():
+        raise FetchError(f"archive {path} does not exist or is not a file.")
+    digest = md5sum(path)
+    if digest == spec.md5:
+        return digest
+    if spec.strict_md5:
+        raise FetchError(
+            f"{path} has md5 {digest}, but {spec.archive_name} (the published {spec.name} release) "
+            f"has md5 {spec.md5}: the file is damaged, truncated or a different release. Nothing was "
+            f"extracted and the file was left as it is. Obtain the archive again (or check you passed "
+            f"the right file)."
+        )
+    message = (
+        f"{path} has md5 {digest}, not the original {spec.archive_name} md5 {spec.md5}. "
+        f"{spec.name} circulates in several repackagings, so the archive is accepted only if its "
+        f"image counts match the published release exactly."
+    )
+    log.warning(message)
+    warnings.warn(message, ChecksumWarning, stacklevel=2)
+    return digest
+
+
+# --------------------------------------------------------------------------------------------
+# download
+
+
+def _part_path(dest: Path) -> Path:
+    return dest.with_name(dest.name + PART_SUFFIX)
+
+
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)\s*$", re.IGNORECASE)
+
+
+def _parse_content_range(value: str | None) -> tuple[int | None, int | None]:
+    """(first byte, total size) from a Content-Range header; None where unknown."""
+    match = _CONTENT_RANGE.match(value or "")
+    if not match:
+        return None, None
+    start = int(match.group(1)) if match.group(1) is not None else None
+    total = int(match.group(3)) if match.group(3) != "*" else None
+    return start, total
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _transfer(url: str, part: Path, offset: int, progress: bool, timeout: float, label: str) -> bool:
+    """One request appending to (offset > 0, server honours Range) or rewriting ``part``.
+
+    True when ``part`` holds the whole file; False when ``part`` was deleted and the caller
+    should start again from zero (a Range answer that does not fit the partial file).
+    """
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as err:
+        if err.code == 416 and offset:
+            # Range Not Satisfiable: the partial file is complete, or longer than the file
+            _, total = _parse_content_range(err.headers.get("Content-Range") if err.headers else None)
+            err.close()
+            if total == offset:
+                return True
+            part.unlink(missing_ok=True)
+            return False
+        raise
+    with response:
+        status = getattr(response, "status", None) or response.getcode()
+        content_type = (response.headers.get("Content-Type") or "").lower()
+        if content_type.startswith("text/html"):
+            raise FetchError(
+                f"{url}: the server returned a web page (Content-Type {content_type}), not the archive "
+                "(for Google Drive this is usually the quota-exceeded or confirmation page)."
+            )
+        if offset and status == 206:
+            start, total = _parse_content_range(response.headers.get("Content-Range"))
+            if start != offset:
+                part.unlink(missing_ok=True)
+                return False
+            mode = "ab"
+        else:
+            # a fresh download, or the server ignored Range (200, file:// URLs): start cleanly
+            if offset:
+                log.info("%s ignored the Range request; restarting the download from the beginning", url)
+            offset = 0
+            mode = "wb"
+            total = _int_or_none(response.headers.get("Content-Length"))
+        from tqdm.auto import tqdm
+
+        with open(part, mode) as fh, tqdm(
+            total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+            desc=label, disable=not progress, leave=False,
+        ) as bar:
+            while True:
+                block = response.read(CHUNK)
+                if not block:
+                    break
+                fh.write(block)
+                bar.update(len(block))
+    size = part.stat().st_size
+    if total is not None and size != total:
+        raise FetchError(
+            f"{url}: the connection ended after {size} of {total} bytes; the partial download is kept "
+            f"at {part} and will be resumed by the next attempt."
+        )
+    return True
+
+
+def download(
+    url: str, dest: str | os.PathLike, md5: str | None = None, progress: bool = True, timeout: float = 60
+) -> Path:
+    """Download ``url`` (http, https or file) to ``dest`` and return ``dest``.
+
+    Bytes go to ``dest.part`` first; an existing ``.part`` is resumed with a Range request (a
+    server that ignores Range restarts it cleanly). ``dest`` appears only once the download is
+    complete and, if ``md5`` is given, matches it; a complete file with another md5 is moved
+    aside to ``dest.md5-mismatch``. Errors raise FetchError naming the URL.
+    """
+    dest = Path(dest)
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    if scheme not in ("http", "https", "file"):
+        raise FetchError(f"{url}: unsupported URL scheme {scheme or '(none)'!r}; use http(s):// or file://.")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = _part_path(dest)
+    try:
+        for _attempt in range(3):
+            offset = part.stat().st_size if part.is_file() else 0
+            if _transfer(url, part, offset, progress, timeout, dest.name):
+                break
+        else:
+            raise FetchError(f"{url}: the server's answers to resumed requests do not fit {part}; gave up.")
+    except FetchError:
+        raise
+    except urllib.error.HTTPError as err:
+        raise FetchError(f"{url}: HTTP error {err.code} {err.reason}") from err
+    except urllib.error.URLError as err:
+        raise FetchError(f"{url}: {err.reason}") from err
+    except (OSError, http.client.HTTPException, ValueError) as err:
+        kept = f"; the partial download is kept at {part} and will be resumed" if part.is_file() else ""
+        raise FetchError(f"{url}: {type(err).__name__}: {err}{kept}") from err
+    if md5 is not None:
+        digest = md5sum(part)
+        if digest != md5:
+            aside = dest.with_name(dest.name + MISMATCH_SUFFIX)
+            os.replace(part, aside)
+            raise FetchError(
+                f"{url}: the downloaded file has md5 {digest}, expected {md5}; it was moved aside to "
+                f"{aside} (delete it once you have looked at it)."
+            )
+    os.replace(part, dest)
+    return dest
+
+
+# --------------------------------------------------------------------------------------------
+# extraction
+
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+try:
+    from lzma import LZMAError as _LZMAError
+except ImportError:  # pragma: no cover - Python built without lzma
+    _LZMAError = OSError
+# what a damaged or truncated archive raises while being read (bz2 raises OSError)
+_ARCHIVE_ERRORS = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, tarfile.TarError, zlib.error, _LZMAError, EOFError,
+    OSError, ValueError, NotImplementedError, RuntimeError,
+)
+
+
+def _member_path(name: str, archive: Path) -> PurePosixPath | None:
+    """The safe relative path of an archive member, None for entries naming the root itself.
+
+    Raises FetchError for names that could escape the extraction folder.
+    """
+    if "\x00" in name:
+        raise FetchError(f"{archive}: refusing member {name!r}: its name contains a NUL byte.")
+    normalised = name.replace("\\", "/")
+    if normalised.startswith("/") or _DRIVE.match(normalised):
+        raise FetchError(f"{archive}: refusing member {name!r}: absolute path (it would be written outside the target).")
+    parts = [p for p in normalised.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise FetchError(f"{archive}: refusing member {name!r}: it contains '..' (path traversal).")
+    if not parts:
+        return None
+    return PurePosixPath(*parts)
+
+
+def _inside(dest: Path, rel: PurePosixPath, name: str, archive: Path) -> Path:
+    target = dest.joinpath(*rel.parts)
+    root = os.path.realpath(dest)
+    resolved = os.path.realpath(target)
+    if os.path.commonpath([root, resolved]) != root:
+        raise FetchError(f"{archive}: refusing member {name!r}: it resolves outside the target ({resolved}).")
+    return target
+
+
+def _zip_plan(zf: zipfile.ZipFile, archive: Path) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
+    plan = []
+    for info in zf.infolist():
+        rel = _member_path(info.filename, archive)
+        mode = info.external_attr >> 16
+        if mode and stat.S_ISLNK(mode):
+            raise FetchError(f"{archive}: refusing member {info.filename!r}: it is a symbolic link.")
+        if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)) and stat.S_IFMT(mode):
+            raise FetchError(f"{archive}: refusing member {info.filename!r}: not a regular file or folder.")
+        if rel is not None:
+            plan.append((info, rel))
+    return plan
+
+
+def _tar_plan(tf: tarfile.TarFile, archive: Path) -> list[tuple[tarfile.TarInfo, PurePosixPath]]:
+    plan = []
+    for member in tf.getmembers():
+        rel = _member_path(member.name, archive)
+        if member.issym() or member.islnk():
+            kind = "symbolic" if member.issym() else "hard"
+            raise FetchError(
+                f"{archive}: refusing member {member.name!r}: it is a {kind} link (to {member.linkname!r})."
+            )
+        if not (member.isfile() or member.isdir()):
+            raise FetchError(f"{archive}: refusing member {member.name!r}: not a regular file or folder.")
+        if rel is not None:
+            plan.append((member, rel))
+    return plan
+
+
+def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> None:
+    """Extract a .zip or .tar(.gz/.bz2/.xz) archive into ``dest``.
+
+    Every member is checked before anything is written: ``..``, absolute paths, drive letters,
+    symbolic and hard links and device files raise FetchError naming the member. Only regular
+    files and folders are created (archive permissions are not applied). A damaged archive
+    raises FetchError; what was extracted so far stays in ``dest`` for the caller to remove.
+    """
+    archive, dest = Path(archive), Path(dest)
+    if not archive.is_file():
+        raise FetchError(f"archive {archive} does not exist or is not a file.")
+    dest.mkdir(parents=True, exist_ok=True)
+    current = "(archive index)"
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                plan = _zip_plan(zf, archive)
+                targets = [(_inside(dest, rel, info.filename, archive), info) for info, rel in plan]
+                for target, info in targets:
+                    current = info.filename
+                    if info.is_dir():
+                        target.mkdir(parents=True, exist_ok=True)
+                        continue
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(info) as src, open(target, "wb") as dst:  # zf.open checks the CRC
+                        shutil.copyfileobj(src, dst, CHUNK)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive, "r:*") as tf:
+                plan = _tar_plan(tf, archive)
+                targets = [(_inside(dest, rel, m.name, archive), m) for m, rel in plan]
+                for target, member in targets:
+                    current = member.name
+                    if member.isdir():
+                        target.mkdir(parents=True, exist_ok=True)
+                        continue
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    src = tf.extractfile(member)
+                    if src is None:  # pragma: no cover - isfile() members always have data
+                        raise FetchError(f"{archive}: member {member.name!r} has no data.")
+                    with src, open(target, "wb") as dst:
+                        shutil.copyfileobj(src, dst, CHUNK)
+        else:
+            raise FetchError(
+                f"{archive} is neither a zip nor a tar archive (it may be truncated or damaged, "
+                "or a web page saved under the archive's name)."
+            )
+    except FetchError:
+        raise
+    except _ARCHIVE_ERRORS as err:
+        raise FetchError(
+            f"{archive}: extraction failed at member {current!r}: {type(err).__name__}: {err}. The archive "
+            "is damaged or truncated (or the disk is full); obtain it again."
+        ) from err
+
+
+def _splits_in(folder: Path) -> list[str]:
+    return [s for s in SPLITS if (folder / s).is_dir()]
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and p.name not in IGNORED_TOP_LEVEL)
+
+
+def _locate_top(tmp: Path, spec: DatasetSpec, archive: Path) -> Path:
+    """The extracted folder holding the three splits: spec.top_dir, the archive root, or the
+    single folder (at most two levels down) that has them."""
+    preferred = tmp / spec.top_dir
+    if len(_splits_in(preferred)) == len(SPLITS):
+        return preferred
+    candidates = [tmp]
+    for child in _subdirs(tmp):
+        candidates.append(child)
+        candidates.extend(_subdirs(child))
+    complete = [c for c in candidates if len(_splits_in(c)) == len(SPLITS)]
+    if len(complete) == 1:
+        return complete[0]
+    if len(complete) > 1:
+        shown = ", ".join(str(c.relative_to(tmp)) + "/" for c in complete)
+        raise FetchError(
+            f"{archive} holds more than one folder with {', '.join(SPLITS)}: {shown}; expected one "
+            f"({spec.top_dir}/). Repackage it with a single dataset folder."
+        )
+    partial = max(candidates, key=lambda c: len(_splits_in(c)))
+    found = _splits_in(partial)
+    expected = "/, ".join(SPLITS) + "/"
+    if found:
+        missing = [s + "/" for s in SPLITS if s not in found]
+        where = str(partial.relative_to(tmp)) if partial != tmp else "the archive's top level"
+        raise FetchError(
+            f"{archive} is not in Market-1501 layout: {where} holds {', '.join(s + '/' for s in found)} "
+            f"but is missing {', '.join(missing)} (expected {expected} in {spec.top_dir}/). "
+            "The archive is incomplete or a different dataset; nothing was installed."
+        )
+    top_level = sorted(p.name + ("/" if p.is_dir() else "") for p in tmp.iterdir())
+    raise FetchError(
+        f"{archive} is not in Market-1501 layout: no folder holds {expected} (top level: "
+        f"{', '.join(top_level[:10]) or 'nothing'}). Expected {spec.top_dir}/ with those folders; "
+        "nothing was installed."
+    )
+
+
+def _verify_tree(top: Path, spec: DatasetSpec, archive: Path, md5_matches: bool) -> dict:
+    try:
+        counts = layout_counts(top)
+    except DatasetError as err:
+        raise FetchError(f"{archive}: the extracted files are not a {spec.name} release: {err}") from err
+    problems = []
+    for split in SPLITS:
+        want, got = spec.counts[split], counts[split]
+        if (got["images"], got["ids"]) != (want.images, want.ids):
+            problems.append(
+                f"{split}: expected {want.images} images / {want.ids} ids, found {got['images']} / {got['ids']}"
+            )
+    if counts["bounding_box_test"]["files"] != spec.gallery_files:
+        problems.append(
+            f"bounding_box_test: expected {spec.gallery_files} files before junk removal, "
+            f"found {counts['bounding_box_test']['files']}"
+        )
+    if problems:
+        why = (
+            "This repackaging differs from the published release, which is the only one accepted."
+            if not md5_matches
+            else "The archive's md5 matches, so the catalog or this code is wrong: please report it."
+        )
+        raise FetchError(
+            f"{archive} does not hold the {spec.name} release the papers report on: "
+            + "; ".join(problems)
+            + f". {why} Nothing was installed."
+        )
+    try:
+        load_market_layout(top, name=spec.name, spec=spec)
+    except DatasetError as err:
+        raise FetchError(f"{archive}: the extracted dataset failed verification: {err}") from err
+    return counts
+
+
+# --------------------------------------------------------------------------------------------
+# fetch
+
+
+def _resolve_spec(name: str | None, spec: DatasetSpec | None) -> DatasetSpec:
+    if spec is not None:
+        if name is not None and name != spec.name:
+            raise FetchError(f"fetch: name {name!r} does not match spec.name {spec.name!r}.")
+        return spec
+    if name not in CATALOG:
+        raise FetchError(f"unknown dataset {name!r}; known: {', '.join(sorted(CATALOG))}.")
+    return CATALOG[name]
+
+
+def is_fetched(folder: str | os.PathLike, spec: DatasetSpec) -> bool:
+    """True if ``folder`` was installed by fetch for this spec (marker check only; no re-count)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return False
+    marker = read_marker(folder)
+    if not isinstance(marker, dict) or marker.get("name") != spec.name:
+        return False
+    if marker.get("expected_md5") != spec.md5:
+        return False
+    if spec.strict_md5 and marker.get("md5") != spec.md5:
+        return False
+    counts = marker.get("counts")
+    if not isinstance(counts, dict):
+        return False
+    for split in SPLITS:
+        got, want = counts.get(split) or {}, spec.counts[split]
+        if (got.get("images"), got.get("ids")) != (want.images, want.ids):
+            return False
+    if (counts.get("bounding_box_test") or {}).get("files") != spec.gallery_files:
+        return False
+    return all((folder / split).is_dir() for split in SPLITS)
+
+
+@contextlib.contextmanager
+def _lock(root: Path, name: str, progress: bool) -> Iterator[None]:
+    """Exclusive per-dataset lock, so that two fetches never share a .part or a temp folder."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no lock
+        yield
+        return
+    with open(root / f".fetch-{name}.lock", "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _say(f"another fetch of {name} is running in {root}; waiting for it", progress)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _clean_stale(root: Path, name: str) -> None:
+    """Temp folders of a killed earlier run (safe: we hold the lock)."""
+    for prefix in (f".tmp-{name}-", f".old-{name}-"):
+        for path in root.glob(prefix + "*"):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _normalise_urls(urls: str | Iterable[str] | None, spec: DatasetSpec) -> tuple[str, ...]:
+    if urls is None:
+        return tuple(spec.urls)
+    if isinstance(urls, str):
+        return (urls,)
+    return tuple(urls)
+
+
+def _obtain_archive(
+    spec: DatasetSpec, root: Path, archive, urls, progress: bool
+) -> tuple[Path, str]:
+    """(archive path, source description) from --archive, the drop location or a download."""
+    if archive is not None:
+        path = Path(archive).expanduser()
+        if not path.is_file():
+            raise FetchError(
+                f"archive {path} does not exist or is not a file (expected {spec.archive_name}, md5 {spec.md5})."
+            )
+        return path, str(path.resolve())
+    drop = root / spec.archive_name
+    if drop.is_file():
+        _say(f"using {drop}", progress)
+        return drop, str(drop.resolve())
+    url_list = _normalise_urls(urls, spec)
+    if not url_list:
+        raise FetchError(_no_source_message(spec, root))
+    failures = []
+    for url in url_list:
+        _say(f"downloading {spec.archive_name} from {url}", progress)
+        try:
+            path = download(url, drop, md5=spec.md5 if spec.strict_md5 else None, progress=progress)
+        except FetchError as err:
+            _say(f"  failed: {err}", progress)
+            failures.append(str(err))
+            continue
+        return path, url
+    listed = "\n".join(f"  - {failure}" for failure in failures)
+    raise FetchError(
+        f"could not download {spec.name} ({spec.archive_name}) from any of {len(url_list)} URL(s):\n"
+        f"{listed}\n{_manual_hint(spec, root)}"
+    )
+
+
+def _install(top: Path, final: Path, name: str) -> None:
+    """Rename the verified folder to ``final``, replacing what is there (after moving it aside)."""
+    old = None
+    if final.exists() or final.is_symlink():
+        old = Path(tempfile.mkdtemp(prefix=f".old-{name}-", dir=final.parent))
+        os.rename(final, old / "previous")
+    os.rename(top, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def fetch(
+    name: str | None,
+    root: str | os.PathLike,
+    archive: str | os.PathLike | None = None,
+    urls: str | Iterable[str] | None = None,
+    progress: bool = True,
+    force: bool = False,
+    *,
+    spec: DatasetSpec | None = None,
+) -> Path:
+    """Obtain, verify and install dataset ``name`` into ``root/<name>``; returns that folder.
+
+    ``archive``: a local copy of the archive (never modified or deleted). Without it the drop
+    location ``root/<archive_name>`` is used if present, else ``urls`` (default: the catalog's)
+    are tried in order. ``spec`` overrides the catalog entry (tests, private mirrors).
+    ``force`` re-verifies and re-installs even if a marker says the work is done.
+    """
+    spec = _resolve_spec(name, spec)
+    root = Path(root).expanduser()
+    final = root / spec.name
+    if not force and is_fetched(final, spec):
+        return final
+    if root.exists() and not root.is_dir():
+        raise FetchError(f"data root {root} exists but is not a folder.")
+    root.mkdir(parents=True, exist_ok=True)
+    with _lock(root, spec.name, progress):
+        if not force and is_fetched(final, spec):  # finished by a concurrent fetch meanwhile
+            return final
+        _clean_stale(root, spec.name)
+        if final.is_dir() and not final.is_symlink() and not any(final.iterdir()):
+            final.rmdir()  # an empty folder (Snakemake makes its outputs' folders first) is no dataset
+        if final.exists() or final.is_symlink():
+            marker = read_marker(final) if final.is_dir() else None
+            ours = isinstance(marker, dict) and marker.get("name") == spec.name
+            if not ours and not force:
+                raise FetchError(
+                    f"{final} already exists but was not installed by `reid data fetch` (no valid "
+                    f"{MARKER}). If it is a copy you extracted yourself, check it with "
+                    f"`python -m reid data verify {spec.name} --root {root}`; otherwise move it away, "
+                    f"or re-run with --force to replace it (it is only replaced after the new copy is verified)."
+                )
+            _say(f"{final} is outdated or incomplete; it will be replaced once the new copy is verified", progress)
+        source, label = _obtain_archive(spec, root, archive, urls, progress)
+        _say(f"verifying the md5 of {source}", progress)
+        digest = verify_archive(source, spec)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{spec.name}-", dir=root))
+        try:
+            _say(f"extracting {source.name}", progress)
+            safe_extract(source, tmp)
+            top = _locate_top(tmp, spec, source)
+            _say("checking the layout and image counts", progress)
+            counts = _verify_tree(top, spec, source, digest == spec.md5)
+            write_marker(top, {
+                "name": spec.name,
+                "archive": spec.archive_name,
+                "md5": digest,
+                "expected_md5": spec.md5,
+                "md5_matches": digest == spec.md5,
+                "counts": counts,
+                "verified_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "source": label,
+            })
+            _install(top, final, spec.name)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    _say(f"{spec.name} is ready at {final}", progress)
+    return final
