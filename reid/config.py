@@ -76,7 +76,9 @@ class TrainConfig:
     decode_workers: int = 0  # processes decoding JPEGs into the cache (0: all cores)
     progress: bool = True
 
-    def model_options(self) -> dict:
+    def model_options(self, variant: str = "residual") -> dict:
+        if variant == "baseline":  # BoT's head has no fusion, hence only the embedding choice
+            return {"embedding": self.embedding}
         return {
             "reduce_dim": self.reduce_dim,
             "reduce_act": self.reduce_act,

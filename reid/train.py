@@ -103,7 +103,7 @@ def provenance(device: torch.device) -> dict:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     return {
         "commit": commit or "unknown",
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
         "python": platform.python_version(),
         "device": f"{device.type}: {name}",
         "host": platform.node(),
@@ -169,7 +169,7 @@ def train(cfg: TrainConfig, dataset: ReidDataset, variant: str, seed: int, out: 
 
     torch.manual_seed(seed)
     model = build_model(variant, dataset.num_train_pids, backbone=cfg.backbone, pretrained=cfg.pretrained,
-                        last_stride=cfg.last_stride, **cfg.model_options())
+                        last_stride=cfg.last_stride, **cfg.model_options(variant))
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)

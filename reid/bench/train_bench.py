@@ -87,7 +87,7 @@ def run(args) -> int:
     labels = torch.tensor(dataset.train_labels)
 
     torch.manual_seed(0)
-    model = build_model(args.variant, dataset.num_train_pids, backbone=args.backbone, **cfg.model_options()).to(device)
+    model = build_model(args.variant, dataset.num_train_pids, backbone=args.backbone, **cfg.model_options(args.variant)).to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4,

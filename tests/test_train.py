@@ -1,0 +1,143 @@
+import csv
+import dataclasses
+
+import pytest
+import torch
+
+from reid.cli import main as cli_main
+from reid.config import TrainConfig
+from reid.data import load_market_layout
+from reid.losses import paper_loss
+from reid.models import build_model
+from reid.train import TrainingDiverged, learning_rate, train
+
+
+def tiny_cfg(tmp_path, **kw):
+    base = dict(backbone="resnet18", pretrained="none", height=64, width=32, batch_size=8, num_instances=2,
+                epochs=2, eval_every=1, cache_dir=str(tmp_path / "cache"), progress=False, decode_workers=1,
+                warmup_epochs=1, milestones=[1], base_lr=0.01, device="cpu")
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_synthetic):
+    return load_market_layout(tiny_synthetic, name="synthetic")
+
+
+def test_learning_rate_schedule():
+    cfg = TrainConfig()  # the paper's: 0.03, warmup 10 epochs from 0.01x, x0.1 at 40, 110, 150
+    assert learning_rate(cfg, 0, 0.0) == pytest.approx(0.0003)
+    assert learning_rate(cfg, 5, 0.0) == pytest.approx(0.03 * (0.01 + 0.99 * 0.5))
+    assert learning_rate(cfg, 10) == pytest.approx(0.03)
+    assert learning_rate(cfg, 39) == pytest.approx(0.03)
+    assert learning_rate(cfg, 40) == pytest.approx(0.003)
+    assert learning_rate(cfg, 110) == pytest.approx(0.0003)
+    assert learning_rate(cfg, 150) == pytest.approx(0.00003)
+    assert learning_rate(cfg, 219) == pytest.approx(0.00003)
+
+
+def test_tiny_model_overfits_a_tiny_batch():
+    torch.manual_seed(0)
+    model = build_model("residual", num_classes=4, backbone="resnet18", reduce_dim=64)
+    x = torch.randn(8, 3, 64, 32)
+    y = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    first = None
+    for _ in range(30):
+        out = paper_loss(model.train()(x), y)
+        opt.zero_grad()
+        out["total"].backward()
+        opt.step()
+        first = first if first is not None else out["total"].item()
+    assert out["total"].item() < 0.3 * first
+    assert out["accuracy"].item() == 1.0
+
+
+def _rows(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_same_seed_same_trajectory_and_outputs(tmp_path, tiny):
+    cfg = tiny_cfg(tmp_path)
+    a = train(cfg, tiny, "residual", seed=1, out=tmp_path / "a")
+    b = train(cfg, tiny, "residual", seed=1, out=tmp_path / "b")
+    rows_a, rows_b = _rows(tmp_path / "a" / "log.csv"), _rows(tmp_path / "b" / "log.csv")
+    assert [r["loss"] for r in rows_a] == [r["loss"] for r in rows_b]
+    assert len(rows_a) == 2 and rows_a[0]["rank1"] != "" and float(rows_a[0]["loss"]) > 0
+    assert a["final"]["mAP"] == b["final"]["mAP"]
+    model = torch.load(tmp_path / "a" / "model.pt", weights_only=True)
+    assert model["variant"] == "residual" and model["config"]["backbone"] == "resnet18"
+    assert {"commit", "torch", "device"} <= set(model["provenance"])
+    c = train(cfg, tiny, "residual", seed=2, out=tmp_path / "c")
+    assert [r["loss"] for r in _rows(tmp_path / "c" / "log.csv")] != [r["loss"] for r in rows_a]
+    assert c["seed"] == 2
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, tiny):
+    cfg = tiny_cfg(tmp_path, epochs=3, eval_every=0)
+    train(cfg, tiny, "max", seed=0, out=tmp_path / "full")
+    assert train(cfg, tiny, "max", seed=0, out=tmp_path / "cut", stop_after=1) == {"stopped_after_epoch": 1}
+    assert not (tmp_path / "cut" / "model.pt").exists()
+    assert len(_rows(tmp_path / "cut" / "log.csv")) == 1
+    train(cfg, tiny, "max", seed=0, out=tmp_path / "cut")
+    full = torch.load(tmp_path / "full" / "model.pt", weights_only=True)["state_dict"]
+    cut = torch.load(tmp_path / "cut" / "model.pt", weights_only=True)["state_dict"]
+    assert full.keys() == cut.keys()
+    for key in full:
+        assert torch.equal(full[key], cut[key]), key
+    assert _rows(tmp_path / "full" / "log.csv") != [] and \
+        [r["loss"] for r in _rows(tmp_path / "full" / "log.csv")] == [r["loss"] for r in _rows(tmp_path / "cut" / "log.csv")]
+
+
+def test_corrupt_checkpoint_falls_back_to_the_previous(tmp_path, tiny, capsys):
+    cfg = tiny_cfg(tmp_path, epochs=3, eval_every=0)
+    train(cfg, tiny, "avg", seed=0, out=tmp_path / "run", stop_after=2)
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"truncated")
+    train(cfg, tiny, "avg", seed=0, out=tmp_path / "run")
+    assert "unreadable" in capsys.readouterr().out
+    train(cfg, tiny, "avg", seed=0, out=tmp_path / "ref")
+    ref = torch.load(tmp_path / "ref" / "model.pt", weights_only=True)["state_dict"]
+    got = torch.load(tmp_path / "run" / "model.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(ref[k], got[k]) for k in ref)
+
+
+def test_checkpoint_of_another_variant_is_refused(tmp_path, tiny):
+    cfg = tiny_cfg(tmp_path, epochs=2, eval_every=0)
+    train(cfg, tiny, "avg", seed=0, out=tmp_path / "run", stop_after=1)
+    with pytest.raises(RuntimeError, match="variant avg"):
+        train(cfg, tiny, "residual", seed=0, out=tmp_path / "run")
+
+
+def test_nan_loss_names_epoch_and_step(tmp_path, tiny, monkeypatch):
+    import reid.train as train_module
+
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        out = paper_loss(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 2:
+            out["total"] = out["total"] * float("nan")
+        return out
+
+    monkeypatch.setattr(train_module, "paper_loss", poisoned)
+    with pytest.raises(TrainingDiverged, match="epoch 1, step 2"):
+        train(tiny_cfg(tmp_path, eval_every=0), tiny, "baseline", seed=0, out=tmp_path / "nan")
+    assert not (tmp_path / "nan" / "checkpoint.pt").exists()
+
+
+def test_cli_train_with_overrides(tmp_path, tiny_synthetic, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"data_root: {tiny_synthetic.parent}\n"
+        "datasets:\n  synthetic: {size: tiny}\n"
+        "train: {backbone: resnet18, pretrained: none, height: 64, width: 32, batch_size: 8, num_instances: 2,"
+        f" epochs: 5, eval_every: 0, progress: false, decode_workers: 1, cache_dir: {tmp_path / 'cache'}}}\n")
+    rc = cli_main(["train", "--config", str(config), "--variant", "baseline", "--seed", "3",
+                   "--out", str(tmp_path / "run"), "--set", "epochs=1"])
+    assert rc == 0 and len(_rows(tmp_path / "run" / "log.csv")) == 1
+    assert cli_main(["train", "--config", str(config), "--variant", "baseline", "--out", str(tmp_path / "x"),
+                     "--set", "epochs=0"]) == 2
+    assert "train.epochs" in capsys.readouterr().err
