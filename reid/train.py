@@ -196,6 +196,11 @@ def train(cfg: TrainConfig, dataset: ReidDataset, variant: str, seed: int, out: 
         print(f"resuming {out} after epoch {start_epoch}")
 
     started = time.time()
+    if start_epoch == 0 and cfg.eval_every:
+        # epoch 0: the untrained network, the floor every learning curve starts from
+        metrics = evaluate_model(model, dataset, images, cfg, device, amp, channels_last)
+        history = [{"epoch": 0, "lr": learning_rate(cfg, 0), "rank1": round(float(metrics["cmc"][0]), 6),
+                    "mAP": round(metrics["mAP"], 6)}]
     epochs_this_call = 0
     for epoch in range(start_epoch, cfg.epochs):
         if stop_after is not None and epochs_this_call >= stop_after:
@@ -222,6 +227,7 @@ def train(cfg: TrainConfig, dataset: ReidDataset, variant: str, seed: int, out: 
     summary = {
         "variant": variant, "seed": seed, "dataset": dataset.name, "epochs": cfg.epochs,
         "num_classes": dataset.num_train_pids, "final": history[-1] if history else {},
+        "untrained": history[0] if history and history[0]["epoch"] == 0 else None,
         "train_seconds_this_run": round(time.time() - started, 3),
     }
     payload = {

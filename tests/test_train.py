@@ -65,7 +65,9 @@ def test_same_seed_same_trajectory_and_outputs(tmp_path, tiny):
     b = train(cfg, tiny, "residual", seed=1, out=tmp_path / "b")
     rows_a, rows_b = _rows(tmp_path / "a" / "log.csv"), _rows(tmp_path / "b" / "log.csv")
     assert [r["loss"] for r in rows_a] == [r["loss"] for r in rows_b]
-    assert len(rows_a) == 2 and rows_a[0]["rank1"] != "" and float(rows_a[0]["loss"]) > 0
+    assert [r["epoch"] for r in rows_a] == ["0", "1", "2"]  # epoch 0: the untrained network
+    assert rows_a[0]["loss"] == "" and rows_a[0]["mAP"] != "" and float(rows_a[1]["loss"]) > 0
+    assert a["untrained"]["mAP"] == float(rows_a[0]["mAP"])
     assert a["final"]["mAP"] == b["final"]["mAP"]
     model = torch.load(tmp_path / "a" / "model.pt", weights_only=True)
     assert model["variant"] == "residual" and model["config"]["backbone"] == "resnet18"
