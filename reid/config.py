@@ -72,6 +72,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     amp: str = "auto"  # auto (on with CUDA) | on | off
     channels_last: str = "auto"  # auto (on with CUDA) | on | off
+    compile: str = "off"  # torch.compile the training step's model: auto (on with CUDA) | on | off
     cache_dir: str = "data/cache"  # decoded uint8 image tensors, keyed by dataset and size
     decode_workers: int = 0  # processes decoding JPEGs into the cache (0: all cores)
     progress: bool = True

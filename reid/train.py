@@ -28,7 +28,7 @@ import torch
 
 from reid.config import TrainConfig
 from reid.data import ReidDataset, fingerprint
-from reid.engine.augment import augmentation_from_config, seeded_generator
+from reid.engine.augment import augmentation_from_config, seeded_generator, to_device
 from reid.engine.cache import cached_images
 from reid.engine.sampler import pk_batches
 from reid.eval import cmc_map
@@ -173,6 +173,8 @@ def train(cfg: TrainConfig, dataset: ReidDataset, variant: str, seed: int, out: 
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
+    # the compiled module shares the parameters; evaluation and checkpoints use ``model`` itself
+    step_model = torch.compile(model) if _switch(cfg.compile, device) else model
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=cfg.base_lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                                 **({"fused": True} if device.type == "cuda" else {}))
@@ -205,7 +207,7 @@ def train(cfg: TrainConfig, dataset: ReidDataset, variant: str, seed: int, out: 
     for epoch in range(start_epoch, cfg.epochs):
         if stop_after is not None and epochs_this_call >= stop_after:
             return {"stopped_after_epoch": epoch}
-        row = train_one_epoch(model, optimizer, scaler, augment, train_images, labels, labels_dev, cfg, epoch, seed,
+        row = train_one_epoch(step_model, optimizer, scaler, augment, train_images, labels, labels_dev, cfg, epoch, seed,
                               device, amp, amp_dtype, channels_last)
         last = epoch + 1 == cfg.epochs
         if cfg.eval_every and ((epoch + 1) % cfg.eval_every == 0 or last):
@@ -257,15 +259,20 @@ def train_one_epoch(model, optimizer, scaler, augment, train_images, labels, lab
 
         progress = tqdm(total=len(batches), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=2)
     t0 = time.perf_counter()
-    for step, index in enumerate(batches):
+    # the epoch's image indices and augmentation draws go to the device in two copies, up front
+    all_idx = to_device(torch.from_numpy(np.concatenate(batches)) if batches else torch.zeros(0, dtype=torch.long), device)
+    all_params = to_device(augment.draw(len(all_idx), cfg.height, cfg.width, generator), device)
+    bs = cfg.batch_size
+    for step in range(len(batches)):
         lr = learning_rate(cfg, epoch, step / len(batches))
         for group in optimizer.param_groups:
             group["lr"] = lr
-        idx = torch.from_numpy(index)
-        x = augment(train_images[idx.to(train_images.device)].to(device, non_blocking=True), generator)
+        idx = all_idx[step * bs:(step + 1) * bs]
+        x = augment.apply(train_images[idx.to(train_images.device)].to(device, non_blocking=True),
+                          all_params[step * bs:(step + 1) * bs])
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        y = labels_dev[idx.to(device)]
+        y = labels_dev[idx]
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
             outputs = model(x)
         losses = paper_loss(outputs, y, cfg.margin, cfg.label_smoothing, cfg.triplet_weight, cfg.ce_weight)
@@ -274,7 +281,7 @@ def train_one_epoch(model, optimizer, scaler, augment, train_images, labels, lab
         scaler.step(optimizer)
         scaler.update()
         total = losses["total"].detach()
-        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(total), torch.tensor(step, device=device), first_bad)
+        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(total), torch.full_like(first_bad, step), first_bad)
         sums += torch.stack([total, losses["triplet"], losses["ce"], losses["accuracy"]]).double()
         if progress is not None:
             progress.update()

@@ -19,7 +19,7 @@ import torch
 
 from reid.config import TrainConfig
 from reid.data import load_market_layout
-from reid.engine.augment import augmentation_from_config, seeded_generator
+from reid.engine.augment import augmentation_from_config, seeded_generator, to_device
 from reid.engine.sampler import pk_batches
 from reid.losses import paper_loss
 from reid.models import build_model
@@ -37,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--amp", default="auto", choices=["auto", "on", "off"])
     p.add_argument("--channels-last", default="auto", choices=["auto", "on", "off"])
+    p.add_argument("--compile", default="off", choices=["auto", "on", "off"], help="torch.compile the model")
     p.add_argument("--steps", type=int, default=5, help="steps per timed round")
     p.add_argument("--rounds", type=int, default=4, help="alternating rounds of each")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
@@ -90,7 +91,10 @@ def run(args) -> int:
     model = build_model(args.variant, dataset.num_train_pids, backbone=args.backbone, **cfg.model_options(args.variant)).to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4,
+    params = list(model.parameters())
+    if (device.type == "cuda" and args.compile == "auto") or args.compile == "on":
+        model = torch.compile(model)
+    optimizer = torch.optim.SGD(params, lr=1e-3, momentum=0.9, weight_decay=5e-4,
                                 **({"fused": True} if device.type == "cuda" else {}))
     scaler = torch.amp.GradScaler("cuda", enabled=amp and amp_dtype == torch.float16)
     augment = augmentation_from_config(cfg)
@@ -114,12 +118,20 @@ def run(args) -> int:
     def model_alone():
         _step(model, optimizer, scaler, fixed_x, fixed_y, amp, amp_dtype, device)
 
+    # as the training loop does: indices and augmentation draws of many steps copied at once
+    ahead = {"idx": [], "params": []}
+
     def pipeline():
-        idx = next_batch()
-        x = augment(train_images[idx.to(train_images.device)].to(device, non_blocking=True), generator)
+        if not ahead["idx"]:
+            idx_all = torch.cat([next_batch() for _ in range(64)])
+            params_all = to_device(augment.draw(len(idx_all), cfg.height, cfg.width, generator), device)
+            ahead["idx"] = list(to_device(idx_all, device).split(cfg.batch_size))
+            ahead["params"] = list(params_all.split(cfg.batch_size))
+        idx, params = ahead["idx"].pop(), ahead["params"].pop()
+        x = augment.apply(train_images[idx.to(train_images.device)].to(device, non_blocking=True), params)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        _step(model, optimizer, scaler, x, labels_dev[idx.to(device)], amp, amp_dtype, device)
+        _step(model, optimizer, scaler, x, labels_dev[idx], amp, amp_dtype, device)
 
     for _ in range(args.warmup):
         model_alone()
@@ -140,7 +152,7 @@ def run(args) -> int:
         "command": "python -m reid.bench train " + " ".join(_argv(args)),
         "variant": args.variant, "backbone": args.backbone, "input": f"{cfg.height}x{cfg.width}",
         "batch_size": cfg.batch_size, "amp": amp, "amp_dtype": str(amp_dtype).replace("torch.", "") if amp else None,
-        "channels_last": channels_last,
+        "channels_last": channels_last, "compile": args.compile,
         "decode_images_per_s": round(len(train_images) / decode_s, 1),
         "model_alone_images_per_s": round(n / seconds["model_alone"], 2),
         "pipeline_images_per_s": round(n / seconds["pipeline"], 2),

@@ -14,11 +14,28 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+_NORM_CACHE: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
 def normalize(images: torch.Tensor) -> torch.Tensor:
     """uint8 (N, 3, H, W) -> float, ImageNet-normalised."""
-    mean = torch.tensor(IMAGENET_MEAN, device=images.device).view(1, 3, 1, 1) * 255
-    std = torch.tensor(IMAGENET_STD, device=images.device).view(1, 3, 1, 1) * 255
+    if images.device not in _NORM_CACHE:  # built once per device: no host-to-device copy per batch
+        mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255
+        std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255
+        _NORM_CACHE[images.device] = (mean.to(images.device), std.to(images.device))
+    mean, std = _NORM_CACHE[images.device]
     return (images.float() - mean) / std
+
+
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Copy a small CPU tensor to ``device`` without making the host wait for the GPU queue.
+
+    A copy from pageable memory blocks until the stream has drained, which would serialise the
+    CPU's launches with the GPU's work at every step; a pinned copy is asynchronous.
+    """
+    if device.type != "cuda" or t.device == device:
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
 
 
 class BatchAugment:
@@ -30,43 +47,52 @@ class BatchAugment:
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """uint8 (B, 3, H, W) on the device -> augmented, normalised float (B, 3, H, W)."""
         b, _, h, w = images.shape
+        return self.apply(images, to_device(self.draw(b, h, w, generator), images.device))
+
+    def apply(self, images: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        """Augment with parameters from ``draw`` already on the images' device (the training loop
+        draws a whole epoch's at once, so that no step waits for a host-to-device copy)."""
+        b, _, h, w = images.shape
         dev = images.device
-        flip = torch.rand(b, generator=generator) < self.flip_prob
-        dy = torch.randint(0, 2 * self.pad + 1, (b,), generator=generator)
-        dx = torch.randint(0, 2 * self.pad + 1, (b,), generator=generator)
-        rows = (dy[:, None] + torch.arange(h)).to(dev)
-        cols = dx[:, None] + torch.arange(w)
-        cols = torch.where(flip[:, None], cols.flip(1), cols).to(dev)  # crop, then mirror
+        flip, dy, dx, top, left, eh, ew, erase = params.unbind(1)
+        ys, xs = torch.arange(h, device=dev), torch.arange(w, device=dev)
+        rows = dy[:, None] + ys
+        cols = dx[:, None] + xs
+        cols = torch.where(flip[:, None].bool(), cols.flip(1), cols)  # crop, then mirror
         padded = torch.nn.functional.pad(images, (self.pad,) * 4)  # black border, as T.Pad(10)
         batch = torch.arange(b, device=dev)[:, None, None]
         # (B, H, W, 3) -> (B, 3, H, W): a channels_last view, which is what the GPU model wants
-        out = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
-        out = normalize(out)
+        out = normalize(padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2))
         if self.erasing_prob > 0:
-            out = out.masked_fill(self._erasing_mask(b, h, w, generator).to(dev), 0.0)  # 0 = the mean pixel
+            in_rows = (ys >= top[:, None]) & (ys < (top + eh)[:, None])
+            in_cols = (xs >= left[:, None]) & (xs < (left + ew)[:, None])
+            mask = in_rows[:, :, None] & in_cols[:, None, :] & erase.bool()[:, None, None]
+            out = out.masked_fill(mask[:, None], 0.0)  # 0 after normalisation = the mean pixel
         return out
 
-    def _erasing_mask(self, b: int, h: int, w: int, generator: torch.Generator) -> torch.Tensor:
-        """Random erasing (Zhong et al.): a rectangle of 2-40% of the image, aspect in [0.3, 3.3],
-        first of ``attempts`` draws that fits, applied with probability ``erasing_prob``."""
+    def draw(self, b: int, h: int, w: int, generator: torch.Generator) -> torch.Tensor:
+        """(B, 8) int64: flip, crop offsets dy, dx, and the erasing rectangle top, left, height,
+        width, on/off. Random erasing (Zhong et al.): a rectangle of 2-40% of the image with
+        aspect in [0.3, 3.3], the first of ``attempts`` draws that fits, with probability
+        ``erasing_prob``."""
+        flip = torch.rand(b, generator=generator) < self.flip_prob
+        dy = torch.randint(0, 2 * self.pad + 1, (b,), generator=generator)
+        dx = torch.randint(0, 2 * self.pad + 1, (b,), generator=generator)
         n = self.attempts
-        area = h * w * (self.erasing_area[0] + (self.erasing_area[1] - self.erasing_area[0]) * torch.rand(b, n, generator=generator))
+        lo, hi = self.erasing_area
+        area = h * w * (lo + (hi - lo) * torch.rand(b, n, generator=generator))
         r0, r1 = self.erasing_ratio, 1 / self.erasing_ratio
         aspect = r0 + (r1 - r0) * torch.rand(b, n, generator=generator)
         eh = torch.sqrt(area * aspect).round().long()
         ew = torch.sqrt(area / aspect).round().long()
         fits = (eh < h) & (ew < w) & (eh > 0) & (ew > 0)
         first = torch.where(fits, torch.arange(n).expand(b, n), torch.full((b, n), n)).min(1).values
-        ok = (first < n) & (torch.rand(b, generator=generator) < self.erasing_prob)
+        erase = (first < n) & (torch.rand(b, generator=generator) < self.erasing_prob)
         k = first.clamp(max=n - 1)[:, None]
         eh, ew = eh.gather(1, k)[:, 0], ew.gather(1, k)[:, 0]
         top = (torch.rand(b, generator=generator) * (h - eh + 1).clamp(min=1)).floor().long()
         left = (torch.rand(b, generator=generator) * (w - ew + 1).clamp(min=1)).floor().long()
-        ys, xs = torch.arange(h)[None, :], torch.arange(w)[None, :]
-        in_rows = (ys >= top[:, None]) & (ys < (top + eh)[:, None])
-        in_cols = (xs >= left[:, None]) & (xs < (left + ew)[:, None])
-        mask = in_rows[:, :, None] & in_cols[:, None, :] & ok[:, None, None]
-        return mask[:, None]
+        return torch.stack([flip.long(), dy, dx, top, left, eh, ew, erase.long()], dim=1)
 
 
 def augmentation_from_config(cfg) -> BatchAugment:

@@ -17,7 +17,7 @@ rule synthetic_data:
     threads: 2
     shell:
         "python -m reid data synth --root {params.root} --size {params.size} --seed {params.seed} "
-        "--workers {threads} --quiet > {log} 2>&1"
+        "--workers {threads} --overwrite --quiet > {log} 2>&1"
 
 
 rule fetch_data:
