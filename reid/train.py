@@ -94,12 +94,23 @@ def load_checkpoint(out: Path) -> dict | None:
     return None
 
 
-def provenance(device: torch.device) -> dict:
+def git_commit() -> str:
+    """The package's commit, with "-dirty" if its tree has uncommitted changes; "" outside git."""
+    def git(*args):
+        done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10, cwd=Path(__file__).parent)
+        return done.stdout.strip() if done.returncode == 0 else None
+
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                                cwd=Path(__file__).parent).stdout.strip()
+        commit = git("rev-parse", "HEAD")
+        if not commit:
+            return ""
+        return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
     except (OSError, subprocess.SubprocessError):
-        commit = ""
+        return ""
+
+
+def provenance(device: torch.device) -> dict:
+    commit = git_commit()
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     return {
         "commit": commit or "unknown",

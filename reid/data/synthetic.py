@@ -36,13 +36,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from reid.data.catalog import SPLITS
+from reid.data.market import DISTRACTOR_PID, JUNK_PID, MARKER, layout_counts
+
 GENERATOR_VERSION = 1
 IMAGE_H, IMAGE_W = 128, 64  # Market-1501 bounding boxes are 128 x 64
 SS = 2  # supersampling factor of the drawing canvas (anti-aliasing for free)
 CANVAS_H, CANVAS_W = IMAGE_H * SS, IMAGE_W * SS
-MARKER = ".reid_dataset.json"
-SPLITS = ("bounding_box_train", "query", "bounding_box_test")
-JUNK_PID, DISTRACTOR_PID = -1, 0
 
 # seed-sequence domain tags: keep the streams of the different random decisions apart
 _TAG_PLAN, _TAG_IDENTITY, _TAG_CAMERA, _TAG_TRACK, _TAG_IMAGE, _TAG_DISTRACTOR = range(1, 7)
@@ -906,17 +906,6 @@ def _render_all(folder: Path, jobs: list[Job], workers: int, progress: bool) -> 
             bar.close()
 
 
-def _counts(folder: Path) -> dict[str, dict[str, int]]:
-    counts = {}
-    for split in SPLITS:
-        pids = [int(n.split("_", 1)[0]) for n in os.listdir(folder / split) if n.endswith(".jpg")]
-        kept = [p for p in pids if p != JUNK_PID]
-        counts[split] = {"images": len(kept), "ids": len(set(kept))}
-        if split == "bounding_box_test":
-            counts[split]["files"] = len(pids)
-    return counts
-
-
 def generate(root, size: str = "default", seed: int = 0, workers: int | None = None,
              progress: bool = True, overwrite: bool = False) -> Path:
     """Write the synthetic set to ``root`` (Market-1501 layout) and return ``root``.
@@ -953,7 +942,7 @@ def generate(root, size: str = "default", seed: int = 0, workers: int | None = N
         _render_all(tmp, jobs, workers, progress)
         _contact_sheet(tmp, jobs, params.cameras).save(tmp / "contact_sheet.png", optimize=False)
         marker = {"name": "synthetic", "size": size, "seed": seed, "generator_version": GENERATOR_VERSION,
-                  "counts": _counts(tmp)}
+                  "counts": layout_counts(tmp)}
         (tmp / MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
         if root.exists() or root.is_symlink():  # overwrite: swap, then delete the old set
             old = Path(tempfile.mkdtemp(prefix=f".old-{root.name}-", dir=root.parent))
