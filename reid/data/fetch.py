@@ -44,7 +44,8 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable, Iterator
 
 from reid.data.catalog import CATALOG, SPLITS, DatasetSpec
-from reid.data.market import DatasetError, MARKER, layout_counts, load_market_layout, read_marker, write_marker
+from reid.data.market import (
+    MARKER, DatasetError, count_problems, layout_counts, load_market_layout, read_marker, write_marker)
 from reid.utils import md5sum
 
 __all__ = [
@@ -455,18 +456,7 @@ def _verify_tree(top: Path, spec: DatasetSpec, archive: Path, md5_matches: bool)
         counts = layout_counts(top)
     except DatasetError as err:
         raise FetchError(f"{archive}: the extracted files are not a {spec.name} release: {err}") from err
-    problems = []
-    for split in SPLITS:
-        want, got = spec.counts[split], counts[split]
-        if (got["images"], got["ids"]) != (want.images, want.ids):
-            problems.append(
-                f"{split}: expected {want.images} images / {want.ids} ids, found {got['images']} / {got['ids']}"
-            )
-    if counts["bounding_box_test"]["files"] != spec.gallery_files:
-        problems.append(
-            f"bounding_box_test: expected {spec.gallery_files} files before junk removal, "
-            f"found {counts['bounding_box_test']['files']}"
-        )
+    problems = count_problems(counts, spec)
     if problems:
         why = (
             "This repackaging differs from the published release, which is the only one accepted."

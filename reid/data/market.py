@@ -138,7 +138,8 @@ def check_layout(root: str | os.PathLike, hint: str = "") -> Path:
     return root
 
 
-def validate_counts(counts: dict[str, dict[str, int]], spec: DatasetSpec, root: Path) -> None:
+def count_problems(counts: dict[str, dict[str, int]], spec: DatasetSpec) -> list[str]:
+    """Each way in which ``counts`` (as from ``layout_counts``) differ from the release ``spec``."""
     problems = []
     for split in SPLITS:
         want, got = spec.counts[split], counts[split]
@@ -151,6 +152,11 @@ def validate_counts(counts: dict[str, dict[str, int]], spec: DatasetSpec, root: 
             f"bounding_box_test: expected {spec.gallery_files} files before junk removal, "
             f"found {counts['bounding_box_test']['files']}"
         )
+    return problems
+
+
+def validate_counts(counts: dict[str, dict[str, int]], spec: DatasetSpec, root: Path) -> None:
+    problems = count_problems(counts, spec)
     if problems:
         raise DatasetError(
             f"{root} does not hold the {spec.name} release the paper used: "
