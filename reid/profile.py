@@ -1,0 +1,123 @@
+"""Table 4: parameters, FLOPs and inference time of a variant.
+
+- Parameters: every parameter of the model as trained (classifiers included), and without
+  the identity classifiers (what retrieval uses).
+- FLOPs: fvcore and thop both count multiply-accumulates (MACs) and count differently (fvcore
+  skips element-wise ops such as BN and ReLU, thop adds some of them). Both are reported as
+  MACs and as FLOPs = 2 x MACs: the paper's "FLOPs/G" of 10.82 for a ResNet50 at 288x144 reads
+  as 2 x MACs (fvcore gives about 5.15 G MACs for that trunk).
+- Latency: batch-1 median and 90th percentile over ``runs`` warm forward passes in eval mode,
+  and throughput at a large batch; on the CPU and, when present, on the GPU (with the same
+  mixed precision and memory format as training uses there).
+"""
+
+from __future__ import annotations
+
+import copy
+import platform
+import time
+import warnings
+
+import numpy as np
+import torch
+
+from reid.models import build_model
+
+
+def count_parameters(model: torch.nn.Module) -> dict:
+    total = sum(p.numel() for p in model.parameters())
+    classifiers = sum(p.numel() for n, p in model.named_parameters() if ".classifier." in n or n.startswith("classifier."))
+    backbone = sum(p.numel() for p in model.backbone.parameters())
+    return {"params_M": total / 1e6, "params_without_classifiers_M": (total - classifiers) / 1e6,
+            "backbone_params_M": backbone / 1e6}
+
+
+def count_macs(model: torch.nn.Module, height: int, width: int) -> dict:
+    """MACs of one image in eval mode, by fvcore and by thop (each on its own copy of the model)."""
+    from fvcore.nn import FlopCountAnalysis
+
+    x = torch.randn(1, 3, height, width)
+    model = copy.deepcopy(model).eval().cpu()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        analysis = FlopCountAnalysis(model, x)
+        analysis.unsupported_ops_warnings(False)
+        analysis.uncalled_modules_warnings(False)
+        fvcore_macs = analysis.total()
+        from thop import profile as thop_profile
+
+        # thop registers counting buffers on the modules it visits: a throwaway copy takes them
+        thop_macs, _ = thop_profile(copy.deepcopy(model), inputs=(x,), verbose=False)
+    return {
+        "fvcore_GMACs": fvcore_macs / 1e9, "fvcore_GFLOPs": 2 * fvcore_macs / 1e9,
+        "thop_GMACs": float(thop_macs) / 1e9, "thop_GFLOPs": 2 * float(thop_macs) / 1e9,
+    }
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+@torch.inference_mode()
+def measure_latency(model: torch.nn.Module, height: int, width: int, device: torch.device, runs: int = 100,
+                    warmup: int = 10, batch: int = 64, batches: int = 5) -> dict:
+    """Batch-1 latency (median, p90, ms) over ``runs`` warm passes, and images/s at ``batch``."""
+    cuda = device.type == "cuda"
+    model = copy.deepcopy(model).eval().to(device)
+    if cuda:
+        model.to(memory_format=torch.channels_last)
+    dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
+
+    def forward(x):
+        with torch.autocast(device.type, dtype=dtype, enabled=cuda):
+            return model(x)
+
+    def inputs(n):
+        x = torch.randn(n, 3, height, width, device=device)
+        return x.contiguous(memory_format=torch.channels_last) if cuda else x
+
+    one = inputs(1)
+    for _ in range(warmup):
+        forward(one)
+    times = []
+    for _ in range(runs):
+        _sync(device)
+        t = time.perf_counter()
+        forward(one)
+        _sync(device)
+        times.append((time.perf_counter() - t) * 1000)
+    big = inputs(batch)
+    forward(big)
+    _sync(device)
+    t = time.perf_counter()
+    for _ in range(batches):
+        forward(big)
+    _sync(device)
+    seconds = time.perf_counter() - t
+    return {
+        "latency_ms_median": float(np.median(times)), "latency_ms_p90": float(np.percentile(times, 90)),
+        "runs": runs, "throughput_images_per_s": batch * batches / seconds, "throughput_batch": batch,
+        "precision": str(dtype).replace("torch.", "") if cuda else "float32",
+        "device": torch.cuda.get_device_name(device) if cuda else f"cpu ({platform.processor() or platform.machine()}, "
+                                                                  f"{torch.get_num_threads()} threads)",
+    }
+
+
+def profile_variant(variant: str, num_classes: int, backbone: str, height: int, width: int, last_stride: int = 1,
+                    options: dict | None = None, runs: int = 100, devices: list[str] | None = None,
+                    cpu_batch: int = 16, gpu_batch: int = 256) -> dict:
+    """Everything Table 4 shows for one variant. ``devices`` defaults to the CPU plus the GPU if any."""
+    torch.manual_seed(0)
+    model = build_model(variant, num_classes, backbone=backbone, pretrained="none", last_stride=last_stride,
+                        **(options or {}))
+    result = {"variant": variant, "backbone": backbone, "input": [height, width], "num_classes": num_classes}
+    result.update(count_parameters(model))
+    result.update(count_macs(model, height, width))
+    devices = devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
+    result["latency"] = {}
+    for name in devices:
+        device = torch.device(name)
+        batch = gpu_batch if device.type == "cuda" else cpu_batch
+        result["latency"][name] = measure_latency(model, height, width, device, runs=runs, batch=batch)
+    return result
