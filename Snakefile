@@ -2,14 +2,23 @@
 # Run: snakemake --cores 8 --resources gpu=1   (configs/config.yaml: the synthetic set, CPU is enough)
 from snakemake.utils import validate
 
-configfile: "configs/config.yaml"
+# the default profile, unless --configfile names another (Snakemake would merge the two)
+if not workflow.overwrite_configfiles:
+
+    configfile: "configs/config.yaml"
+
+
 validate(config, "reid/resources/config.schema.yaml")
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/profile.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
-        expand("{root}/{name}/.reid_dataset.json", root=DATA_ROOT, name=DATASETS),
-        expand("results/{name}/histogram_baseline.json", name=DATASETS),
+        "report/index.html",
+        expand("results/{name}/histogram_baseline.json", name=[d for d in DATASETS if d == "synthetic"]),

@@ -56,7 +56,7 @@ def _train(args) -> int:
     from reid.data import load_dataset
     from reid.train import train
 
-    config = load_config(args.config, args.set)
+    config = load_config(args.config, args.set, text=args.config_json)
     cfg = train_config(config)
     name = args.dataset or _single_dataset(config)
     options = config["datasets"].get(name)
@@ -65,6 +65,67 @@ def _train(args) -> int:
     dataset = load_dataset(name, root=config["data_root"], path=options.get("path"))
     summary = train(cfg, dataset, args.variant, args.seed, args.out)
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _evaluate(args) -> int:
+    from reid.config import load_config
+    from reid.data import load_dataset
+    from reid.evaluate import evaluate_checkpoint
+
+    root, path, name = args.data_root, args.path, args.dataset
+    if args.config is not None or args.config_json is not None:
+        config = load_config(args.config, text=args.config_json)
+        name = name or _single_dataset(config)
+        options = config["datasets"].get(name)
+        if options is None:
+            raise ConfigError(f"dataset '{name}' is not in the config's datasets ({', '.join(config['datasets'])})")
+        if root is None and path is None:  # where the config's workflow keeps it, as for train
+            root, path = config.get("data_root", "data"), options.get("path")
+    if name is None:
+        raise ConfigError("say which dataset to evaluate on: --dataset NAME (or --config with a single dataset)")
+    if root is None and path is None:
+        raise ConfigError(f"say where dataset '{name}' is: --data-root DIR (it is DIR/{name}), --path DIR, or --config FILE")
+    dataset = load_dataset(name, root=root, path=path)
+    metrics = evaluate_checkpoint(args.checkpoint, dataset, args.out, rerank=args.rerank, distance=args.distance,
+                                  flip=args.flip, batch_size=args.batch_size, device=args.device)
+    shown = ("R1", "R5", "R10", "mAP", "mAP_official", "mINP", "num_query", "num_skipped", "distance", "rerank", "flip")
+    print(json.dumps({k: metrics[k] for k in shown} | {"out": str(args.out)}, indent=2))
+    return 0
+
+
+def _profile(args) -> int:
+    import yaml
+
+    from reid.config import train_config
+    from reid.profile import profile_variant
+    from reid.utils import atomic_write_json
+
+    config = yaml.safe_load(args.config_json) if args.config_json else {}
+    cfg = train_config(config)
+    options = config.get("profile") or {}
+    result = profile_variant(args.variant, int(options.get("num_classes", 751)), cfg.backbone, cfg.height, cfg.width,
+                             last_stride=cfg.last_stride, options=cfg.model_options(args.variant),
+                             runs=int(options.get("runs", 100)))
+    atomic_write_json(args.out, result)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _report(args) -> int:
+    from reid.config import load_config
+    from reid.report import build_report
+
+    config = load_config(args.config, text=args.config_json)
+    variants = config.get("variants", ["baseline", "avg", "max", "residual"])
+    seeds = config.get("seeds", [1, 2, 3])
+    runs = variants + (["residual+rerank"] if "residual" in variants else [])
+    expected = [str(args.results / d / v / f"seed{s}" / "metrics.json") for d in config["datasets"] for v in runs
+                for s in seeds]
+    expected += [str(args.results / "profile" / f"{v}.json") for v in variants]
+    out = build_report(args.results, args.out, config, benchmarks_dir=args.benchmarks, data_root=config["data_root"],
+                       expected=expected)
+    print(out)
     return 0
 
 
@@ -113,7 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     hist.set_defaults(func=_data_histogram_baseline)
 
     train = commands.add_parser("train", help="train one variant with one seed (resumes if DIR holds a checkpoint)")
-    train.add_argument("--config", required=True, type=Path, help="a profile, e.g. configs/paper.yaml")
+    source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", type=Path, help="a profile, e.g. configs/paper.yaml")
+    source.add_argument("--config-json", default=None, help="the profile's content as JSON (what the workflow passes)")
     train.add_argument("--variant", required=True, choices=["baseline", "avg", "max", "residual"])
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", required=True, type=Path, help="run folder: log.csv, checkpoints, model.pt")
@@ -121,16 +184,56 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config value: a train key (epochs=2) or a dotted path (datasets.synthetic.size=tiny)")
     train.set_defaults(func=_train)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="R1/R5/R10, mAP, mINP of a trained model.pt on a dataset's query and gallery",
+        description="Evaluate a model.pt written by 'train' under the Market-1501 protocol; writes OUT/metrics.json "
+                    "and OUT/per_query.npz. The dataset is --path DIR (the folder itself) or --data-root DIR "
+                    "(DIR/NAME); without either, it is where the --config profile puts it (data_root and "
+                    "datasets.NAME.path, as for 'train': pass the profile the model was trained with). "
+                    "Images are decoded at the training size through the training cache.")
+    evaluate.add_argument("--checkpoint", required=True, type=Path, help="a run's model.pt")
+    evaluate.add_argument("--dataset", default=None,
+                          help="market1501, dukemtmcreid, synthetic or any name for a custom set "
+                               "(optional with a --config that lists one dataset)")
+    evaluate.add_argument("--config", type=Path, default=None, help="a profile, e.g. configs/paper.yaml: where the data is")
+    evaluate.add_argument("--config-json", default=None, help="the profile's content as JSON (what the workflow passes)")
+    where = evaluate.add_mutually_exclusive_group()
+    where.add_argument("--data-root", type=Path, default=None, help="data root holding DATA_ROOT/NAME")
+    where.add_argument("--path", type=Path, default=None, help="the dataset folder itself")
+    evaluate.add_argument("--rerank", action="store_true", help="k-reciprocal re-ranking (k1=20, k2=6, lambda=0.3)")
+    evaluate.add_argument("--flip", action="store_true", help="average the embeddings of each image and its mirror")
+    evaluate.add_argument("--distance", default="euclidean", choices=["euclidean", "cosine"])
+    evaluate.add_argument("--batch-size", type=int, default=128, help="images per forward pass")
+    evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    evaluate.add_argument("--out", required=True, type=Path, help="folder for metrics.json and per_query.npz")
+    evaluate.set_defaults(func=_evaluate)
+
+    profile = commands.add_parser("profile", help="parameters, FLOPs and latency of a variant (Table 4)")
+    profile.add_argument("--variant", required=True, choices=["baseline", "avg", "max", "residual"])
+    profile.add_argument("--config-json", default=None, help="train: (backbone, input size) and profile: (num_classes, runs)")
+    profile.add_argument("--out", required=True, type=Path, help="JSON file to write")
+    profile.set_defaults(func=_profile)
+
+    report = commands.add_parser("report", help="render report/index.html from results/")
+    source = report.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", type=Path, help="the profile the results were made with")
+    source.add_argument("--config-json", default=None, help="the profile's content as JSON")
+    report.add_argument("--results", type=Path, default=Path("results"))
+    report.add_argument("--benchmarks", type=Path, default=Path("benchmarks"), help="Snakemake benchmark files")
+    report.add_argument("--out", type=Path, default=Path("report/index.html"))
+    report.set_defaults(func=_report)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     from reid.data.fetch import FetchError
     from reid.data.market import DatasetError
+    from reid.evaluate import CheckpointError
     from reid.models import PretrainedWeightsError
 
     args = build_parser().parse_args(argv)
-    user_errors = (DatasetError, FetchError, FileExistsError, ConfigError, PretrainedWeightsError)
+    user_errors = (DatasetError, FetchError, FileExistsError, ConfigError, PretrainedWeightsError, CheckpointError)
     try:
         return args.func(args)
     except user_errors as err:

@@ -125,16 +125,22 @@ def apply_overrides(config: dict, overrides: list[str]) -> dict:
     return config
 
 
-def load_config(path: str | Path | None, overrides: list[str] | None = None) -> dict:
-    """Read a config file (or an empty one), apply ``--set`` overrides, validate."""
+def load_config(path: str | Path | None, overrides: list[str] | None = None, text: str | None = None) -> dict:
+    """Read a config file (or ``text``, the same content as JSON/YAML; or nothing), apply ``--set``
+    overrides, validate. The workflow passes each job its part of the config as ``text``."""
     config = {}
-    if path is not None:
+    if text is not None:
+        try:
+            config = yaml.safe_load(text) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"--config-json is not valid JSON/YAML: {err}") from err
+    elif path is not None:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         config = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(config, dict):
-            raise ConfigError(f"{path}: a config file is a YAML mapping")
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path or '--config-json'}: a config is a YAML mapping")
     config = apply_overrides(config, overrides or [])
     validate(config)
     return config

@@ -1,0 +1,394 @@
+"""Evaluation speed: ``reid.eval.cmc_map`` against torchreid's Market-1501 evaluators on the
+same Market-1501-sized problem, then (unless skipped) the re-ranking figures of
+``reid.bench.rerank_bench.measure``.
+
+The problem: 3,368 queries x 15,913 gallery images, 750 test identities over 6 cameras plus
+2,793 distractors (pid 0), as in Market-1501; features = identity centre + camera offset +
+noise (512-d), tuned so that the metrics are those of a good model (R1 about 0.98, mAP about
+0.85), and their euclidean distances in float32, as the suite computes them.
+
+Each evaluator runs in a fresh subprocess that loads the inputs from .npy files. Time: wall
+clock of the call (``time.perf_counter``; CUDA synchronised), the fastest of ``--repeats``
+(torchreid's Python evaluator, about a minute here, runs ``--reference-repeats`` times).
+Memory: peak resident set size beyond the resident size once the inputs are loaded (the
+kernel's peak counter VmHWM, reset through ``/proc/self/clear_refs``; where not allowed,
+``ru_maxrss`` of the whole process, and ``memory_method`` says so); on CUDA also
+``torch.cuda.max_memory_allocated`` beyond the inputs.
+
+torchreid's evaluators are loaded by file path (``torchreid/reid/metrics/rank.py`` of
+torchreid==0.2.5), so that torchreid's package ``__init__`` does not run. Its Cython evaluator
+is compiled from ``rank_cy.pyx`` into a temporary folder when Cython and a C compiler are
+there; the PyPI release of torchreid 0.2.5 does not ship that file, so pass ``--cython-pyx``
+with a copy from torchreid's source repository (``torchreid/metrics/rank_cylib/rank_cy.pyx``).
+The results are compared too: torchreid sorts with numpy's unstable argsort, so where a
+query's distances have exact ties (float32 distances have some) the order among tied gallery
+entries, and with it a few APs, can differ from ours (gallery order); both differences are
+printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import resource
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+NUM_CAMERAS = 6
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--num-query", type=int, default=3368)
+    p.add_argument("--num-gallery", type=int, default=15913)
+    p.add_argument("--num-ids", type=int, default=750, help="test identities")
+    p.add_argument("--distractors", type=int, default=2793, help="gallery images with pid 0")
+    p.add_argument("--dim", type=int, default=512, help="feature dimension")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where ours runs (torchreid: CPU)")
+    p.add_argument("--repeats", type=int, default=5, help="timed runs of ours (the fastest is reported)")
+    p.add_argument("--reference-repeats", type=int, default=1, help="timed runs of each torchreid evaluator")
+    p.add_argument("--cython-pyx", type=Path, default=None,
+                   help="torchreid's rank_cy.pyx (default: the installed torchreid's, which 0.2.5 from PyPI lacks)")
+    p.add_argument("--skip-reference", action="store_true", help="no torchreid (evaluation or re-ranking)")
+    p.add_argument("--skip-python-reference", action="store_true",
+                   help="skip torchreid's Python evaluator only (about a minute on 2 cores)")
+    p.add_argument("--skip-rerank", action="store_true", help="no re-ranking figures")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    p.set_defaults(func=run)
+
+
+# ---------------------------------------------------------------------------------- problem
+
+def make_problem(num_query: int = 3368, num_gallery: int = 15913, num_ids: int = 750, distractors: int = 2793,
+                 dim: int = 512, seed: int = 0, noise: float = 1.0, camera_offset: float = 0.78) -> dict:
+    """Euclidean distances (float32, Q x G) between random features with identity structure,
+    and the ids: every identity has a query and at least one gallery image; the rest are
+    drawn at random; cameras uniform over 6."""
+    from reid.features import euclidean_distances
+
+    if num_query < num_ids or num_gallery - distractors < num_ids:
+        raise ValueError("need at least one query and one gallery image per identity")
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((num_ids + 1, dim), dtype=np.float32)
+    offsets = camera_offset * rng.standard_normal((NUM_CAMERAS + 1, dim), dtype=np.float32)
+    ids = np.arange(1, num_ids + 1)
+    q_pids = np.concatenate([ids, rng.choice(ids, num_query - num_ids)])
+    g_pids = np.concatenate([ids, rng.choice(ids, num_gallery - distractors - num_ids), np.zeros(distractors, np.int64)])
+    g_pids = g_pids[rng.permutation(num_gallery)]
+    q_cams = rng.integers(1, NUM_CAMERAS + 1, num_query)
+    g_cams = rng.integers(1, NUM_CAMERAS + 1, num_gallery)
+
+    def features(pids, cams):
+        base = centres[pids]
+        lone = pids == 0  # distractors: each its own random person
+        base[lone] = rng.standard_normal((int(lone.sum()), dim), dtype=np.float32)
+        return torch.from_numpy(base + offsets[cams] + noise * rng.standard_normal((len(pids), dim), dtype=np.float32))
+
+    dist = euclidean_distances(features(q_pids, q_cams), features(g_pids, g_cams)).numpy()
+    return {"distmat": dist, "q_pids": q_pids.astype(np.int64), "g_pids": g_pids.astype(np.int64),
+            "q_camids": q_cams.astype(np.int64), "g_camids": g_cams.astype(np.int64)}
+
+
+# ---------------------------------------------------------------------------------- torchreid
+
+def torchreid_rank_path() -> Path:
+    """torchreid's ``reid/metrics/rank.py`` (torchreid==0.2.5), found without importing torchreid."""
+    spec = importlib.util.find_spec("torchreid")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("torchreid is not installed: pip install torchreid==0.2.5 (it has no dependencies)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "reid" / "metrics" / "rank.py"
+    if not path.is_file():
+        raise ImportError(f"torchreid is installed but {path} is missing (expected torchreid==0.2.5)")
+    return path
+
+
+def load_torchreid_rank():
+    """torchreid's rank module, loaded by path (its package __init__ imports much more). It
+    tries to import its compiled Cython evaluator and warns when it falls back to Python."""
+    spec = importlib.util.spec_from_file_location("_torchreid_rank_reference", torchreid_rank_path())
+    module = importlib.util.module_from_spec(spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        spec.loader.exec_module(module)
+    return module
+
+
+def build_cython(pyx: Path, build_dir: Path) -> Path:
+    """Compile torchreid's ``rank_cy.pyx`` into ``build_dir``; returns the extension module's
+    path. Raises RuntimeError saying why it cannot."""
+    try:
+        from Cython.Build import cythonize
+        from setuptools import Distribution, Extension
+    except ImportError as err:
+        raise RuntimeError(f"Cython or setuptools is missing ({err}): pip install cython") from err
+    if not pyx.is_file():
+        raise RuntimeError(f"{pyx} does not exist")
+    src = build_dir / "rank_cy.pyx"
+    src.write_bytes(pyx.read_bytes())
+    ext = Extension("rank_cy", [str(src)], include_dirs=[np.get_include()],
+                    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])
+    cwd = os.getcwd()
+    try:
+        os.chdir(build_dir)
+        dist = Distribution({"ext_modules": cythonize([ext], quiet=True, language_level=3)})
+        cmd = dist.get_command_obj("build_ext")
+        cmd.build_lib, cmd.build_temp = str(build_dir), str(build_dir / "tmp")
+        dist.run_command("build_ext")
+    except BaseException as err:  # compiler errors surface as SystemExit / CompileError
+        raise RuntimeError(f"compiling {pyx} failed: {type(err).__name__}: {err}") from err
+    finally:
+        os.chdir(cwd)
+    built = sorted(build_dir.glob("rank_cy*.so")) + sorted(build_dir.glob("rank_cy*.pyd"))
+    if not built:
+        raise RuntimeError(f"compiling {pyx} produced no extension module")
+    return built[0]
+
+
+def _default_pyx() -> Path | None:
+    try:
+        path = torchreid_rank_path().parent / "rank_cylib" / "rank_cy.pyx"
+    except ImportError:
+        return None
+    return path if path.is_file() else None
+
+
+# ---------------------------------------------------------------------------------- workers
+
+def _status() -> dict:
+    out = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                key, value = line.split(":")
+                out[key] = int(value.split()[0]) * 1024
+    return out
+
+
+def _worker(folder: str, method: str, device: str, repeats: int, extension: str = "") -> None:
+    """In a subprocess: load the inputs, run one evaluator ``repeats`` times, print a RESULT line."""
+    folder = Path(folder)
+    inputs = {k: np.load(folder / f"{k}.npy") for k in ("distmat", "q_pids", "g_pids", "q_camids", "g_camids")}
+    cuda = device == "cuda"
+    if method == "ours":
+        from reid.eval import cmc_map
+
+        if cuda:
+            inputs = {k: torch.from_numpy(v).to("cuda") for k, v in inputs.items()}
+            cmc_map(inputs["distmat"][:64], inputs["q_pids"][:64], inputs["g_pids"], inputs["q_camids"][:64],
+                    inputs["g_camids"])  # CUDA initialisation, untimed
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            cuda_base = torch.cuda.memory_allocated()
+
+        def call():
+            r = cmc_map(**inputs)
+            return r["cmc"][:50], r["mAP"]
+    elif method == "torchreid_python":
+        rank = load_torchreid_rank()
+
+        def call():
+            return rank.eval_market1501(*inputs.values(), 50)
+    else:
+        spec = importlib.util.spec_from_file_location("rank_cy", extension)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+
+        def call():
+            return module.evaluate_cy(*inputs.values(), 50, False)
+
+    base = _status()
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        memory_method = "VmHWM after reset by /proc/self/clear_refs, minus VmRSS after loading the inputs"
+        reset = True
+    except OSError:
+        memory_method = "ru_maxrss of the process minus VmRSS after loading the inputs (peak not reset)"
+        reset = False
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        cmc, mean_ap = call()
+        if cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    peak = _status()["VmHWM"] if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    report = {"times_s": [round(t, 4) for t in times], "time_s": round(min(times), 4),
+              "peak_beyond_inputs_bytes": peak - base["VmRSS"], "rss_after_inputs_bytes": base["VmRSS"],
+              "memory_method": memory_method, "mAP": float(mean_ap), "cmc": [float(x) for x in np.asarray(cmc)[:50]]}
+    if cuda and method == "ours":
+        report["cuda_peak_beyond_inputs_bytes"] = torch.cuda.max_memory_allocated() - cuda_base
+    print("RESULT " + json.dumps(report))
+
+
+def _run_worker(folder: Path, method: str, device: str, repeats: int, extension: str = "") -> dict:
+    code = ("import sys; from reid.bench.eval_bench import _worker; "
+            "_worker(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])")
+    proc = subprocess.run([sys.executable, "-c", code, str(folder), method, device, str(repeats), extension],
+                          capture_output=True, text=True)
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"{method} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+# ---------------------------------------------------------------------------------- the benchmark
+
+def machine(device: str = "cpu") -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    out = {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+           "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()}
+    if device == "cuda" and torch.cuda.is_available():
+        out["gpu"] = torch.cuda.get_device_name(0)
+    return out
+
+
+def measure(num_query: int = 3368, num_gallery: int = 15913, num_ids: int = 750, distractors: int = 2793,
+            dim: int = 512, seed: int = 0, device: str = "cpu", repeats: int = 5, reference_repeats: int = 1,
+            python_reference: bool = True, cython_reference: bool = True, cython_pyx: Path | None = None) -> dict:
+    """Time, memory and results of ours and of torchreid's evaluators on one problem (a dict)."""
+    from reid.eval import cmc_map
+
+    problem = make_problem(num_query, num_gallery, num_ids, distractors, dim, seed)
+    d = problem["distmat"]
+    sorted_rows = np.sort(d, axis=1)
+    report = {"num_query": num_query, "num_gallery": num_gallery, "num_ids": num_ids, "distractors": distractors,
+              "cameras": NUM_CAMERAS, "dim": dim, "seed": seed, "device": device,
+              "input_bytes": int(sum(v.nbytes for v in problem.values())),
+              "rows_with_tied_distances": int((np.diff(sorted_rows, axis=1) == 0).any(axis=1).sum())}
+    del sorted_rows
+    full = cmc_map(**problem)
+    report["metrics"] = {"R1": float(full["cmc"][0]), "R5": float(full["cmc"][4]), "R10": float(full["cmc"][9]),
+                         "mAP": full["mAP"], "mAP_official": full["mAP_official"], "mINP": full["mINP"],
+                         "num_skipped": full["num_skipped"]}
+    with tempfile.TemporaryDirectory(prefix="eval_bench_") as tmp:
+        folder = Path(tmp)
+        for k, v in problem.items():
+            np.save(folder / f"{k}.npy", v)
+        report["ours"] = _run_worker(folder, "ours", device, repeats)
+        methods = []
+        if python_reference:
+            methods.append(("torchreid_python", ""))
+        if cython_reference:
+            pyx = cython_pyx or _default_pyx()
+            if pyx is None:
+                report["torchreid_cython"] = {
+                    "skipped": "torchreid 0.2.5 from PyPI ships no rank_cy.pyx: pass --cython-pyx PATH (a copy of "
+                               "torchreid/metrics/rank_cylib/rank_cy.pyx from torchreid's source repository)"}
+            else:
+                try:
+                    t0 = time.perf_counter()
+                    ext = build_cython(Path(pyx), folder)
+                    methods.append(("torchreid_cython", str(ext)))
+                    report["cython_build_s"] = round(time.perf_counter() - t0, 2)
+                except RuntimeError as err:
+                    report["torchreid_cython"] = {"skipped": f"cannot build {pyx}: {err}"}
+        for method, ext in methods:
+            r = _run_worker(folder, method, "cpu", reference_repeats, ext)
+            r["mAP_diff_vs_ours"] = abs(r["mAP"] - report["ours"]["mAP"])
+            r["cmc_max_diff_vs_ours"] = float(np.abs(np.array(r["cmc"]) - np.array(report["ours"]["cmc"])).max())
+            r["time_ratio_over_ours"] = round(r["time_s"] / report["ours"]["time_s"], 1)
+            r["memory_ratio_over_ours"] = round(r["peak_beyond_inputs_bytes"]
+                                                / max(1, report["ours"]["peak_beyond_inputs_bytes"]), 2)
+            report[method] = r
+    for r in (v for v in report.values() if isinstance(v, dict) and "cmc" in v):
+        r["cmc"] = r["cmc"][:10]  # enough to compare; the full curve is in ``metrics``' source
+    return report
+
+
+def _mib(n) -> str:
+    return f"{n / 2**20:.0f} MiB"
+
+
+def run(args) -> int:
+    reference = not args.skip_reference
+    if reference:
+        try:
+            torchreid_rank_path()
+        except ImportError as err:
+            print(f"error: {err} (or pass --skip-reference)", file=sys.stderr)
+            return 2
+    result = {"command": " ".join(["python -m reid.bench eval", *_argv(args)]), "machine": machine(args.device)}
+    print(f"command: {result['command']}")
+    m = result["machine"]
+    print(f"machine: {m['cpu']}, {m['cpu_count']} cores, torch threads {m['torch_threads']}"
+          + (f", GPU {m['gpu']}" if "gpu" in m else "") + f"; torch {m['torch']}, numpy {m['numpy']}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("error: --device cuda but no CUDA device is visible", file=sys.stderr)
+        return 2
+    ev = measure(args.num_query, args.num_gallery, args.num_ids, args.distractors, args.dim, args.seed, args.device,
+                 args.repeats, args.reference_repeats, python_reference=reference and not args.skip_python_reference,
+                 cython_reference=reference, cython_pyx=args.cython_pyx)
+    result["evaluation"] = ev
+    mt = ev["metrics"]
+    print(f"\nevaluation: {ev['num_query']} queries x {ev['num_gallery']} gallery ({ev['num_ids']} ids, "
+          f"{ev['distractors']} distractors, {ev['cameras']} cameras, float32 distances; "
+          f"{ev['rows_with_tied_distances']} rows hold exact ties)")
+    print(f"  metrics: R1 {mt['R1']:.4f}  R5 {mt['R5']:.4f}  mAP {mt['mAP']:.4f}  mAP_official {mt['mAP_official']:.4f}"
+          f"  mINP {mt['mINP']:.4f}  skipped {mt['num_skipped']}")
+    ours = ev["ours"]
+    extra = f", CUDA peak {_mib(ours['cuda_peak_beyond_inputs_bytes'])}" if "cuda_peak_beyond_inputs_bytes" in ours else ""
+    print(f"  ours ({args.device}):        {ours['time_s']:8.3f} s (runs: {', '.join(f'{t:.3f}' for t in ours['times_s'])})"
+          f"  peak RSS beyond inputs {_mib(ours['peak_beyond_inputs_bytes'])}{extra}")
+    for name, label in (("torchreid_python", "torchreid python"), ("torchreid_cython", "torchreid cython")):
+        r = ev.get(name)
+        if r is None:
+            continue
+        if "skipped" in r:
+            print(f"  {label}:  not measured: {r['skipped']}")
+            continue
+        print(f"  {label}:  {r['time_s']:8.3f} s  peak RSS beyond inputs {_mib(r['peak_beyond_inputs_bytes'])}"
+              f"  -> {r['time_ratio_over_ours']}x our time, {r['memory_ratio_over_ours']}x our memory;"
+              f" |mAP diff| {r['mAP_diff_vs_ours']:.2e}, max |CMC diff| {r['cmc_max_diff_vs_ours']:.2e}")
+
+    if not args.skip_rerank:
+        try:
+            from reid.bench.rerank_bench import measure as rerank_measure
+
+            rr = rerank_measure(num_query=args.num_query, num_gallery=args.num_gallery, seed=args.seed,
+                                reference=reference, device=args.device)
+            result["rerank"] = rr
+            print("\nre-ranking (k1=20, k2=6, lambda=0.3), reid.bench.rerank_bench.measure:")
+            for name in ("ours", "reference"):
+                if name in rr:
+                    r = rr[name]
+                    print(f"  {name:9s} {r['time_s']:8.2f} s  peak RSS beyond inputs {_mib(r['peak_beyond_inputs_bytes'])}"
+                          + (f"  mAP {r['mAP']:.4f}" if "mAP" in r else ""))
+            for key in ("time_ratio_reference_over_ours", "memory_ratio_reference_over_ours", "max_abs_diff", "mAP_diff"):
+                if key in rr:
+                    print(f"  {key}: {rr[key]:.3g}")
+        except Exception as err:  # the re-ranking bench is another module: report, don't lose the figures above
+            result["rerank"] = {"error": f"{type(err).__name__}: {err}"}
+            print(f"\nre-ranking: not measured ({type(err).__name__}: {err})")
+    if args.json:
+        from reid.utils import atomic_write_json
+
+        atomic_write_json(args.json, result)
+        print(f"\nfigures written to {args.json}")
+    return 0
+
+
+def _argv(args) -> list[str]:
+    skip = {"func", "json", "command"}
+    out = []
+    for k, v in vars(args).items():
+        if k in skip or v is None or v is False:
+            continue
+        out.append(f"--{k.replace('_', '-')}" + ("" if v is True else f" {shlex.quote(str(v))}"))
+    return out

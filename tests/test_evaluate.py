@@ -1,0 +1,165 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from reid.cli import main as cli_main
+from reid.config import TrainConfig
+from reid.data import load_market_layout
+from reid.evaluate import CheckpointError, evaluate_checkpoint
+from reid.train import train
+
+KEYS = {"R1", "R5", "R10", "mAP", "mAP_official", "mINP", "cmc", "num_query", "num_skipped", "distance", "rerank",
+        "flip", "timings", "checkpoint", "variant", "dataset", "dataset_fingerprint", "device"}
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_synthetic):
+    return load_market_layout(tiny_synthetic, name="synthetic")
+
+
+@pytest.fixture(scope="module")
+def model_file(tiny, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("evaluate")
+    cfg = TrainConfig(backbone="resnet18", pretrained="none", height=64, width=32, batch_size=8, num_instances=2,
+                      epochs=1, eval_every=0, cache_dir=str(tmp / "cache"), progress=False, decode_workers=1,
+                      warmup_epochs=1, milestones=[1], base_lr=0.01, device="cpu", reduce_dim=32)
+    train(cfg, tiny, "residual", seed=0, out=tmp / "run")
+    return tmp / "run" / "model.pt"
+
+
+def _check_outputs(out, tiny, metrics):
+    written = json.loads((out / "metrics.json").read_text())
+    assert written == json.loads(json.dumps(metrics))
+    assert KEYS <= set(written)
+    for key in ("R1", "R5", "R10", "mAP", "mAP_official", "mINP"):
+        assert 0.0 <= written[key] <= 1.0, key
+    assert written["R1"] <= written["R5"] <= written["R10"]
+    assert written["num_query"] == len(tiny.query) and written["variant"] == "residual"
+    per = np.load(out / "per_query.npz")
+    nq = len(tiny.query)
+    assert per["ap"].shape == per["first_hit"].shape == per["q_pids"].shape == per["q_camids"].shape == (nq,)
+    assert per["top10"].shape == (nq, 10) and per["top10"].max() < len(tiny.gallery)
+    assert per["q_paths"].shape == (nq,) and per["g_paths"].shape == (len(tiny.gallery),)
+    valid = per["first_hit"] >= 0
+    assert written["num_skipped"] == int((~valid).sum())
+    assert written["mAP"] == pytest.approx(per["ap"][valid].mean())
+    assert written["R1"] == pytest.approx((per["first_hit"][valid] == 0).mean())
+    # the ranked list agrees with the metric: the first true match sits at first_hit
+    g_pids, g_cams = per["g_pids"], per["g_camids"]
+    for q in np.flatnonzero(valid & (per["first_hit"] < 10)):
+        top = per["top10"][q]
+        match = (g_pids[top] == per["q_pids"][q]) & (g_cams[top] != per["q_camids"][q]) & (top >= 0)
+        assert np.argmax(match) == per["first_hit"][q] and match.any()
+    return written, per
+
+
+def test_evaluate_writes_metrics_and_per_query(tmp_path, tiny, model_file):
+    metrics = evaluate_checkpoint(model_file, tiny, tmp_path / "ev", device="cpu")
+    written, _ = _check_outputs(tmp_path / "ev", tiny, metrics)
+    assert written["rerank"] is False and written["distance"] == "euclidean" and written["flip"] is False
+    assert {"extract_s", "distance_s", "metric_s"} <= set(written["timings"]) and "rerank_s" not in written["timings"]
+    assert written["dataset_fingerprint"] == torch.load(model_file, weights_only=True)["dataset_fingerprint"]
+    assert written["device"].startswith("cpu")
+
+
+def test_evaluate_with_rerank_uses_k_reciprocal(tmp_path, tiny, model_file, monkeypatch):
+    import reid.rerank
+    from reid.eval import cmc_map
+
+    calls = []
+    real = reid.rerank.k_reciprocal
+
+    def spy(q_g, q_q, g_g, **kw):
+        out = real(q_g, q_q, g_g, **kw)
+        calls.append((tuple(q_g.shape), tuple(q_q.shape), tuple(g_g.shape), out))
+        return out
+
+    monkeypatch.setattr(reid.rerank, "k_reciprocal", spy)
+    metrics = evaluate_checkpoint(model_file, tiny, tmp_path / "rr", rerank=True, device="cpu")
+    written, per = _check_outputs(tmp_path / "rr", tiny, metrics)
+    nq, ng = len(tiny.query), len(tiny.gallery)
+    assert [c[:3] for c in calls] == [((nq, ng), (nq, nq), (ng, ng))]
+    assert written["rerank"] is True and "rerank_s" in written["timings"]
+    ids = ([s.pid for s in tiny.query], [s.pid for s in tiny.gallery], [s.camid for s in tiny.query],
+           [s.camid for s in tiny.gallery])
+    assert written["mAP"] == pytest.approx(cmc_map(calls[0][3], *ids)["mAP"])
+
+
+def test_flip_and_cosine_are_recorded(tmp_path, tiny, model_file):
+    metrics = evaluate_checkpoint(model_file, tiny, tmp_path / "fc", flip=True, distance="cosine", device="cpu")
+    written, _ = _check_outputs(tmp_path / "fc", tiny, metrics)
+    assert written["flip"] is True and written["distance"] == "cosine"
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"\x00garbage, not a torch file", "cannot read"),
+    ({"weights": 1}, "not a model.pt"),
+    ({"epoch": 1, "model": {}, "optimizer": {}, "variant": "residual", "num_classes": 3}, "training checkpoint"),
+    (None, "does not exist"),
+])
+def test_bad_checkpoint_is_a_clear_error(tmp_path, tiny, content, message):
+    path = tmp_path / "model.pt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        torch.save(content, path)
+    with pytest.raises(CheckpointError, match=message):
+        evaluate_checkpoint(path, tiny, tmp_path / "out", device="cpu")
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_weights_that_do_not_fit_are_a_clear_error(tmp_path, tiny, model_file):
+    payload = torch.load(model_file, weights_only=True)
+    payload["config"]["reduce_dim"] = 64  # the network it describes is not the one saved
+    torch.save(payload, tmp_path / "model.pt")
+    with pytest.raises(CheckpointError, match="do not fit"):
+        evaluate_checkpoint(tmp_path / "model.pt", tiny, tmp_path / "out", device="cpu")
+    assert not (tmp_path / "out").exists()
+
+
+def test_other_dataset_fingerprint_warns(tmp_path, tiny, model_file):
+    payload = torch.load(model_file, weights_only=True)
+    payload["dataset_fingerprint"] = "0123456789abcdef"
+    torch.save(payload, tmp_path / "model.pt")
+    with pytest.warns(UserWarning, match="0123456789abcdef"):
+        metrics = evaluate_checkpoint(tmp_path / "model.pt", tiny, tmp_path / "out", device="cpu")
+    assert metrics["checkpoint_dataset_fingerprint"] == "0123456789abcdef"
+    assert (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_cli_evaluate(tmp_path, tiny_synthetic, model_file, capsys):
+    out = tmp_path / "cli"
+    assert cli_main(["evaluate", "--checkpoint", str(model_file), "--dataset", "synthetic",
+                     "--path", str(tiny_synthetic), "--out", str(out), "--device", "cpu"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["mAP"] == json.loads((out / "metrics.json").read_text())["mAP"]
+    # the dataset found through a profile, as the workflow passes it
+    config = tmp_path / "c.yaml"
+    config.write_text(f"data_root: {tiny_synthetic.parent}\ndatasets:\n  {tiny_synthetic.name}: {{size: tiny}}\n")
+    assert cli_main(["evaluate", "--checkpoint", str(model_file), "--config", str(config), "--rerank",
+                     "--out", str(tmp_path / "cfg"), "--device", "cpu"]) == 0
+    assert json.loads((tmp_path / "cfg" / "metrics.json").read_text())["rerank"] is True
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("case,message", [
+    ("garbage", "cannot read"),
+    ("no_location", "--data-root"),
+    ("missing_dataset", "does not exist"),
+])
+def test_cli_user_errors_exit_2(tmp_path, tiny_synthetic, model_file, capsys, case, message):
+    checkpoint, where = str(model_file), ["--path", str(tiny_synthetic)]
+    if case == "garbage":
+        (tmp_path / "bad.pt").write_bytes(b"not a model")
+        checkpoint = str(tmp_path / "bad.pt")
+    elif case == "no_location":
+        where = []
+    else:
+        where = ["--data-root", str(tmp_path / "nowhere")]
+    rc = cli_main(["evaluate", "--checkpoint", checkpoint, "--dataset", "synthetic", *where,
+                   "--out", str(tmp_path / "out"), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error:") and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out" / "metrics.json").exists()

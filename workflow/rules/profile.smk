@@ -1,0 +1,22 @@
+# Table 4: parameters, FLOPs (fvcore and thop) and latency of each variant at the config's
+# backbone and input size (no training needed).
+
+
+rule profile:
+    input:
+        code=package_code("profile", "models"),
+    output:
+        "results/profile/{variant}.json",
+    wildcard_constraints:
+        variant="baseline|avg|max|residual",
+    params:
+        config=lambda w: shlex.quote(json.dumps({"train": config.get("train", {}),
+                                                 "profile": config.get("profile", {})}, sort_keys=True)),
+    resources:
+        gpu=1,
+    log:
+        "logs/profile/{variant}.log",
+    benchmark:
+        "benchmarks/profile/{variant}.tsv"
+    shell:
+        "python -m reid profile --config-json {params.config} --variant {wildcards.variant} --out {output} > {log} 2>&1"

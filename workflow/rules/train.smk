@@ -1,0 +1,27 @@
+# Training: one job per dataset x variant x seed. A job holds one GPU (--resources gpu=1
+# serialises them on a one-GPU machine). Its checkpoint survives a killed job (it is not a
+# declared output), so rerunning the workflow resumes the run.
+
+
+rule train:
+    input:
+        data=lambda w: dataset_input(w.dataset),
+        code=TRAIN_CODE,
+    output:
+        model="results/{dataset}/{variant}/seed{seed}/model.pt",
+        log_csv="results/{dataset}/{variant}/seed{seed}/log.csv",
+    wildcard_constraints:
+        variant="baseline|avg|max|residual",
+        seed=r"\d+",
+    params:
+        config=lambda w: job_config(w.dataset),
+        out=lambda w: f"results/{w.dataset}/{w.variant}/seed{w.seed}",
+    resources:
+        gpu=1,
+    log:
+        "logs/train/{dataset}/{variant}/seed{seed}.log",
+    benchmark:
+        "benchmarks/train/{dataset}/{variant}/seed{seed}.tsv"
+    shell:
+        "python -m reid train --config-json {params.config} --dataset {wildcards.dataset} "
+        "--variant {wildcards.variant} --seed {wildcards.seed} --out {params.out} > {log} 2>&1"
