@@ -39,8 +39,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
+
+from reid.bench.reference import load_torchreid_file, torchreid_file
 
 import numpy as np
 import torch
@@ -103,25 +104,13 @@ def make_problem(num_query: int = 3368, num_gallery: int = 15913, num_ids: int =
 # ---------------------------------------------------------------------------------- torchreid
 
 def torchreid_rank_path() -> Path:
-    """torchreid's ``reid/metrics/rank.py`` (torchreid==0.2.5), found without importing torchreid."""
-    spec = importlib.util.find_spec("torchreid")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("torchreid is not installed: pip install torchreid==0.2.5 (it has no dependencies)")
-    path = Path(list(spec.submodule_search_locations)[0]) / "reid" / "metrics" / "rank.py"
-    if not path.is_file():
-        raise ImportError(f"torchreid is installed but {path} is missing (expected torchreid==0.2.5)")
-    return path
+    """torchreid's ``reid/metrics/rank.py``, found without importing torchreid."""
+    return torchreid_file("reid", "metrics", "rank.py")
 
 
 def load_torchreid_rank():
-    """torchreid's rank module, loaded by path (its package __init__ imports much more). It
-    tries to import its compiled Cython evaluator and warns when it falls back to Python."""
-    spec = importlib.util.spec_from_file_location("_torchreid_rank_reference", torchreid_rank_path())
-    module = importlib.util.module_from_spec(spec)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        spec.loader.exec_module(module)
-    return module
+    """torchreid's rank module (it warns when it falls back from Cython to Python: silenced)."""
+    return load_torchreid_file("reid", "metrics", "rank.py")
 
 
 def build_cython(pyx: Path, build_dir: Path) -> Path:

@@ -15,7 +15,6 @@ CMC / mAP of each (``reid.eval.cmc_map``).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import platform
@@ -29,27 +28,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from reid.bench.reference import load_torchreid_file, torchreid_file
+
 NUM_CAMERAS = 6
 
 
 def reference_path() -> Path:
-    """The file of torchreid's ``re_ranking`` (torchreid==0.2.5), without importing torchreid."""
-    spec = importlib.util.find_spec("torchreid")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("torchreid is not installed: pip install torchreid==0.2.5 (it has no dependencies)")
-    path = Path(list(spec.submodule_search_locations)[0]) / "reid" / "utils" / "rerank.py"
-    if not path.is_file():
-        raise ImportError(f"torchreid is installed but {path} is missing (expected torchreid==0.2.5)")
-    return path
+    """The file of torchreid's ``re_ranking``, found without importing torchreid."""
+    return torchreid_file("reid", "utils", "rerank.py")
 
 
 def load_reference():
-    """torchreid's rerank module, loaded by path so that torchreid's package __init__ (which
-    imports much of torchvision and more) does not run."""
-    spec = importlib.util.spec_from_file_location("_torchreid_rerank_reference", reference_path())
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_torchreid_file("reid", "utils", "rerank.py")
 
 
 def make_problem(num_query: int = 3368, num_gallery: int = 15913, dim: int = 2048, seed: int = 0,
