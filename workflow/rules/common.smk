@@ -34,8 +34,9 @@ def job_config(name):
 def package_code(*modules):
     """Source files of the package modules a rule runs, as inputs: editing them reruns the rule."""
     files = []
+    package = Path(workflow.basedir) / "reid"  # absolute: the workflow may run in another --directory
     for module in modules:
-        path = Path("reid") / module
+        path = package / module
         files += sorted(str(p) for p in path.rglob("*.py")) if path.is_dir() else [str(path.with_suffix(".py"))]
     return files
 
