@@ -33,7 +33,6 @@ import importlib.util
 import json
 import os
 import platform
-import resource
 import shlex
 import subprocess
 import sys
@@ -41,7 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from reid.bench.reference import load_torchreid_file, torchreid_file
+from reid.bench.reference import load_torchreid_file, time_and_peak, torchreid_file
 
 import numpy as np
 import torch
@@ -154,16 +153,6 @@ def _default_pyx() -> Path | None:
 
 # ---------------------------------------------------------------------------------- workers
 
-def _status() -> dict:
-    out = {}
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                key, value = line.split(":")
-                out[key] = int(value.split()[0]) * 1024
-    return out
-
-
 def _worker(folder: str, method: str, device: str, repeats: int, extension: str = "") -> None:
     """In a subprocess: load the inputs, run one evaluator ``repeats`` times, print a RESULT line."""
     folder = Path(folder)
@@ -196,26 +185,12 @@ def _worker(folder: str, method: str, device: str, repeats: int, extension: str 
         def call():
             return module.evaluate_cy(*inputs.values(), 50, False)
 
-    base = _status()
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        memory_method = "VmHWM after reset by /proc/self/clear_refs, minus VmRSS after loading the inputs"
-        reset = True
-    except OSError:
-        memory_method = "ru_maxrss of the process minus VmRSS after loading the inputs (peak not reset)"
-        reset = False
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        cmc, mean_ap = call()
-        if cuda:
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    peak = _status()["VmHWM"] if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    (cmc, mean_ap), measured = time_and_peak(call, repeats, cuda)
+    times = measured["times_s"]
     report = {"times_s": [round(t, 4) for t in times], "time_s": round(min(times), 4),
-              "peak_beyond_inputs_bytes": peak - base["VmRSS"], "rss_after_inputs_bytes": base["VmRSS"],
-              "memory_method": memory_method, "mAP": float(mean_ap), "cmc": [float(x) for x in np.asarray(cmc)[:50]]}
+              "peak_beyond_inputs_bytes": measured["peak_beyond_inputs_bytes"],
+              "rss_after_inputs_bytes": measured["rss_after_inputs_bytes"],
+              "memory_method": measured["memory_method"], "mAP": float(mean_ap), "cmc": [float(x) for x in np.asarray(cmc)[:50]]}
     if cuda and method == "ours":
         report["cuda_peak_beyond_inputs_bytes"] = torch.cuda.max_memory_allocated() - cuda_base
     print("RESULT " + json.dumps(report))

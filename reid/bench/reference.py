@@ -28,3 +28,43 @@ def load_torchreid_file(*parts: str):
         warnings.simplefilter("ignore")
         spec.loader.exec_module(module)
     return module
+
+
+def memory_status() -> dict:
+    """VmRSS and VmHWM (peak) of this process in bytes, from /proc/self/status."""
+    out = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                key, value = line.split(":")
+                out[key] = int(value.split()[0]) * 1024
+    return out
+
+
+def time_and_peak(call, repeats: int, cuda: bool) -> tuple[object, dict]:
+    """Run ``call`` ``repeats`` times; returns its last result and the times and the peak memory
+    beyond what the process held before (the peak counter reset where the kernel allows)."""
+    import resource
+    import time
+
+    base = memory_status()
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        memory_method = "VmHWM after reset by /proc/self/clear_refs, minus VmRSS after loading the inputs"
+        reset = True
+    except OSError:
+        memory_method = "ru_maxrss of the process minus VmRSS after loading the inputs (peak not reset)"
+        reset = False
+    times, result = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = call()
+        if cuda:
+            import torch
+
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    peak = memory_status()["VmHWM"] if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return result, {"times_s": times, "peak_rss_bytes": peak, "rss_after_inputs_bytes": base["VmRSS"],
+                    "peak_beyond_inputs_bytes": peak - base["VmRSS"], "memory_method": memory_method}

@@ -18,17 +18,15 @@ from __future__ import annotations
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from reid.bench.reference import load_torchreid_file, torchreid_file
+from reid.bench.reference import load_torchreid_file, time_and_peak, torchreid_file
 
 NUM_CAMERAS = 6
 
@@ -90,16 +88,6 @@ def euclidean(a: np.ndarray, b: np.ndarray, chunk: int = 4096) -> np.ndarray:
     return out
 
 
-def _status() -> dict:
-    d = {}
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                k, v = line.split(":")
-                d[k] = int(v.split()[0]) * 1024
-    return d
-
-
 def boundary_ties(qg, qq, gg, k1: int = 20, k2: int = 6, block_rows: int = 2048) -> dict:
     """Rows of the normalised squared all x all distance whose neighbour sets are decided by an
     exact tie: the value at the k-th place equals the next one, for k = k1 + 1 (k-reciprocal
@@ -150,25 +138,7 @@ def _worker(folder: str, method: str, device: str, repeats: int) -> None:
         def run():
             return ref.re_ranking(qg, qq, gg)
 
-    base = _status()
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        memory_method = "VmHWM after reset by /proc/self/clear_refs, minus VmRSS after loading the inputs"
-        reset = True
-    except OSError:
-        memory_method = "ru_maxrss of the process minus VmRSS after loading the inputs (peak not reset)"
-        reset = False
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = run()
-        if cuda:
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    peak = _status()["VmHWM"] if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    rep = {"times_s": times, "peak_rss_bytes": peak, "rss_after_inputs_bytes": base["VmRSS"],
-           "peak_beyond_inputs_bytes": peak - base["VmRSS"], "memory_method": memory_method}
+    result, rep = time_and_peak(run, repeats, cuda)
     if cuda and method == "ours":
         rep["cuda_peak_beyond_inputs_bytes"] = torch.cuda.max_memory_allocated() - cuda_base
         result = result.cpu().numpy()
