@@ -13,6 +13,8 @@ from pathlib import Path
 
 from reid.config import ConfigError
 
+VARIANTS = ("baseline", "avg", "max", "residual")  # reid.models.VARIANTS, without importing torch to parse
+
 
 def _data_synth(args) -> int:
     from reid.data import synthetic
@@ -117,7 +119,7 @@ def _report(args) -> int:
     from reid.report import build_report
 
     config = load_config(args.config, text=args.config_json)
-    variants = config.get("variants", ["baseline", "avg", "max", "residual"])
+    variants = config.get("variants", list(VARIANTS))
     seeds = config.get("seeds", [1, 2, 3])
     runs = variants + (["residual+rerank"] if "residual" in variants else [])
     expected = [str(args.results / d / v / f"seed{s}" / "metrics.json") for d in config["datasets"] for v in runs
@@ -134,6 +136,13 @@ def _single_dataset(config: dict) -> str:
     if len(names) != 1:
         raise ConfigError(f"the config lists several datasets ({', '.join(names)}): choose one with --dataset")
     return names[0]
+
+
+def _add_config_source(parser: argparse.ArgumentParser, file_help: str) -> None:
+    """--config FILE or --config-json JSON (the workflow passes each job its part of the profile)."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", type=Path, help=file_help)
+    source.add_argument("--config-json", default=None, help="the profile's content as JSON (what the workflow passes)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,10 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     hist.set_defaults(func=_data_histogram_baseline)
 
     train = commands.add_parser("train", help="train one variant with one seed (resumes if DIR holds a checkpoint)")
-    source = train.add_mutually_exclusive_group(required=True)
-    source.add_argument("--config", type=Path, help="a profile, e.g. configs/paper.yaml")
-    source.add_argument("--config-json", default=None, help="the profile's content as JSON (what the workflow passes)")
-    train.add_argument("--variant", required=True, choices=["baseline", "avg", "max", "residual"])
+    _add_config_source(train, "a profile, e.g. configs/paper.yaml")
+    train.add_argument("--variant", required=True, choices=VARIANTS)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", required=True, type=Path, help="run folder: log.csv, checkpoints, model.pt")
     train.add_argument("--dataset", default=None, help="which of the config's datasets (needed if it lists several)")
@@ -210,15 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=_evaluate)
 
     profile = commands.add_parser("profile", help="parameters, FLOPs and latency of a variant (Table 4)")
-    profile.add_argument("--variant", required=True, choices=["baseline", "avg", "max", "residual"])
+    profile.add_argument("--variant", required=True, choices=VARIANTS)
     profile.add_argument("--config-json", default=None, help="train: (backbone, input size) and profile: (num_classes, runs)")
     profile.add_argument("--out", required=True, type=Path, help="JSON file to write")
     profile.set_defaults(func=_profile)
 
     report = commands.add_parser("report", help="render report/index.html from results/")
-    source = report.add_mutually_exclusive_group(required=True)
-    source.add_argument("--config", type=Path, help="the profile the results were made with")
-    source.add_argument("--config-json", default=None, help="the profile's content as JSON")
+    _add_config_source(report, "the profile the results were made with")
     report.add_argument("--results", type=Path, default=Path("results"))
     report.add_argument("--benchmarks", type=Path, default=Path("benchmarks"), help="Snakemake benchmark files")
     report.add_argument("--out", type=Path, default=Path("report/index.html"))

@@ -112,3 +112,10 @@ def test_pretrained_from_path(tmp_path):
     torch.save({"foo": torch.zeros(1)}, path)
     with pytest.raises(PretrainedWeightsError, match="not a resnet18 state dict"):
         build_model("baseline", 10, backbone="resnet18", pretrained=str(path))
+
+
+def test_cli_knows_the_same_variants():
+    from reid.cli import VARIANTS as CLI_VARIANTS
+    from reid.models import VARIANTS
+
+    assert CLI_VARIANTS == tuple(VARIANTS)
