@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from reid.config import ConfigError
+from reid.data.synthetic import SIZES as SYNTH_SIZES
 
 VARIANTS = ("baseline", "avg", "max", "residual")  # reid.models.VARIANTS, without importing torch to parse
 
@@ -154,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     synth = data_commands.add_parser("synth", help="render the synthetic re-ID set in Market-1501 layout")
     synth.add_argument("--root", required=True, type=Path, help="folder to create (the dataset itself)")
-    synth.add_argument("--size", default="default", choices=["tiny", "default"])
+    synth.add_argument("--size", default="default", choices=list(SYNTH_SIZES))
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     synth.add_argument("--overwrite", action="store_true", help="replace an existing, different dataset")

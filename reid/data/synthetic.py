@@ -66,6 +66,7 @@ class SynthSize:
 
 SIZES: dict[str, SynthSize] = {
     "tiny": SynthSize(8, 6, 4, (2, 3), (1, 3), 2, 6, 4),
+    "small": SynthSize(64, 64, 6, (2, 5), (2, 6), 2, 160, 100),  # the default run's demo set (2-core budget)
     "default": SynthSize(120, 120, 6, (2, 5), (2, 6), 2, 300, 200),
 }
 

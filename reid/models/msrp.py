@@ -126,7 +126,8 @@ class MultiScalePooling(nn.Module):
             (F.adaptive_avg_pool2d(f4, 2), F.adaptive_max_pool2d(f4, 2)),  # Pavg3, Pmax3
         ]
 
-    def forward(self, x: torch.Tensor):
+    def heads(self, x: torch.Tensor):
+        """Pooled pairs, fused features (Pcont_i) and (post-BN feature, logits) per scale."""
         pooled = self.pooled(x)
         fused = []
         for i, ((p_avg, p_max), fuse) in enumerate(zip(pooled, self.fusion)):
@@ -134,7 +135,14 @@ class MultiScalePooling(nn.Module):
             if i == 2 and not self.flatten_scale3:
                 p_cont = F.adaptive_avg_pool2d(p_cont, 1)
             fused.append(p_cont.flatten(1))
-        necked = [neck(f) for neck, f in zip(self.necks, fused)]
+        return pooled, fused, [neck(f) for neck, f in zip(self.necks, fused)]
+
+    def class_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Identity logits averaged over the three classifiers, in any mode (what Grad-CAM explains)."""
+        return torch.stack([logits for _, logits in self.heads(x)[2]]).mean(0)
+
+    def forward(self, x: torch.Tensor):
+        pooled, fused, necked = self.heads(x)
         if not self.training:
             parts = [n[0] for n in necked] if self.embedding == "post_bn" else fused
             return torch.cat(parts, dim=1)
@@ -158,6 +166,10 @@ class Baseline(nn.Module):
         self.backbone = backbone
         self.embedding = embedding
         self.neck = BNNeck(channels[1], num_classes)
+
+    def class_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Identity logits, in any mode."""
+        return self.neck(F.adaptive_avg_pool2d(self.backbone(x)[1], 1).flatten(1))[1]
 
     def forward(self, x: torch.Tensor):
         _, f4 = self.backbone(x)

@@ -119,3 +119,23 @@ def test_cli_knows_the_same_variants():
     from reid.models import VARIANTS
 
     assert CLI_VARIANTS == tuple(VARIANTS)
+
+
+def test_class_scores_are_the_training_logits():
+    import torch
+
+    from reid.models import build_model
+
+    for variant in ("baseline", "avg", "residual"):
+        torch.manual_seed(0)
+        model = build_model(variant, num_classes=5, backbone="resnet18")
+        x = torch.randn(2, 3, 64, 32)
+        model.train()
+        for m in model.modules():  # training forward, but with fixed BN statistics
+            if isinstance(m, torch.nn.BatchNorm2d | torch.nn.BatchNorm1d):
+                m.eval()
+        with torch.no_grad():
+            expected = torch.stack(model(x)["logits"]).mean(0)
+            scores = model.class_scores(x)
+        assert scores.shape == (2, 5)
+        assert torch.allclose(scores, expected, atol=1e-6)
