@@ -42,6 +42,32 @@ def _data_verify(args) -> int:
     return 0
 
 
+def _data_prepare(args) -> int:
+    from reid.config import load_config
+    from reid.data.prepare import prepare, write_status
+
+    config = load_config(args.config, text=args.config_json)
+    options = config["datasets"].get(args.name)
+    if options is None:
+        raise ConfigError(f"dataset '{args.name}' is not in the config's datasets ({', '.join(config['datasets'])})")
+    status = prepare(args.name, options, config.get("data_root", "data"), workers=args.workers,
+                     progress=not args.quiet)
+    write_status(args.status, status)
+    if not status["ok"]:  # recorded, not raised: the workflow goes on with the other datasets
+        print(f"dataset '{args.name}' is not available:\n{status['error']}", file=sys.stderr)
+    else:
+        print(json.dumps(status["counts"]))
+    return 0
+
+
+def _check_status(args) -> None:
+    """--dataset-status: the workflow's record of the dataset; a failed one stops the job with its error."""
+    if getattr(args, "dataset_status", None) is not None:
+        from reid.data.prepare import require_ready
+
+        require_ready(args.dataset_status)
+
+
 def _data_histogram_baseline(args) -> int:
     from reid.data import synthetic
     from reid.utils import atomic_write_json
@@ -59,6 +85,7 @@ def _train(args) -> int:
     from reid.data import load_dataset
     from reid.train import train
 
+    _check_status(args)
     config = load_config(args.config, args.set, text=args.config_json)
     cfg = train_config(config)
     name = args.dataset or _single_dataset(config)
@@ -76,6 +103,7 @@ def _evaluate(args) -> int:
     from reid.data import load_dataset
     from reid.evaluate import evaluate_checkpoint
 
+    _check_status(args)
     root, path, name = args.data_root, args.path, args.dataset
     if args.config is not None or args.config_json is not None:
         config = load_config(args.config, text=args.config_json)
@@ -115,19 +143,43 @@ def _profile(args) -> int:
     return 0
 
 
+def _figure_ranked_lists(args) -> int:
+    from reid.data.prepare import require_ready
+    from reid.figures import ranked_lists
+
+    root = args.dataset_root or require_ready(args.dataset_status)["path"]
+    print(ranked_lists(args.per_query, root, args.out, num_queries=args.queries))
+    return 0
+
+
+def _figure_gradcam(args) -> int:
+    from reid.data import load_dataset
+    from reid.figures import gradcam_grid
+
+    checkpoints = {}
+    for item in args.checkpoint:
+        label, sep, path = item.partition("=")
+        if not sep or not label or not path:
+            raise ConfigError(f"--checkpoint {item!r}: write LABEL=PATH, e.g. --checkpoint residual=RUN/model.pt")
+        checkpoints[label] = Path(path)
+    if args.path is None:
+        from reid.data.prepare import require_ready
+
+        if args.dataset_status is None:
+            raise ConfigError("say where the dataset is: --path DIR or --dataset-status FILE")
+        args.path = require_ready(args.dataset_status)["path"]
+    dataset = load_dataset(args.dataset, path=args.path)
+    print(gradcam_grid(checkpoints, dataset, args.out, num_images=args.images, device=args.device))
+    return 0
+
+
 def _report(args) -> int:
     from reid.config import load_config
-    from reid.report import build_report
+    from reid.report import build_report, expected_results
 
     config = load_config(args.config, text=args.config_json)
-    variants = config.get("variants", list(VARIANTS))
-    seeds = config.get("seeds", [1, 2, 3])
-    runs = variants + (["residual+rerank"] if "residual" in variants else [])
-    expected = [str(args.results / d / v / f"seed{s}" / "metrics.json") for d in config["datasets"] for v in runs
-                for s in seeds]
-    expected += [str(args.results / "profile" / f"{v}.json") for v in variants]
     out = build_report(args.results, args.out, config, benchmarks_dir=args.benchmarks, data_root=config["data_root"],
-                       expected=expected)
+                       expected=expected_results(config, args.results))
     print(out)
     return 0
 
@@ -177,6 +229,16 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--path", type=Path, help="the dataset folder itself")
     verify.set_defaults(func=_data_verify)
 
+    prep = data_commands.add_parser(
+        "prepare", help="render, fetch or check one of a config's datasets and record the outcome (workflow step)")
+    prep.add_argument("name", help="a dataset of the config")
+    _add_config_source(prep, "the profile naming the dataset")
+    prep.add_argument("--status", required=True, type=Path,
+                      help="JSON file to write: ok, counts, fingerprint, checksums, or the error")
+    prep.add_argument("--workers", type=int, default=None, help="processes for the synthetic renderer")
+    prep.add_argument("--quiet", action="store_true")
+    prep.set_defaults(func=_data_prepare)
+
     hist = data_commands.add_parser(
         "histogram-baseline", help="mAP of a whole-image colour histogram (no learning): how hard a set is")
     hist.add_argument("--root", required=True, type=Path, help="dataset folder in Market-1501 layout")
@@ -191,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dataset", default=None, help="which of the config's datasets (needed if it lists several)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config value: a train key (epochs=2) or a dotted path (datasets.synthetic.size=tiny)")
+    train.add_argument("--dataset-status", type=Path, default=None,
+                       help="the workflow's dataset status file: stop with its error if the dataset is unavailable")
     train.set_defaults(func=_train)
 
     evaluate = commands.add_parser(
@@ -215,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--batch-size", type=int, default=128, help="images per forward pass")
     evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     evaluate.add_argument("--out", required=True, type=Path, help="folder for metrics.json and per_query.npz")
+    evaluate.add_argument("--dataset-status", type=Path, default=None,
+                       help="the workflow's dataset status file: stop with its error if the dataset is unavailable")
     evaluate.set_defaults(func=_evaluate)
 
     profile = commands.add_parser("profile", help="parameters, FLOPs and latency of a variant (Table 4)")
@@ -222,6 +288,28 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--config-json", default=None, help="train: (backbone, input size) and profile: (num_classes, runs)")
     profile.add_argument("--out", required=True, type=Path, help="JSON file to write")
     profile.set_defaults(func=_profile)
+
+    figure = commands.add_parser("figure", help="render the paper's Figure 4 (ranked lists) or 6 (Grad-CAM)")
+    figures = figure.add_subparsers(dest="figure", required=True)
+    ranked = figures.add_parser("ranked-lists", help="Figure 4: queries and their top 10, correct and wrong marked")
+    ranked.add_argument("--per-query", required=True, type=Path, help="per_query.npz written by evaluate")
+    where = ranked.add_mutually_exclusive_group(required=True)
+    where.add_argument("--dataset-root", type=Path, help="the evaluated dataset's folder")
+    where.add_argument("--dataset-status", type=Path, help="the workflow's dataset status file (holds the folder)")
+    ranked.add_argument("--queries", type=int, default=6, help="rows: queries spread from the best to the worst AP")
+    ranked.add_argument("--out", required=True, type=Path, help="PNG file to write")
+    ranked.set_defaults(func=_figure_ranked_lists)
+    cam = figures.add_parser("gradcam", help="Figure 6: Grad-CAM of several models on the same query images")
+    cam.add_argument("--checkpoint", action="append", required=True, metavar="LABEL=PATH",
+                     help="a model.pt and its row label, in row order (e.g. avg=RUN/model.pt); repeat")
+    cam.add_argument("--dataset", required=True, help="the dataset's name")
+    where = cam.add_mutually_exclusive_group(required=True)
+    where.add_argument("--path", type=Path, help="the dataset folder")
+    where.add_argument("--dataset-status", type=Path, help="the workflow's dataset status file (holds the folder)")
+    cam.add_argument("--images", type=int, default=6, help="query images (columns)")
+    cam.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    cam.add_argument("--out", required=True, type=Path, help="PNG file to write")
+    cam.set_defaults(func=_figure_gradcam)
 
     report = commands.add_parser("report", help="render report/index.html from results/")
     _add_config_source(report, "the profile the results were made with")

@@ -1,0 +1,81 @@
+"""Get a config's dataset ready and record the outcome: ``python -m reid data prepare NAME``.
+
+The workflow's first job per dataset. It renders (synthetic), fetches (market1501,
+dukemtmcreid) or checks (a custom ``path``) the dataset, then writes a status file:
+
+    {"dataset": NAME, "ok": true, "path": ..., "counts": ..., "fingerprint": ..., "marker": {md5, source, ...}}
+    {"dataset": NAME, "ok": false, "error": "<the fetch or layout error, with what to do>"}
+
+A dataset that cannot be had is an outcome, not a crash: the status is written either way, so
+that the report can still be built from the other datasets (``snakemake --keep-going``) and
+say what did not run. The jobs that need the data (``train``, ``evaluate``) read the status
+with ``require_ready`` and fail with the recorded error. The status also carries the dataset's
+checksums for the report's provenance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from reid.data import load_dataset
+from reid.data.catalog import CATALOG
+from reid.data.market import DatasetError, fingerprint, read_marker
+from reid.utils import atomic_write_json
+
+
+def prepare(name: str, options: dict, data_root: str | os.PathLike, workers: int | None = None,
+            progress: bool = False) -> dict:
+    """Make dataset ``name`` of a config ready; returns its status (never raises for a dataset
+    that cannot be had: the status says why)."""
+    from reid.data import synthetic
+    from reid.data.fetch import FetchError, fetch
+
+    status = {"dataset": name, "checked_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    try:
+        if "path" in options:
+            folder = Path(options["path"])
+        elif name == "synthetic":
+            folder = synthetic.generate(Path(data_root) / name, size=options.get("size", "default"),
+                                        seed=options.get("seed", 0), workers=workers, progress=progress, overwrite=True)
+        elif name in CATALOG:
+            folder = fetch(name, data_root, archive=options.get("archive"), progress=progress)
+        else:
+            raise DatasetError(f"dataset '{name}' is neither synthetic, market1501, dukemtmcreid nor a custom "
+                               "dataset with a path: give its folder as datasets.{name}.path in the config.")
+        dataset = load_dataset(name, path=folder)
+    except (DatasetError, FetchError, FileExistsError) as err:
+        return status | {"ok": False, "error": str(err)}
+    return status | {
+        "ok": True, "path": str(folder), "fingerprint": fingerprint(dataset), "marker": read_marker(folder),
+        "counts": {split: {"images": len(samples), "ids": len({s.pid for s in samples})}
+                   for split, samples in (("train", dataset.train), ("query", dataset.query),
+                                          ("gallery", dataset.gallery))},
+    }
+
+
+def write_status(path: str | os.PathLike, status: dict) -> None:
+    atomic_write_json(path, status)
+
+
+def read_status(path: str | os.PathLike) -> dict:
+    try:
+        status = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"cannot read the dataset status {path} ({err}); delete it and rerun the workflow") from err
+    if not isinstance(status, dict) or "ok" not in status:
+        raise DatasetError(f"{path} is not a dataset status written by `python -m reid data prepare`; delete it "
+                           "and rerun the workflow")
+    return status
+
+
+def require_ready(path: str | os.PathLike) -> dict:
+    """The status at ``path`` if its dataset is ready; DatasetError with the recorded error otherwise."""
+    status = read_status(path)
+    if not status["ok"]:
+        raise DatasetError(
+            f"dataset '{status.get('dataset')}' is not available, so this job cannot run:\n{status.get('error')}\n"
+            "Fix that, then rerun the workflow: a failed dataset is tried again on every run.")
+    return status
