@@ -1,8 +1,10 @@
 """The report: the paper's Tables 2-4 and Figure 5 beside our measurements, as one static page.
 
 Reads what the workflow wrote under ``results/``:
+    results/<dataset>/dataset.json                      (python -m reid data prepare: ok or the error)
     results/<dataset>/<variant>/seed<N>/metrics.json   (python -m reid evaluate)
     results/<dataset>/<variant>/seed<N>/log.csv        (python -m reid train)
+    results/<dataset>/figures/*.png                     (python -m reid figure: Figures 4 and 6)
     results/profile/<variant>.json                      (python -m reid profile)
 and writes ``report/index.html`` with its figures inline (one file that opens from disk).
 Every string that comes from a config or a file name is HTML-escaped. Only measured numbers
@@ -64,6 +66,7 @@ class Results:
     metrics: dict = field(default_factory=dict)  # (dataset, variant) -> {seed: metrics dict}
     logs: dict = field(default_factory=dict)  # (dataset, variant) -> {seed: list of rows}
     profiles: dict = field(default_factory=dict)  # variant -> profile dict
+    datasets: dict = field(default_factory=dict)  # dataset -> status (reid.data.prepare)
 
 
 def _metric(metrics: dict, name: str) -> float | None:
@@ -93,6 +96,13 @@ def read_results(results_dir: str | Path) -> Results:
                 found.logs.setdefault((dataset, variant), {})[seed] = list(csv.DictReader(f))
         except (ValueError, OSError):
             continue
+    for path in sorted(root.glob("*/dataset.json")):
+        try:
+            status = json.loads(path.read_text())
+        except (ValueError, OSError):
+            continue
+        if isinstance(status, dict) and "ok" in status:
+            found.datasets[path.parent.name] = status
     for path in sorted((root / "profile").glob("*.json")):
         try:
             found.profiles[path.stem] = json.loads(path.read_text())
@@ -180,10 +190,13 @@ def table4(results: Results, variants: list[str], paper: list[dict]) -> str:
     rows = []
     devices = sorted({d for p in results.profiles.values() for d in p.get("latency", {})})
     dev_heads = "".join(f"<th>{esc(d)} latency ms (median / p90)</th><th>{esc(d)} images/s</th>" for d in devices)
+    if not devices:  # nothing profiled yet: keep the latency columns for the paper's value
+        dev_heads = "<th>latency ms</th><th>images/s</th>"
+    latency_columns = 2 * max(len(devices), 1)
     for variant in variants:
         p = results.profiles.get(variant)
         if p is None:
-            rows.append(f'<tr><th>{esc(variant)}</th><td class="missing" colspan="{6 + 2 * len(devices)}">not run</td></tr>')
+            rows.append(f'<tr><th>{esc(variant)}</th><td class="missing" colspan="{4 + latency_columns}">not run</td></tr>')
             continue
         lat = "".join(
             f"<td>{p['latency'][d]['latency_ms_median']:.2f} / {p['latency'][d]['latency_ms_p90']:.2f}</td>"
@@ -200,7 +213,7 @@ def table4(results: Results, variants: list[str], paper: list[dict]) -> str:
         paper_rows.append(
             f'<tr class="quoted"><th>{esc(method)} <small>(paper: ResNet50, 288x144, GTX 1080Ti)</small></th>'
             f'<td>{vals["params_M"]:.2f}</td><td>—</td><td colspan="2">FLOPs/G as printed: {vals["flops_G"]:.2f}</td>'
-            f'<td colspan="{2 * max(len(devices), 1)}">{vals["inference_ms"]:.2f} ms per image</td></tr>')
+            f'<td colspan="{latency_columns}">{vals["inference_ms"]:.2f} ms per image</td></tr>')
     return (
         '<table class="results" id="table4"><thead><tr><th>method</th><th>params M</th>'
         "<th>params M without classifiers</th><th>fvcore GMACs / GFLOPs</th><th>thop GMACs / GFLOPs</th>"
@@ -249,6 +262,43 @@ def figure5(results: Results, dataset: str, variants: tuple[str, ...] = ("avg", 
     return buffer.getvalue()
 
 
+def figure_files(results_dir: str | Path, dataset: str, stem: str) -> list[Path]:
+    """The PNGs of one figure for a dataset (one per seed it was drawn for), oldest seed first."""
+    return sorted(Path(results_dir, dataset, "figures").glob(f"{stem}_seed*.png"))
+
+
+def _png_or_none(path: Path) -> bytes | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return data if data.startswith(b"\x89PNG\r\n\x1a\n") else None  # a damaged file is not a figure
+
+
+def datasets_table(results: Results, datasets: list[str]) -> str:
+    """What each dataset was: counts, content fingerprint and archive md5, or why it is missing."""
+    rows, errors = [], []
+    for d in datasets:
+        status = results.datasets.get(d)
+        if status is None:
+            rows.append(f'<tr><th>{esc(d)}</th><td class="missing" colspan="5">not prepared</td></tr>')
+            continue
+        if not status.get("ok"):
+            rows.append(f'<tr><th>{esc(d)}</th><td class="missing" colspan="5">not available (below)</td></tr>')
+            errors.append(f"<h3>{esc(d)}</h3><pre class=\"missing\">{esc(status.get('error', ''))}</pre>")
+            continue
+        counts = status.get("counts", {})
+        cells = "".join(f"<td>{counts.get(k, {}).get('images', '?')} / {counts.get(k, {}).get('ids', '?')}</td>"
+                        for k in ("train", "query", "gallery"))
+        marker = status.get("marker") or {}
+        origin = (f"md5 {marker['md5']}" if marker.get("md5") else
+                  f"rendered: size {marker.get('size')}, seed {marker.get('seed')}" if "seed" in marker else "custom folder")
+        rows.append(f"<tr><th>{esc(d)}</th>{cells}<td>{esc(status.get('fingerprint', ''))}</td><td>{esc(origin)}</td></tr>")
+    return ('<table id="datasets"><thead><tr><th>dataset</th><th>train images / ids</th><th>query images / ids</th>'
+            "<th>gallery images / ids</th><th>content fingerprint</th><th>archive</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>{''.join(errors)}")
+
+
 def img_tag(png: bytes, alt: str) -> str:
     return f'<img alt="{esc(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
@@ -258,7 +308,8 @@ def img_tag(png: bytes, alt: str) -> str:
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1400px;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:13px}
-th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}
+th,td{border:1px solid #ccc;padding:3px 6px;text-align:right;white-space:nowrap}
+.scroll{overflow-x:auto}
 th{background:#f4f4f4} tbody th{text-align:left}
 td.paper,td.quoted,tr.quoted th{color:#666} td.diff{color:#555;font-style:italic}
 .missing{color:#b00} small{color:#777;font-weight:normal} img{max-width:100%}
@@ -292,6 +343,35 @@ def _benchmarks(benchmarks_dir: Path) -> list[tuple[str, float]]:
     return rows
 
 
+def _figure_images(results_dir, datasets: list[str], stem: str, label: str) -> list[str]:
+    parts = []
+    for d in datasets:
+        files = figure_files(results_dir, d, stem)
+        pngs = [(f, _png_or_none(f)) for f in files]
+        shown = [img_tag(png, f"{label}, {DATASET_LABELS.get(d, d)}, {f.stem}") for f, png in pngs if png]
+        if shown:
+            parts.append(f"<h3>{esc(DATASET_LABELS.get(d, d))}</h3>" + "".join(shown))
+        else:
+            parts.append(f'<p class="missing">{esc(d)}: not drawn.</p>')
+    return parts
+
+
+def expected_results(config: dict, results_dir: str | Path = "results") -> list[str]:
+    """The result files a config's workflow run produces (as the workflow names them)."""
+    root = Path(results_dir)
+    variants = list(config.get("variants") or ["baseline", "avg", "max", "residual"])
+    seeds = list(config.get("seeds") or [1, 2, 3])
+    runs = variants + (["residual+rerank"] if "residual" in variants else [])
+    files = []
+    for d in config.get("datasets") or {}:
+        files += [str(root / d / v / f"seed{s}" / "metrics.json") for v in runs for s in seeds]
+        if "residual" in variants:
+            files.append(str(root / d / "figures" / f"ranked_lists_seed{seeds[0]}.png"))
+        if {"avg", "max", "residual"} & set(variants):
+            files.append(str(root / d / "figures" / f"gradcam_seed{seeds[0]}.png"))
+    return files + [str(root / "profile" / f"{v}.json") for v in variants]
+
+
 def build_report(results_dir: str | Path = "results", out: str | Path = "report/index.html", config: dict | None = None,
                  benchmarks_dir: str | Path = "benchmarks", data_root: str | Path | None = None,
                  expected: list[str] | None = None) -> Path:
@@ -306,7 +386,7 @@ def build_report(results_dir: str | Path = "results", out: str | Path = "report/
     datasets = list(config.get("datasets") or sorted({d for d, _ in results.metrics}))
     variants = list(config.get("variants") or ["baseline", "avg", "max", "residual"])
     table_variants = variants + (["residual+rerank"] if "residual" in variants else [])
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Multi-scale residual pooling: reproduction report</title>"
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Multi-scale residual pooling: reproduction report</title>"
              f"<style>{STYLE}</style></head><body>",
              "<h1>Multi-scale residual pooling re-ID: reproduction report</h1>",
              "<p>He, Liu, Zhu, <i>Person re-identification method based on multi-scale residual pooling</i>, "
@@ -317,25 +397,41 @@ def build_report(results_dir: str | Path = "results", out: str | Path = "report/
         items = "".join(f"<li>{esc(p)}</li>" for p in missing)
         parts.append(f'<div class="missing"><h2>Not run</h2><p>These results were asked for but do not exist '
                      f"(see logs/ for why):</p><ul>{items}</ul></div>")
-    parts.append("<h2>Table 2: the variants</h2>" + table2(results, datasets, table_variants, paper))
-    parts.append("<h2>Table 3: comparison with other methods</h2>" + table3(results, datasets, paper))
+    parts.append('<h2>Table 2: the variants</h2><div class="scroll">' + table2(results, datasets, table_variants, paper)
+                 + "</div>")
+    parts.append('<h2>Table 3: comparison with other methods</h2><div class="scroll">' + table3(results, datasets, paper)
+                 + "</div>")
     parts.append("<h2>Table 4: parameters, computation, inference time</h2>"
                  "<p>fvcore and thop count multiply-accumulates (MACs) and differ in what they include; "
                  "FLOPs = 2 × MACs. The paper's FLOPs/G column (10.82 for ResNet50 at 288x144) matches 2 × MACs. "
                  "Parameters are counted with the identity classifiers of "
                  f"{esc(next(iter(results.profiles.values()), {}).get('num_classes', '?'))} classes.</p>"
                  + table4(results, variants, paper))
+    parts.append("<h2>Figure 4: ranked lists of the residual model</h2>"
+                 "<p>Each row: a query, then its ten nearest gallery images (same identity and camera excluded, as "
+                 "the metric ranks them). Solid green border: the same identity; dashed red: another. Queries are "
+                 "spread from the best to the worst average precision, not hand-picked.</p>")
+    parts += _figure_images(results_dir, datasets, "ranked_lists", "Figure 4")
     parts.append("<h2>Figure 5: accuracy and loss per epoch</h2>")
     for d in datasets:
         png = figure5(results, d)
-        parts.append(img_tag(png, f"Figure 5, {d}") if png else f'<p class="missing">{esc(d)}: no training logs.</p>')
+        parts.append(img_tag(png, f"Figure 5, {DATASET_LABELS.get(d, d)}") if png else f'<p class="missing">{esc(d)}: no training logs.</p>')
+    parts.append("<h2>Figure 6: Grad-CAM of avg, max and residual</h2>"
+                 "<p>(a) the query images, then the class activation maps of the (b) avg, (c) max and (d) residual "
+                 "models on them (Grad-CAM on the last block of layer4, for the training identity each model finds "
+                 "most likely: query identities are not among the classifier's classes).</p>")
+    parts += _figure_images(results_dir, datasets, "gradcam", "Figure 6")
+    parts.append("<h2>Datasets</h2>" + datasets_table(results, datasets))
     prov = {
         "commit": git_commit() or "unknown",
         "packages": _package_versions(),
         "config": config,
         "devices": sorted({m.get("device", "") for per in results.metrics.values() for m in per.values()} - {""}),
     }
-    if data_root is not None:
+    if results.datasets:
+        prov["datasets"] = {d: {k: v for k, v in results.datasets[d].items() if k != "error"}
+                            for d in datasets if d in results.datasets}
+    elif data_root is not None:  # results made without the workflow's dataset step
         from reid.data.market import read_marker
 
         prov["datasets"] = {d: read_marker(Path(data_root) / d) for d in datasets}

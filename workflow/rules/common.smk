@@ -1,7 +1,9 @@
 # Shared helpers for the rule files: the config's lists, how a job gets its config, and
 # which package files a result depends on (so that a code change reruns what it affects).
 import json
+import re
 import shlex
+import time
 from pathlib import Path
 
 DATA_ROOT = config["data_root"]
@@ -11,17 +13,40 @@ SEEDS = list(config.get("seeds", [1, 2, 3]))
 FETCHED = {"market1501", "dukemtmcreid"}
 
 
+FIRST_SEED = SEEDS[0]  # the run the figures show
+
+wildcard_constraints:
+    dataset="|".join(re.escape(d) for d in DATASETS),
+    seed=r"\d+",
+
+
 def dataset_options(name):
     return config["datasets"][name]
 
 
-def dataset_input(name):
-    """What a dataset's consumers wait for: the marker written once it is complete (synthetic,
-    fetched), or the folder itself for a custom dataset."""
-    options = dataset_options(name)
-    if "path" in options:
-        return options["path"]
-    return f"{DATA_ROOT}/{name}/.reid_dataset.json"
+def dataset_status(name):
+    """The dataset job's record (reid.data.prepare): its consumers' input."""
+    return f"results/{name}/dataset.json"
+
+
+def dataset_ready(name):
+    """Whether the dataset job found the dataset (call after checkpoints.dataset.get)."""
+    try:
+        return bool(json.loads(Path(dataset_status(name)).read_text()).get("ok"))
+    except (OSError, ValueError):
+        return False
+
+
+def retry_token(name):
+    """A failed dataset is tried again on every run: its status records a failure, not a
+    result, so the token (a params rerun trigger) changes each time while it says failed."""
+    path = Path(dataset_status(name))
+    return f"retry after failure, {time.time()}" if path.exists() and not dataset_ready(name) else ""
+
+
+def dataset_config(name):
+    """What the dataset job reads: changing it (and only it) prepares the dataset again."""
+    return shlex.quote(json.dumps({"data_root": DATA_ROOT, "datasets": {name: dataset_options(name)}}, sort_keys=True))
 
 
 def job_config(name):

@@ -1,50 +1,37 @@
-# Datasets: render the synthetic set, fetch and verify the public ones.
-# Each dataset folder is complete once its marker (.reid_dataset.json) exists: the package
-# builds the folder elsewhere and renames it into place only after verification.
+# Datasets: render the synthetic set, fetch and verify the public ones, check custom ones.
+# One job per dataset writes results/<dataset>/dataset.json: ok with counts and checksums, or
+# the error. It is a checkpoint: the report asks for the results of the datasets that are
+# ready, so with --keep-going a missing dataset fails only its own jobs (train and evaluate
+# stop with the recorded error) and the report still says what did not run.
 
 
-rule synthetic_data:
+checkpoint dataset:
+    input:
+        # a custom folder is read in place: a change to it prepares it again
+        lambda w: [dataset_options(w.dataset)["path"]] if "path" in dataset_options(w.dataset) else [],
     output:
-        marker=f"{DATA_ROOT}/synthetic/.reid_dataset.json",
+        status="results/{dataset}/dataset.json",
     params:
-        root=f"{DATA_ROOT}/synthetic",
-        size=lambda w: dataset_options("synthetic").get("size", "default"),
-        seed=lambda w: dataset_options("synthetic").get("seed", 0),
+        config=lambda w: dataset_config(w.dataset),
+        retry=lambda w: retry_token(w.dataset),
     log:
-        "logs/data/synthetic.log",
+        "logs/data/{dataset}.log",
     benchmark:
-        "benchmarks/data/synthetic.tsv"
+        "benchmarks/data/{dataset}.tsv"
     threads: 2
     shell:
-        "python -m reid data synth --root {params.root} --size {params.size} --seed {params.seed} "
-        "--workers {threads} --overwrite --quiet > {log} 2>&1"
-
-
-rule fetch_data:
-    output:
-        marker=f"{DATA_ROOT}/{{name}}/.reid_dataset.json",
-    wildcard_constraints:
-        name="market1501|dukemtmcreid",
-    params:
-        root=DATA_ROOT,
-        archive=lambda w: (f"--archive {dataset_options(w.name)['archive']}"
-                           if dataset_options(w.name).get("archive") else ""),
-    log:
-        "logs/data/{name}.log",
-    benchmark:
-        "benchmarks/data/{name}.tsv"
-    shell:
-        "python -m reid data fetch {wildcards.name} --root {params.root} {params.archive} --quiet > {log} 2>&1"
+        "python -m reid data prepare {wildcards.dataset} --config-json {params.config} --status {output.status} "
+        "--workers {threads} --quiet > {log} 2>&1"
 
 
 rule histogram_baseline:
     input:
-        marker=f"{DATA_ROOT}/{{name}}/.reid_dataset.json",
+        status=dataset_status("{dataset}"),
     output:
-        "results/{name}/histogram_baseline.json",
+        "results/{dataset}/histogram_baseline.json",
     params:
-        root=lambda w: f"{DATA_ROOT}/{w.name}",
+        root=lambda w: f"{DATA_ROOT}/{w.dataset}",
     log:
-        "logs/histogram_baseline/{name}.log",
+        "logs/histogram_baseline/{dataset}.log",
     shell:
         "python -m reid data histogram-baseline --root {params.root} --out {output} > {log} 2>&1"

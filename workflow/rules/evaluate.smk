@@ -5,7 +5,7 @@
 rule evaluate:
     input:
         model="results/{dataset}/{variant}/seed{seed}/model.pt",
-        data=lambda w: dataset_input(w.dataset),
+        status=dataset_status("{dataset}"),
         code=EVAL_CODE,
     output:
         metrics="results/{dataset}/{variant}/seed{seed}/metrics.json",
@@ -23,14 +23,14 @@ rule evaluate:
     benchmark:
         "benchmarks/evaluate/{dataset}/{variant}/seed{seed}.tsv"
     shell:
-        "python -m reid evaluate --config-json {params.config} --dataset {wildcards.dataset} "
+        "python -m reid evaluate --config-json {params.config} --dataset {wildcards.dataset} --dataset-status {input.status} "
         "--checkpoint {input.model} --out {params.out} > {log} 2>&1"
 
 
 rule evaluate_rerank:
     input:
         model="results/{dataset}/residual/seed{seed}/model.pt",
-        data=lambda w: dataset_input(w.dataset),
+        status=dataset_status("{dataset}"),
         code=EVAL_CODE,
     output:
         metrics="results/{dataset}/residual+rerank/seed{seed}/metrics.json",
@@ -47,5 +47,5 @@ rule evaluate_rerank:
     benchmark:
         "benchmarks/evaluate/{dataset}/residual+rerank/seed{seed}.tsv"
     shell:
-        "python -m reid evaluate --config-json {params.config} --dataset {wildcards.dataset} "
+        "python -m reid evaluate --config-json {params.config} --dataset {wildcards.dataset} --dataset-status {input.status} "
         "--checkpoint {input.model} --rerank --out {params.out} > {log} 2>&1"

@@ -5,7 +5,7 @@
 
 rule train:
     input:
-        data=lambda w: dataset_input(w.dataset),
+        status=dataset_status("{dataset}"),
         code=TRAIN_CODE,
     output:
         model="results/{dataset}/{variant}/seed{seed}/model.pt",
@@ -23,5 +23,5 @@ rule train:
     benchmark:
         "benchmarks/train/{dataset}/{variant}/seed{seed}.tsv"
     shell:
-        "python -m reid train --config-json {params.config} --dataset {wildcards.dataset} "
+        "python -m reid train --config-json {params.config} --dataset {wildcards.dataset} --dataset-status {input.status} "
         "--variant {wildcards.variant} --seed {wildcards.seed} --out {params.out} > {log} 2>&1"
