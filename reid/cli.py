@@ -148,7 +148,10 @@ def _figure_ranked_lists(args) -> int:
     from reid.figures import ranked_lists
 
     root = args.dataset_root or require_ready(args.dataset_status)["path"]
-    print(ranked_lists(args.per_query, root, args.out, num_queries=args.queries))
+    try:
+        print(ranked_lists(args.per_query, root, args.out, num_queries=args.queries))
+    except (ValueError, FileNotFoundError) as err:  # a damaged or missing per_query.npz: the message says which
+        raise ConfigError(str(err)) from err
     return 0
 
 
@@ -169,7 +172,10 @@ def _figure_gradcam(args) -> int:
             raise ConfigError("say where the dataset is: --path DIR or --dataset-status FILE")
         args.path = require_ready(args.dataset_status)["path"]
     dataset = load_dataset(args.dataset, path=args.path)
-    print(gradcam_grid(checkpoints, dataset, args.out, num_images=args.images, device=args.device))
+    try:
+        print(gradcam_grid(checkpoints, dataset, args.out, num_images=args.images, device=args.device))
+    except (ValueError, FileNotFoundError) as err:  # models of different input sizes, no query images
+        raise ConfigError(str(err)) from err
     return 0
 
 

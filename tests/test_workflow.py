@@ -61,6 +61,9 @@ def test_tiny_suite_end_to_end_and_rerun_of_one_target(tmp_path):
     for variant in ("avg", "residual", "residual+rerank"):
         assert (tmp_path / "results" / "synthetic" / variant / "seed1" / "metrics.json").is_file()
         assert f"<th>{variant} <small>(1 seed)</small>" in page
+    for figure in ("Figure 4", "Figure 5", "Figure 6"):
+        assert f'<img alt="{figure}, synthetic' in page
+    assert "Not run" not in page and "not drawn" not in page
     assert (tmp_path / "logs" / "train" / "synthetic" / "avg" / "seed1.log").is_file()
     # one ablation's metrics removed: rerunning that target redoes its evaluation only
     target = "results/synthetic/avg/seed1/metrics.json"
@@ -73,3 +76,22 @@ def test_tiny_suite_end_to_end_and_rerun_of_one_target(tmp_path):
 def test_python_runs_the_package(tmp_path):
     # the rules call "python -m reid": the interpreter that runs the tests must be able to
     assert subprocess.run([sys.executable, "-m", "reid", "--help"], capture_output=True).returncode == 0
+
+
+def test_a_missing_dataset_fails_its_own_jobs_and_the_report_says_so(tmp_path):
+    config = dict(TINY, variants=["residual"], datasets={"synthetic": {"size": "tiny"},
+                                                         "mine": {"path": str(tmp_path / "nowhere")}})
+    (tmp_path / "two.yaml").write_text(yaml.safe_dump(config))
+    done = snakemake(tmp_path, "--cores", "2", "--resources", "gpu=1", "--keep-going",
+                     "--configfile", str(tmp_path / "two.yaml"))
+    assert done.returncode != 0  # mine's jobs failed ...
+    assert "dataset 'mine' is not available" in (tmp_path / "logs" / "train" / "mine" / "residual" / "seed1.log").read_text()
+    assert not (tmp_path / "results" / "mine" / "residual").exists()
+    page = (tmp_path / "report" / "index.html").read_text()  # ... the report was still built
+    assert (tmp_path / "results" / "synthetic" / "residual" / "seed1" / "metrics.json").is_file()
+    assert "Not run" in page and "mine/residual/seed1/metrics.json" in page
+    assert str(tmp_path / "nowhere") in page  # the reason, from the dataset step
+    # the failed dataset is tried again on the next run; the ready one is not
+    plan = snakemake(tmp_path, "-n", "--keep-going", "--configfile", str(tmp_path / "two.yaml"))
+    counts = job_counts(plan.stdout + plan.stderr)
+    assert counts["dataset"] == 1 and "train" in counts and counts["train"] == 1

@@ -139,7 +139,8 @@ class MultiScalePooling(nn.Module):
 
     def class_scores(self, x: torch.Tensor) -> torch.Tensor:
         """Identity logits averaged over the three classifiers, in any mode (what Grad-CAM explains)."""
-        return torch.stack([logits for _, logits in self.heads(x)[2]]).mean(0)
+        necked = self.heads(x)[2]  # in eval mode a BNNeck skips its classifier: apply it here
+        return torch.stack([neck.classifier(feat) for neck, (feat, _) in zip(self.necks, necked)]).mean(0)
 
     def forward(self, x: torch.Tensor):
         pooled, fused, necked = self.heads(x)
@@ -169,7 +170,8 @@ class Baseline(nn.Module):
 
     def class_scores(self, x: torch.Tensor) -> torch.Tensor:
         """Identity logits, in any mode."""
-        return self.neck(F.adaptive_avg_pool2d(self.backbone(x)[1], 1).flatten(1))[1]
+        feat, _ = self.neck(F.adaptive_avg_pool2d(self.backbone(x)[1], 1).flatten(1))
+        return self.neck.classifier(feat)
 
     def forward(self, x: torch.Tensor):
         _, f4 = self.backbone(x)
