@@ -1,6 +1,7 @@
 # Shared helpers for the rule files: the config's lists, how a job gets its config, and
 # which package files a result depends on (so that a code change reruns what it affects).
 import json
+import os
 import re
 import shlex
 import time
@@ -14,6 +15,9 @@ FETCHED = {"market1501", "dukemtmcreid"}
 
 
 FIRST_SEED = SEEDS[0]  # the run the figures show
+# Snakemake sets OMP_NUM_THREADS to a job's threads (1 unless said): a torch job (one at a
+# time with --resources gpu=1) gets every core it may use, but no more than the machine has
+JOB_THREADS = max(1, min(os.cpu_count() or 1, workflow.cores))
 
 wildcard_constraints:
     dataset="|".join(re.escape(d) for d in DATASETS),

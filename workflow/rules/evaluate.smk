@@ -16,6 +16,7 @@ rule evaluate:
     params:
         config=lambda w: job_config(w.dataset),
         out=lambda w: f"results/{w.dataset}/{w.variant}/seed{w.seed}",
+    threads: JOB_THREADS
     resources:
         gpu=1,
     log:
@@ -40,6 +41,7 @@ rule evaluate_rerank:
     params:
         config=lambda w: job_config(w.dataset),
         out=lambda w: f"results/{w.dataset}/residual+rerank/seed{w.seed}",
+    threads: JOB_THREADS
     resources:
         gpu=1,
     log:

@@ -12,6 +12,7 @@ rule profile:
     params:
         config=lambda w: shlex.quote(json.dumps({"train": config.get("train", {}),
                                                  "profile": config.get("profile", {})}, sort_keys=True)),
+    threads: JOB_THREADS
     resources:
         gpu=1,
     log:

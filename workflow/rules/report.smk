@@ -14,6 +14,8 @@ rule figure_ranked_lists:
         "results/{dataset}/figures/ranked_lists_seed{seed}.png",
     log:
         "logs/figures/{dataset}/ranked_lists_seed{seed}.log",
+    benchmark:
+        "benchmarks/figures/{dataset}/ranked_lists_seed{seed}.tsv"
     shell:
         "python -m reid figure ranked-lists --per-query {input.per_query} --dataset-status {input.status} "
         "--out {output} > {log} 2>&1"
@@ -28,6 +30,7 @@ rule figure_gradcam:
         "results/{dataset}/figures/gradcam_seed{seed}.png",
     params:
         checkpoints=lambda w, input: " ".join(f"--checkpoint {v}={m}" for v, m in zip(GRADCAM_VARIANTS, input.models)),
+    threads: JOB_THREADS
     log:
         "logs/figures/{dataset}/gradcam_seed{seed}.log",
     benchmark:

@@ -16,6 +16,7 @@ rule train:
     params:
         config=lambda w: job_config(w.dataset),
         out=lambda w: f"results/{w.dataset}/{w.variant}/seed{w.seed}",
+    threads: JOB_THREADS
     resources:
         gpu=1,
     log:
