@@ -331,9 +331,11 @@ def main(argv: list[str] | None = None) -> int:
     from reid.data.market import DatasetError
     from reid.evaluate import CheckpointError
     from reid.models import PretrainedWeightsError
+    from reid.train import RunFolderError
 
     args = build_parser().parse_args(argv)
-    user_errors = (DatasetError, FetchError, FileExistsError, ConfigError, PretrainedWeightsError, CheckpointError)
+    user_errors = (DatasetError, FetchError, FileExistsError, ConfigError, PretrainedWeightsError, CheckpointError,
+                   RunFolderError)
     try:
         return args.func(args)
     except user_errors as err:

@@ -189,7 +189,9 @@ def table4(results: Results, variants: list[str], paper: list[dict]) -> str:
     """Table 4: parameters, MACs/FLOPs (fvcore and thop) and latency, ours beside the paper's."""
     rows = []
     devices = sorted({d for p in results.profiles.values() for d in p.get("latency", {})})
-    dev_heads = "".join(f"<th>{esc(d)} latency ms (median / p90)</th><th>{esc(d)} images/s</th>" for d in devices)
+    names = {d: p["latency"][d].get("device", d) for p in results.profiles.values() for d in p.get("latency", {})}
+    dev_heads = "".join(f"<th>{esc(names[d])}: latency ms (median / p90)</th><th>{esc(names[d])}: images/s</th>"
+                        for d in devices)
     if not devices:  # nothing profiled yet: keep the latency columns for the paper's value
         dev_heads = "<th>latency ms</th><th>images/s</th>"
     latency_columns = 2 * max(len(devices), 1)
@@ -320,7 +322,7 @@ pre{background:#f7f7f7;padding:.6em;overflow:auto;font-size:12px}
 def _package_versions() -> dict:
     from importlib import metadata
 
-    names = ["torch", "torchvision", "numpy", "pandas", "matplotlib", "snakemake", "fvcore", "thop"]
+    names = ["torch", "torchvision", "numpy", "pandas", "matplotlib", "snakemake", "fvcore", "thop", "grad-cam"]
     versions = {}
     for name in names:
         try:
@@ -435,11 +437,23 @@ def build_report(results_dir: str | Path = "results", out: str | Path = "report/
         from reid.data.market import read_marker
 
         prov["datasets"] = {d: read_marker(Path(data_root) / d) for d in datasets}
-    parts.append("<h2>Provenance</h2><pre>" + esc(json.dumps(prov, indent=2, sort_keys=True, default=str)) + "</pre>")
+    parts.append(f"<h2>Provenance</h2><p>Commit {esc(prov['commit'])}; measured on {esc(', '.join(prov['devices']) or '?')}."
+                 "</p><details><summary>Config, package versions, datasets</summary><pre>"
+                 + esc(json.dumps(prov, indent=2, sort_keys=True, default=str)) + "</pre></details>")
     timing = _benchmarks(Path(benchmarks_dir))
     if timing:
+        stages: dict[str, list[float]] = {}
+        for job, seconds in timing:
+            stages.setdefault(job.split("/")[0], []).append(seconds)
+        summary = "".join(f"<tr><th>{esc(stage)}</th><td>{len(v)}</td><td>{sum(v):.1f}</td><td>{max(v):.1f}</td></tr>"
+                          for stage, v in stages.items())
+        total = sum(s for _, s in timing)
+        parts.append('<h3>Wall time per rule</h3><p>From the jobs\' Snakemake <code>benchmark:</code> files, '
+                     f"{total / 60:.1f} minutes of jobs in all.</p><table id=\"timing-summary\"><thead><tr><th>rule</th>"
+                     f"<th>jobs</th><th>seconds in all</th><th>longest job</th></tr></thead><tbody>{summary}</tbody></table>")
         rows = "".join(f"<tr><th>{esc(job)}</th><td>{s:.1f}</td></tr>" for job, s in timing)
-        parts.append(f'<h3>Wall time per job</h3><table id="timing"><tr><th>job</th><th>seconds</th></tr>{rows}</table>')
+        parts.append(f'<details><summary>Wall time per job</summary><table id="timing"><tr><th>job</th>'
+                     f"<th>seconds</th></tr>{rows}</table></details>")
     parts.append("</body></html>")
     out = Path(out)
     atomic_write_text(out, "\n".join(parts))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import io
 import json
 import math
@@ -92,6 +93,22 @@ def load_checkpoint(out: Path) -> dict | None:
         except Exception as err:  # truncated or corrupt file: say so and try the older one
             print(f"warning: checkpoint {path} is unreadable ({type(err).__name__}: {err}); trying the previous one")
     return None
+
+
+# config keys that change how a run is carried out, not what it computes
+NOT_IN_RUN_KEY = ("progress", "cache_dir", "decode_workers", "eval_batch_size")
+
+
+class RunFolderError(Exception):
+    """The run folder holds another run's checkpoint; the message says what to do."""
+
+
+def run_key(cfg: TrainConfig, variant: str, seed: int, dataset_fingerprint: str) -> str:
+    """What a checkpoint must have been trained with to be resumed: config, variant, seed, data."""
+    config = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_IN_RUN_KEY}
+    text = json.dumps({"config": config, "variant": variant, "seed": seed, "data": dataset_fingerprint},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def git_commit() -> str:
@@ -196,11 +213,17 @@ def train(cfg: TrainConfig, dataset: ReidDataset, variant: str, seed: int, out: 
     history: list[dict] = []
     start_epoch = 0
     state = load_checkpoint(out)
+    data_key = fingerprint(dataset)
+    key = run_key(cfg, variant, seed, data_key)
+    if state is not None and state["variant"] != variant:
+        raise RunFolderError(
+            f"{out} holds a checkpoint of variant {state['variant']}, not {variant}: use another --out, or delete "
+            f"{out / 'checkpoint.pt'} and {out / 'checkpoint.prev.pt'} to start this run there")
+    if state is not None and state.get("run_key") != key:
+        # a changed config, seed or dataset (Snakemake reruns the job): the old trajectory does not apply
+        print(f"{out}: the checkpoint was made with another config, seed or dataset; training from the start")
+        state = None
     if state is not None:
-        if state["variant"] != variant or state["num_classes"] != dataset.num_train_pids:
-            raise RuntimeError(
-                f"{out} holds a checkpoint of variant {state['variant']} with {state['num_classes']} classes, "
-                f"not {variant} with {dataset.num_train_pids}: use another --out or delete the folder")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
@@ -226,7 +249,7 @@ def train(cfg: TrainConfig, dataset: ReidDataset, variant: str, seed: int, out: 
             row.update(rank1=round(float(metrics["cmc"][0]), 6), mAP=round(metrics["mAP"], 6))
         history.append(row)
         save_checkpoint(out / "checkpoint.pt", {
-            "epoch": epoch + 1, "variant": variant, "num_classes": dataset.num_train_pids,
+            "epoch": epoch + 1, "variant": variant, "num_classes": dataset.num_train_pids, "run_key": key,
             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
             "history": history,
         })
@@ -246,13 +269,17 @@ def train(cfg: TrainConfig, dataset: ReidDataset, variant: str, seed: int, out: 
     payload = {
         "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
         "variant": variant, "num_classes": dataset.num_train_pids, "seed": seed,
-        "config": dataclasses.asdict(cfg), "dataset": dataset.name, "dataset_fingerprint": fingerprint(dataset),
+        "config": dataclasses.asdict(cfg), "dataset": dataset.name, "dataset_fingerprint": data_key,
         "provenance": provenance(device),
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     atomic_write_bytes(model_file, buffer.getvalue())
     atomic_write_json(out / "train.json", summary)
+    # the run is complete and model.pt holds its weights: the resume points (optimizer state
+    # included, twice the model's size each) would only fill the disk
+    for name in ("checkpoint.pt", "checkpoint.prev.pt"):
+        (out / name).unlink(missing_ok=True)
     return summary
 
 

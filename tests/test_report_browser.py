@@ -153,7 +153,7 @@ CHECK_SCRIPT = r"""<script data-reid-check>
       return 'error: ' + err;
     }
   }
-  function text(node) { return (node.innerText || '').replace(/\s+/g, ' ').trim(); }
+  function text(node) { return (node.textContent || '').replace(/\s+/g, ' ').trim(); }  // textContent: cells inside a closed <details> count too
   window.addEventListener('load', function () {
     var images = Array.prototype.map.call(document.images, function (img) {
       var box = img.getBoundingClientRect();
@@ -386,8 +386,8 @@ def expected_cells() -> dict[str, dict[tuple[str, tuple[str, ...]], str]]:
                  "thop GMACs / GFLOPs": f"{p['thop_GMACs']:.2f} / {p['thop_GFLOPs']:.2f}"}
         for device in devices:
             median, p90, rate = p["latency"].get(device, (None, None, None))
-            cells[f"{device} latency ms (median / p90)"] = "—" if median is None else f"{median:.2f} / {p90:.2f}"
-            cells[f"{device} images/s"] = "—" if rate is None else f"{rate:.0f}"
+            cells[f"{device}: latency ms (median / p90)"] = "—" if median is None else f"{median:.2f} / {p90:.2f}"
+            cells[f"{device}: images/s"] = "—" if rate is None else f"{rate:.0f}"
         for column, text in cells.items():
             expected["table4"][(variant, (column,))] = text
     return expected

@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 
 import pytest
 import torch
@@ -8,7 +9,7 @@ from reid.config import TrainConfig
 from reid.data import load_market_layout
 from reid.losses import paper_loss
 from reid.models import build_model
-from reid.train import TrainingDiverged, learning_rate, train
+from reid.train import RunFolderError, TrainingDiverged, learning_rate, train
 
 
 def tiny_cfg(tmp_path, **kw):
@@ -107,8 +108,29 @@ def test_corrupt_checkpoint_falls_back_to_the_previous(tmp_path, tiny, capsys):
 def test_checkpoint_of_another_variant_is_refused(tmp_path, tiny):
     cfg = tiny_cfg(tmp_path, epochs=2, eval_every=0)
     train(cfg, tiny, "avg", seed=0, out=tmp_path / "run", stop_after=1)
-    with pytest.raises(RuntimeError, match="variant avg"):
+    with pytest.raises(RunFolderError, match="variant avg"):
         train(cfg, tiny, "residual", seed=0, out=tmp_path / "run")
+    assert (tmp_path / "run" / "checkpoint.pt").exists() and not (tmp_path / "run" / "model.pt").exists()
+
+
+def test_checkpoint_of_another_config_or_seed_is_not_resumed(tmp_path, tiny, capsys):
+    cfg = tiny_cfg(tmp_path, epochs=2, eval_every=0)
+    train(cfg, tiny, "max", seed=0, out=tmp_path / "run", stop_after=1)
+    changed = dataclasses.replace(cfg, base_lr=cfg.base_lr / 2)
+    train(changed, tiny, "max", seed=0, out=tmp_path / "run")  # the config changed: Snakemake reruns the job
+    assert "training from the start" in capsys.readouterr().out
+    train(changed, tiny, "max", seed=0, out=tmp_path / "fresh")
+    got = torch.load(tmp_path / "run" / "model.pt", weights_only=True)["state_dict"]
+    fresh = torch.load(tmp_path / "fresh" / "model.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(got[k], fresh[k]) for k in fresh)
+    train(cfg, tiny, "max", seed=1, out=tmp_path / "seed", stop_after=1)
+    train(cfg, tiny, "max", seed=2, out=tmp_path / "seed")
+    assert "training from the start" in capsys.readouterr().out
+
+
+def test_a_finished_run_keeps_model_pt_not_the_resume_points(tmp_path, tiny):
+    train(tiny_cfg(tmp_path, epochs=2, eval_every=0), tiny, "avg", seed=0, out=tmp_path / "run")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["log.csv", "model.pt", "train.json"]
 
 
 def test_nan_loss_names_epoch_and_step(tmp_path, tiny, monkeypatch):

@@ -12,7 +12,9 @@ rule profile:
     params:
         config=lambda w: shlex.quote(json.dumps({"train": config.get("train", {}),
                                                  "profile": config.get("profile", {})}, sort_keys=True)),
-    threads: JOB_THREADS
+    # every core the run may use, so that no other job runs beside a latency measurement;
+    # torch itself uses the machine's cores (not more)
+    threads: workflow.cores
     resources:
         gpu=1,
     log:
@@ -20,4 +22,5 @@ rule profile:
     benchmark:
         "benchmarks/profile/{variant}.tsv"
     shell:
+        f"OMP_NUM_THREADS={JOB_THREADS} "
         "python -m reid profile --config-json {params.config} --variant {wildcards.variant} --out {output} > {log} 2>&1"
