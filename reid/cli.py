@@ -337,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
     user_errors = (DatasetError, FetchError, FileExistsError, ConfigError, PretrainedWeightsError, CheckpointError,
                    RunFolderError)
     try:
+        if args.func in (_train, _evaluate, _profile, _figure_gradcam):  # GPU jobs: one GPU each (reid.gpu_slot)
+            from reid.gpu_slot import claim_gpu
+
+            claim_gpu()
         return args.func(args)
     except user_errors as err:
         print(f"error: {err}", file=sys.stderr)

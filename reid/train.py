@@ -135,6 +135,7 @@ def provenance(device: torch.device) -> dict:
         "python": platform.python_version(),
         "device": f"{device.type}: {name}",
         "host": platform.node(),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),  # the GPU slot a job ran on
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 

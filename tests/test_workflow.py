@@ -25,9 +25,9 @@ TINY = {
 pytestmark = pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake is not installed")
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(["snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), *args],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, env=env)
 
 
 def job_counts(output: str) -> dict:
@@ -95,3 +95,19 @@ def test_a_missing_dataset_fails_its_own_jobs_and_the_report_says_so(tmp_path):
     plan = snakemake(tmp_path, "-n", "--keep-going", "--configfile", str(tmp_path / "two.yaml"))
     counts = job_counts(plan.stdout + plan.stderr)
     assert counts["dataset"] == 1 and "train" in counts and counts["train"] == 1
+
+
+def test_gpu_jobs_side_by_side_get_their_own_device(tmp_path):
+    import os
+
+    import torch
+
+    config = dict(TINY, variants=["avg"], seeds=[1, 2], train=dict(TINY["train"], epochs=1, eval_every=0))
+    (tmp_path / "two.yaml").write_text(yaml.safe_dump(config))
+    env = dict(os.environ, REID_GPU_DEVICES="0,1", REID_GPU_LOCK_DIR=str(tmp_path / "locks"))  # a fake 2-GPU machine
+    targets = [f"results/synthetic/avg/seed{s}/model.pt" for s in (1, 2)]
+    done = snakemake(tmp_path, *targets, "--cores", "2", "--resources", "gpu=2", "--configfile",
+                     str(tmp_path / "two.yaml"), env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    devices = [torch.load(tmp_path / t, weights_only=True)["provenance"]["cuda_visible_devices"] for t in targets]
+    assert sorted(devices) == ["0", "1"]

@@ -15,9 +15,28 @@ FETCHED = {"market1501", "dukemtmcreid"}
 
 
 FIRST_SEED = SEEDS[0]  # the run the figures show
-# Snakemake sets OMP_NUM_THREADS to a job's threads (1 unless said): a torch job (one at a
-# time with --resources gpu=1) gets every core it may use, but no more than the machine has
-JOB_THREADS = max(1, min(os.cpu_count() or 1, workflow.cores))
+
+
+def _gpu_jobs_at_once():
+    """N of --resources gpu=N: how many GPU jobs run side by side (1 if not limited)."""
+    value = workflow.global_resources.get("gpu")
+    try:
+        return max(1, int(getattr(value, "value", value)))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _cores():
+    try:
+        return int(workflow.cores)
+    except Exception:  # no --cores (e.g. a cluster executor's submit step): the machine's
+        return os.cpu_count() or 1
+
+
+# Snakemake sets OMP_NUM_THREADS to a job's threads (1 unless said). A torch job gets its
+# share of the cores: all of them with --resources gpu=1 (one GPU job at a time), a quarter
+# each with gpu=4; never more than the machine has
+JOB_THREADS = max(1, min(os.cpu_count() or 1, _cores()) // _gpu_jobs_at_once())
 
 wildcard_constraints:
     dataset="|".join(re.escape(d) for d in DATASETS),

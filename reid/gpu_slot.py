@@ -1,0 +1,89 @@
+"""One GPU per job on a multi-GPU machine: lock-file slots.
+
+Snakemake's ``--resources gpu=4`` lets four GPU jobs run at once but does not say which GPU
+each one gets: without help all four would share GPU 0. So every GPU job of the suite
+(train, evaluate, profile, Grad-CAM) first claims a slot: an exclusive ``flock`` on
+``<lock dir>/gpu-<id>.lock`` for one device of the pool, then sets ``CUDA_VISIBLE_DEVICES``
+to that device before CUDA starts. The kernel drops the lock when the process ends, however
+it ends (``kill -9`` included), so a slot is never leaked and nothing needs cleaning up.
+
+The pool, first found of:
+- ``REID_GPU_DEVICES`` (comma-separated ids or UUIDs; also how tests fake a device list);
+- ``CUDA_VISIBLE_DEVICES`` when it lists several devices (e.g. a scheduler's allocation);
+- the GPUs ``nvidia-smi -L`` lists.
+A pool of one device or none (a CPU machine, or SLURM having given the job its own GPU)
+claims nothing. The lock folder is ``REID_GPU_LOCK_DIR`` or ``<tmp>/reid-gpu-slots-<uid>``:
+jobs that share GPUs must share it (the default does, on one machine).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+_held: list[int] = []  # file descriptors of the slots this process holds (released at exit)
+
+
+def device_pool(env: dict | None = None) -> list[str]:
+    """The devices jobs on this machine share, as CUDA_VISIBLE_DEVICES would name them."""
+    env = os.environ if env is None else env
+    for name in ("REID_GPU_DEVICES", "CUDA_VISIBLE_DEVICES"):
+        value = env.get(name)
+        if value is not None and value.strip():  # a single visible device: a pool of one, nothing to share
+            return [d.strip() for d in value.split(",") if d.strip()]
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return re.findall(r"^GPU (\d+):", listing, flags=re.M)
+
+
+def lock_dir(env: dict | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env.get("REID_GPU_LOCK_DIR") or Path(tempfile.gettempdir()) / f"reid-gpu-slots-{os.getuid()}")
+
+
+def _try_lock(path: Path) -> int | None:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def claim_gpu(wait: bool = True, poll_seconds: float = 0.5, env: dict | None = None) -> str | None:
+    """Claim a free device of the pool and make it this process's only visible GPU.
+
+    Returns the device claimed, or None when there is nothing to share (pool of 0 or 1).
+    With ``wait``, blocks until a slot frees (more GPU jobs than GPUs); otherwise returns
+    None when every slot is taken. Call before anything initialises CUDA.
+    """
+    env = os.environ if env is None else env
+    pool = device_pool(env)
+    if len(pool) <= 1:
+        return None
+    folder = lock_dir(env)
+    folder.mkdir(parents=True, exist_ok=True)
+    said = False
+    while True:
+        for device in pool:
+            safe = re.sub(r"[^A-Za-z0-9_.-]", "_", device)
+            fd = _try_lock(folder / f"gpu-{safe}.lock")
+            if fd is not None:
+                _held.append(fd)
+                env["CUDA_VISIBLE_DEVICES"] = device
+                return device
+        if not wait:
+            return None
+        if not said:
+            print(f"waiting for a free GPU among {','.join(pool)} (slots in {folder})", file=sys.stderr, flush=True)
+            said = True
+        time.sleep(poll_seconds)

@@ -1,0 +1,70 @@
+"""reid.gpu_slot: each GPU job of a multi-GPU machine gets its own device (fake device lists)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from reid.gpu_slot import claim_gpu, device_pool
+
+HOLD = """
+import os, sys, time
+from reid.gpu_slot import claim_gpu
+device = claim_gpu(wait={wait})
+print(device, os.environ.get("CUDA_VISIBLE_DEVICES"), flush=True)
+if device is not None:
+    open(sys.argv[1] + "." + device, "w").close()  # tells the test this slot is held
+    time.sleep(60)
+"""
+
+
+def test_pool_comes_from_reid_gpu_devices_then_cuda_visible_devices(monkeypatch):
+    assert device_pool({"REID_GPU_DEVICES": "0,1, 2,3"}) == ["0", "1", "2", "3"]
+    assert device_pool({"CUDA_VISIBLE_DEVICES": "4,6"}) == ["4", "6"]
+    assert device_pool({"REID_GPU_DEVICES": "1", "CUDA_VISIBLE_DEVICES": "4,6"}) == ["1"]
+    monkeypatch.setenv("PATH", "/nonexistent")  # no nvidia-smi: no GPUs
+    assert device_pool({}) == []
+
+
+def test_one_device_or_none_claims_nothing(tmp_path):
+    env = {"CUDA_VISIBLE_DEVICES": "3", "REID_GPU_LOCK_DIR": str(tmp_path)}
+    assert claim_gpu(env=env) is None and env["CUDA_VISIBLE_DEVICES"] == "3"  # e.g. SLURM gave the job its GPU
+    assert not list(tmp_path.iterdir())
+
+
+def _holder(tmp_path, env, wait=True):
+    return subprocess.Popen([sys.executable, "-c", HOLD.format(wait=wait), str(tmp_path / "held")], env=env,
+                            stdout=subprocess.PIPE, text=True)
+
+
+def _wait_for(paths, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if all(os.path.exists(p) for p in paths):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not held in time: {paths}")
+
+
+def test_concurrent_jobs_get_distinct_devices_and_a_killed_job_frees_its_slot(tmp_path):
+    env = dict(os.environ, REID_GPU_DEVICES="0,1,2,3", REID_GPU_LOCK_DIR=str(tmp_path / "locks"))
+    holders = [_holder(tmp_path, env) for _ in range(4)]
+    try:
+        _wait_for([tmp_path / f"held.{d}" for d in "0123"])
+        lines = [h.stdout.readline().split() for h in holders]
+        assert sorted(device for device, _ in lines) == ["0", "1", "2", "3"]
+        assert all(device == visible for device, visible in lines)  # CUDA_VISIBLE_DEVICES set to the slot
+        fifth = subprocess.run([sys.executable, "-c", HOLD.format(wait=False), str(tmp_path / "late")], env=env,
+                               capture_output=True, text=True, timeout=60)
+        assert fifth.stdout.split()[0] == "None"  # every slot taken
+        victim = next(h for h, (device, _) in zip(holders, lines) if device == "2")
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        late = _holder(tmp_path, env)
+        holders.append(late)
+        assert late.stdout.readline().split() == ["2", "2"]  # the killed job's slot, released by the kernel
+    finally:
+        for h in holders:
+            h.kill()
+            h.wait()
