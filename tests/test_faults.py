@@ -1,0 +1,18 @@
+"""kill -9 of a training job, then a rerun of the workflow: resumes and ends exactly where an
+uninterrupted run ends (two trials here; ``python -m reid.faults --trials 10`` for the ten)."""
+
+import shutil
+
+import pytest
+
+from reid.faults import run_trials
+
+pytestmark = pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake is not installed")
+
+
+def test_killed_training_resumes_to_the_same_result(tmp_path):
+    lines = []
+    trials = run_trials(2, seed=3, workdir=tmp_path, log=lines.append)
+    assert all(t.killed for t in trials), lines
+    assert all(t.rerun_ok and t.metrics_equal and t.weights_equal for t in trials), lines
+    assert all(t.passed for t in trials), lines
