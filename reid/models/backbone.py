@@ -49,7 +49,12 @@ class ResNetTrunk(nn.Module):
 
 
 def _load_state_dict(path: Path) -> dict:
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:  # weights_only: a file of pickled objects is refused, never executed
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise PretrainedWeightsError(
+            f"cannot load {path} as weights ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}): "
+            "give a state dict saved with torch.save(model.state_dict(), PATH), or pretrained: none") from err
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
