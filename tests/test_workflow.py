@@ -111,3 +111,9 @@ def test_gpu_jobs_side_by_side_get_their_own_device(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     devices = [torch.load(tmp_path / t, weights_only=True)["provenance"]["cuda_visible_devices"] for t in targets]
     assert sorted(devices) == ["0", "1"]
+
+
+def test_unlock_after_a_killed_run_needs_no_cores(tmp_path):
+    # after kill -9 of snakemake itself: snakemake --unlock, then rerun with --rerun-incomplete
+    done = snakemake(tmp_path, "--unlock", "--configfile", str(ROOT / "configs" / "config.yaml"))
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -37,6 +37,7 @@ def _cores():
 # share of the cores: all of them with --resources gpu=1 (one GPU job at a time), a quarter
 # each with gpu=4; never more than the machine has
 JOB_THREADS = max(1, min(os.cpu_count() or 1, _cores()) // _gpu_jobs_at_once())
+ALL_CORES = _cores()  # a job that must run alone (latency measurements) takes them all
 
 wildcard_constraints:
     dataset="|".join(re.escape(d) for d in DATASETS),

@@ -14,7 +14,7 @@ rule profile:
                                                  "profile": config.get("profile", {})}, sort_keys=True)),
     # every core the run may use, so that no other job runs beside a latency measurement;
     # torch itself uses the machine's cores (not more)
-    threads: workflow.cores
+    threads: ALL_CORES
     resources:
         gpu=1,
     log:
