@@ -48,6 +48,15 @@ def dataset_options(name):
     return config["datasets"][name]
 
 
+def stored(path):
+    """Where this process reads a file the workflow wrote: the file itself, or its stored copy
+    under the fs default storage provider (the Kubernetes profile's shared volume)."""
+    settings = workflow.storage_settings
+    if settings.default_storage_provider is None:
+        return Path(path)
+    return Path(settings.default_storage_prefix.rstrip("/"), path)
+
+
 def dataset_status(name):
     """The dataset job's record (reid.data.prepare): its consumers' input."""
     return f"results/{name}/dataset.json"
@@ -56,7 +65,7 @@ def dataset_status(name):
 def dataset_ready(name):
     """Whether the dataset job found the dataset (call after checkpoints.dataset.get)."""
     try:
-        return bool(json.loads(Path(dataset_status(name)).read_text()).get("ok"))
+        return bool(json.loads(stored(dataset_status(name)).read_text()).get("ok"))
     except (OSError, ValueError):
         return False
 
@@ -64,7 +73,7 @@ def dataset_ready(name):
 def retry_token(name):
     """A failed dataset is tried again on every run: its status records a failure, not a
     result, so the token (a params rerun trigger) changes each time while it says failed."""
-    path = Path(dataset_status(name))
+    path = stored(dataset_status(name))
     return f"retry after failure, {time.time()}" if path.exists() and not dataset_ready(name) else ""
 
 
@@ -81,7 +90,11 @@ def job_config(name):
 
 
 def package_code(*modules):
-    """Source files of the package modules a rule runs, as inputs: editing them reruns the rule."""
+    """Source files of the package modules a rule runs, as inputs: editing them reruns the rule.
+    None with a default storage provider (the Kubernetes executor): there every input is looked
+    up in the storage, and the jobs get the package with the workflow's sources instead."""
+    if workflow.storage_settings.default_storage_provider is not None:
+        return []
     files = []
     package = Path(workflow.basedir) / "reid"  # absolute: the workflow may run in another --directory
     for module in modules:

@@ -15,7 +15,7 @@ rule evaluate:
         seed=r"\d+",
     params:
         config=lambda w: job_config(w.dataset),
-        out=lambda w: f"results/{w.dataset}/{w.variant}/seed{w.seed}",
+        out=lambda w, output: os.path.dirname(output.metrics),
     threads: JOB_THREADS
     resources:
         gpu=1,
@@ -40,7 +40,7 @@ rule evaluate_rerank:
         seed=r"\d+",
     params:
         config=lambda w: job_config(w.dataset),
-        out=lambda w: f"results/{w.dataset}/residual+rerank/seed{w.seed}",
+        out=lambda w, output: os.path.dirname(output.metrics),
     threads: JOB_THREADS
     resources:
         gpu=1,

@@ -74,10 +74,12 @@ rule report:
         "report/index.html",
     params:
         config=shlex.quote(json.dumps(config, sort_keys=True)),
+        results=str(stored("results")),
+        benchmarks=str(stored("benchmarks")),
     log:
         "logs/report.log",
     benchmark:
         "benchmarks/report.tsv"
     shell:
-        "python -m reid report --config-json {params.config} --results results --benchmarks benchmarks "
+        "python -m reid report --config-json {params.config} --results {params.results} --benchmarks {params.benchmarks} "
         "--out {output} > {log} 2>&1"

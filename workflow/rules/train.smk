@@ -15,7 +15,7 @@ rule train:
         seed=r"\d+",
     params:
         config=lambda w: job_config(w.dataset),
-        out=lambda w: f"results/{w.dataset}/{w.variant}/seed{w.seed}",
+        out=lambda w, output: os.path.dirname(output.model),
     threads: JOB_THREADS
     resources:
         gpu=1,
