@@ -4,7 +4,9 @@ A config file holds the workflow's choices (``data_root``, ``datasets``, ``varia
 ``seeds``) and the training recipe (``train:``). The recipe's defaults below are the paper's
 (section 4.2 and 4); where the paper is garbled or silent the reading is written beside the
 value. ``python -m reid train --set KEY=VALUE`` overrides any value: a bare KEY names a key of
-``train:``, a dotted one (``datasets.synthetic.size``) any key of the file.
+``train:`` (or a top-level key, ``variants=[avg]``), a dotted one (``datasets.synthetic.size``)
+any key of the file. A bad value stops with a ConfigError naming the key, where the value came
+from (the file or the ``--set``) and what is expected there.
 """
 
 from __future__ import annotations
@@ -93,16 +95,56 @@ def _schema() -> dict:
     return yaml.safe_load(SCHEMA_PATH.read_text())
 
 
-def validate(config: dict) -> None:
-    """Validate a whole config file's content against the schema; ConfigError names the key."""
+def validate(config: dict, source: str = "", overridden: dict[str, str] | None = None) -> None:
+    """Validate a whole config file's content against the schema; ConfigError names the key.
+
+    ``source`` (the file, or ``--config-json``) and ``overridden`` (dotted key -> the ``--set``
+    item that gave it) say where the bad value came from; the schema's description of the key
+    is added as the hint of what to write instead.
+    """
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]
-        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-        raise ConfigError(f"config key '{where}': {err.message}")
+        path = [str(p) for p in err.absolute_path]
+        where = ".".join(path) or "(top level)"
+        schema = err.schema if isinstance(err.schema, dict) else {}
+        # the keys the bad value sits at: an unknown key is one level below the error's path
+        bad = [path]
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            bad = [path + [str(k)] for k in err.instance if k not in schema.get("properties", {})] or bad
+        origin = f"in {source}" if source else ""
+        for key, item in (overridden or {}).items():
+            parts = key.split(".")
+            if any(b[:len(parts)] == parts for b in bad):
+                origin = f"from --set {item}"
+        message = f"config key '{where}'{f' ({origin})' if origin else ''}: {err.message}"
+        if err.validator == "additionalProperties" and schema.get("properties"):
+            message += f"; the known keys here are {', '.join(schema['properties'])}"
+        elif path and schema.get("description"):
+            message += f"; expected {' '.join(schema['description'].split())}"
+        raise ConfigError(message)
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """A YAML error in one line: what is wrong and where."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None)
+    if problem and mark is not None:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return " ".join(str(err).split())
+
+
+def _override_path(config: dict, key: str) -> list[str]:
+    """Where ``--set KEY=VALUE`` puts VALUE: a bare key of the file itself (one it holds, or a
+    top-level key of the schema: ``variants=[avg]``), else a ``train:`` key."""
+    path = key.split(".")
+    if len(path) == 1:
+        top = key in config or key in _schema()["properties"]
+        path = ["train", key] if not top or key == "train" else path
+    return path
 
 
 def apply_overrides(config: dict, overrides: list[str]) -> dict:
@@ -112,10 +154,12 @@ def apply_overrides(config: dict, overrides: list[str]) -> dict:
         if "=" not in item:
             raise ConfigError(f"--set expects KEY=VALUE, got '{item}'")
         key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw) if raw != "" else ""
-        path = key.split(".")
-        if len(path) == 1:
-            path = ["train", key] if key not in config or key == "train" else path
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError as err:
+            raise ConfigError(f"--set {item}: the value is not valid YAML ({_yaml_problem(err)}); quote "
+                              "it or fix its brackets") from err
+        path = _override_path(config, key)
         node = config
         for part in path[:-1]:
             node = node.setdefault(part, {})
@@ -133,16 +177,21 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
         try:
             config = yaml.safe_load(text) or {}
         except yaml.YAMLError as err:
-            raise ConfigError(f"--config-json is not valid JSON/YAML: {err}") from err
+            raise ConfigError(f"--config-json is not valid JSON/YAML: {_yaml_problem(err)}") from err
     elif path is not None:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
-        config = yaml.safe_load(path.read_text()) or {}
+        try:
+            config = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"config file {path} is not valid YAML: {_yaml_problem(err)}") from err
     if not isinstance(config, dict):
         raise ConfigError(f"{path or '--config-json'}: a config is a YAML mapping")
+    overridden = {".".join(_override_path(config, item.split("=", 1)[0])): item
+                  for item in overrides or [] if "=" in item}
     config = apply_overrides(config, overrides or [])
-    validate(config)
+    validate(config, "--config-json" if text is not None else str(path) if path is not None else "", overridden)
     return config
 
 
@@ -154,6 +203,8 @@ def train_config(config: dict) -> TrainConfig:
     if unknown:  # the schema catches this too; kept for configs built in code
         raise ConfigError(f"unknown train key(s): {', '.join(sorted(unknown))}")
     cfg = TrainConfig(**section)
+    if not isinstance(cfg.epochs, int) or cfg.epochs < 1:  # the schema catches this too; kept for configs built in code
+        raise ConfigError(f"config key 'train.epochs': {cfg.epochs!r} is not a number of epochs: give 1 or more")
     if cfg.batch_size % cfg.num_instances:
         raise ConfigError(
             f"config key 'train.batch_size': {cfg.batch_size} is not a multiple of num_instances ({cfg.num_instances})")

@@ -86,7 +86,16 @@ def build_from_checkpoint(payload: dict, path: str | os.PathLike = "checkpoint")
     try:
         model = build_model(variant, int(payload["num_classes"]), backbone=cfg.backbone, pretrained="none",
                             last_stride=cfg.last_stride, **cfg.model_options(variant))
-        model.load_state_dict(payload["state_dict"])
+        want, got = model.state_dict(), payload["state_dict"]
+        missing, extra = [k for k in want if k not in got], [k for k in got if k not in want]
+        reshaped = [k for k in want if k in got and tuple(got[k].shape) != tuple(want[k].shape)]
+        if missing or extra or reshaped:
+            raise CheckpointError(
+                f"{path}: its weights are not those of a {variant} network with {cfg.backbone}: {len(missing)} missing "
+                f"(e.g. {missing[:2]}), {len(extra)} unexpected (e.g. {extra[:2]}), {len(reshaped)} of another shape "
+                f"(e.g. {reshaped[:2]}). Its variant or config was edited, or it comes from another version of the "
+                "suite: pass the model.pt its training wrote, or train again.")
+        model.load_state_dict(got)
     except (ValueError, RuntimeError, KeyError, TypeError, AttributeError) as err:
         raise CheckpointError(
             f"{path}: the weights do not fit the network its config describes ({variant}, {cfg.backbone}): "

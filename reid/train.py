@@ -180,7 +180,11 @@ def train(cfg: TrainConfig, dataset: ReidDataset, variant: str, seed: int, out: 
     ``stop_after``: leave after that many epochs of this call (tests of interruption).
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    state = load_checkpoint(out)  # checked first: a wrong folder is refused before any work
+    if state is not None and state["variant"] != variant:
+        raise RunFolderError(
+            f"{out} holds a checkpoint of variant {state['variant']}, not {variant}: use another --out, or delete "
+            f"{out / 'checkpoint.pt'} and {out / 'checkpoint.prev.pt'} to start this run there")
     device = resolve_device(cfg)
     amp = _switch(cfg.amp, device)
     channels_last = _switch(cfg.channels_last, device)
@@ -213,13 +217,8 @@ def train(cfg: TrainConfig, dataset: ReidDataset, variant: str, seed: int, out: 
 
     history: list[dict] = []
     start_epoch = 0
-    state = load_checkpoint(out)
     data_key = fingerprint(dataset)
     key = run_key(cfg, variant, seed, data_key)
-    if state is not None and state["variant"] != variant:
-        raise RunFolderError(
-            f"{out} holds a checkpoint of variant {state['variant']}, not {variant}: use another --out, or delete "
-            f"{out / 'checkpoint.pt'} and {out / 'checkpoint.prev.pt'} to start this run there")
     if state is not None and state.get("run_key") != key:
         # a changed config, seed or dataset (Snakemake reruns the job): the old trajectory does not apply
         print(f"{out}: the checkpoint was made with another config, seed or dataset; training from the start")
@@ -232,6 +231,7 @@ def train(cfg: TrainConfig, dataset: ReidDataset, variant: str, seed: int, out: 
         start_epoch = state["epoch"]
         print(f"resuming {out} after epoch {start_epoch}")
 
+    out.mkdir(parents=True, exist_ok=True)  # only now: a job that fails earlier leaves no folder
     started = time.time()
     if start_epoch == 0 and cfg.eval_every:
         # epoch 0: the untrained network, the floor every learning curve starts from

@@ -197,18 +197,37 @@ def _count(samples: list[Sample]) -> dict[str, int]:
 
 
 def check_queries(query: list[Sample], gallery: list[Sample], root: Path) -> None:
-    """Every evaluation needs at least one query with a cross-camera match in the gallery."""
+    """Every evaluation needs at least one query with a cross-camera match in the gallery.
+
+    The error says which of the usual causes it is: no query identity in the gallery at all,
+    every image from one camera, or the shared identities seen only by the query's own camera.
+    (Queries without a match while others have one are only skipped and counted by the metric.)
+    """
     gallery_cams: dict[int, set[int]] = {}
     for s in gallery:
         gallery_cams.setdefault(s.pid, set()).add(s.camid)
     valid = sum(1 for q in query if gallery_cams.get(q.pid, set()) - {q.camid})
-    if valid == 0:
-        raise DatasetError(
-            f"{root}: no query image has a gallery image of the same identity from another camera, "
-            "so no query can be evaluated under the Market-1501 protocol (same-camera matches are "
-            "excluded). Check that query/ and bounding_box_test/ share identities and that the "
-            "camera ids in the file names ('_cN') differ."
-        )
+    if valid:
+        return
+    query_pids = sorted({q.pid for q in query})
+    cameras = sorted({s.camid for s in query} | {s.camid for s in gallery})
+    if not set(query_pids) & set(gallery_cams):
+        shown = ", ".join(f"{p:04d}" for p in query_pids[:5]) + (" ..." if len(query_pids) > 5 else "")
+        cause = (f"none of the {len(query_pids)} query identities ({shown}) has an image in bounding_box_test/")
+        todo = ("Put gallery images of the query identities in bounding_box_test/ (or check that query/ and "
+                "bounding_box_test/ come from the same release).")
+    elif len(cameras) == 1:
+        cause = f"every query and gallery image is from the same camera (c{cameras[0]} in the file names)"
+        todo = ("Check the camera ids in the file names ('_cN' after the identity): they must tell the cameras "
+                "apart, and the gallery must hold each query identity from another camera.")
+    else:
+        cause = "the query identities appear in bounding_box_test/ only in images from the query's own camera"
+        todo = ("Add gallery images of the query identities from other cameras, or check the camera ids in the "
+                "file names ('_cN').")
+    raise DatasetError(
+        f"{root}: no query can be evaluated under the Market-1501 protocol, which needs a gallery image of the "
+        f"same identity from another camera (same-camera matches are excluded): {cause}. {todo}"
+    )
 
 
 def read_marker(root: str | os.PathLike) -> dict | None:

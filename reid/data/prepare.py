@@ -44,7 +44,7 @@ def prepare(name: str, options: dict, data_root: str | os.PathLike, workers: int
             folder = fetch(name, data_root, archive=options.get("archive"), progress=progress)
         else:
             raise DatasetError(f"dataset '{name}' is neither synthetic, market1501, dukemtmcreid nor a custom "
-                               "dataset with a path: give its folder as datasets.{name}.path in the config.")
+                               f"dataset with a path: give its folder as datasets.{name}.path in the config.")
         dataset = load_dataset(name, path=folder)
     except (DatasetError, FetchError, FileExistsError) as err:
         return status | {"ok": False, "error": str(err)}

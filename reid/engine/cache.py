@@ -26,7 +26,7 @@ def decode(path: str, height: int, width: int) -> np.ndarray:
         with Image.open(path) as img:
             img = img.convert("RGB").resize((width, height), Image.BILINEAR)
             return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
-    except (OSError, ValueError, SyntaxError) as err:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:  # bomb: a damaged header's size
         raise DatasetError(f"cannot decode image {path} ({err}); replace or remove the file") from err
 
 
