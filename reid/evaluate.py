@@ -40,6 +40,22 @@ MODEL_KEYS = ("state_dict", "variant", "num_classes", "config")
 AS_CONFIG = "config"  # cache_dir default: the one the model was trained with
 
 
+def weights_digest(variant: str, config: dict, state_dict: dict) -> str:
+    """What a model.pt's weights were written as: variant, config and every tensor's bytes.
+
+    avg and max networks have the same parameter names and shapes, so only this tells an
+    edited ``variant`` field (or config) from the real thing."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(json.dumps({"variant": variant, "config": config}, sort_keys=True, default=str).encode())
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
 class CheckpointError(Exception):
     """A checkpoint is missing, unreadable or not a model.pt of this suite; the message says what to do."""
 
@@ -65,6 +81,11 @@ def load_model_file(path: str | os.PathLike) -> dict:
                 f"(rerun the same python -m reid train command) and pass its model.pt.")
         missing = [k for k in MODEL_KEYS if not isinstance(payload, dict) or k not in payload]
         raise CheckpointError(f"{path} is not a model.pt of this suite (missing {', '.join(missing)}). {todo}")
+    recorded = payload.get("weights_sha256")  # absent in model files of older versions
+    if recorded is not None and recorded != weights_digest(payload["variant"], payload["config"], payload["state_dict"]):
+        raise CheckpointError(
+            f"{path}: its variant ({payload['variant']}), config or weights were changed after training (they no "
+            f"longer match the digest written with them). {todo}")
     return payload
 
 

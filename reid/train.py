@@ -33,6 +33,7 @@ from reid.engine.augment import augmentation_from_config, seeded_generator, to_d
 from reid.engine.cache import cached_images
 from reid.engine.sampler import pk_batches
 from reid.eval import cmc_map
+from reid.evaluate import weights_digest
 from reid.features import euclidean_distances, extract_features
 from reid.losses import paper_loss
 from reid.models import build_model
@@ -273,6 +274,7 @@ def train(cfg: TrainConfig, dataset: ReidDataset, variant: str, seed: int, out: 
         "config": dataclasses.asdict(cfg), "dataset": dataset.name, "dataset_fingerprint": data_key,
         "provenance": provenance(device),
     }
+    payload["weights_sha256"] = weights_digest(variant, payload["config"], payload["state_dict"])
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     atomic_write_bytes(model_file, buffer.getvalue())

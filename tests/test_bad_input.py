@@ -366,10 +366,23 @@ def test_evaluate_refuses_a_training_checkpoint_or_a_non_model(tmp_path, capsys,
     no_partial_results(tmp_path)
 
 
+@pytest.mark.parametrize("variant", ["max", "residual", "baseline"])
+def test_evaluate_refuses_a_model_relabelled_as_another_variant(tmp_path, capsys, trained, tiny_synthetic, variant):
+    edited = tmp_path / "model.pt"
+    torch.save(dict(trained["payload"], variant=variant), edited)  # avg weights, labelled another variant
+    err = fails(capsys, "evaluate", "--checkpoint", edited, "--dataset", "mine", "--path", tiny_synthetic,
+                "--out", tmp_path / "ev")
+    # max has the very parameter names and shapes of avg: only the digest written with the weights tells
+    says(err, str(edited), f"its variant ({variant}), config or weights were changed after training", "model.pt")
+    assert not (tmp_path / "ev").exists()
+    no_partial_results(tmp_path / "ev")
+
+
 @pytest.mark.parametrize("variant", ["residual", "baseline"])
 def test_evaluate_refuses_weights_that_do_not_fit_the_variant(tmp_path, capsys, trained, tiny_synthetic, variant):
     edited = tmp_path / "model.pt"
-    torch.save(dict(trained["payload"], variant=variant), edited)  # avg weights, labelled another variant
+    payload = {k: v for k, v in trained["payload"].items() if k != "weights_sha256"}  # as older versions wrote
+    torch.save(dict(payload, variant=variant), edited)
     err = fails(capsys, "evaluate", "--checkpoint", edited, "--dataset", "mine", "--path", tiny_synthetic,
                 "--out", tmp_path / "ev")
     says(err, str(edited), f"weights are not those of a {variant} network with resnet18", "missing", "unexpected",

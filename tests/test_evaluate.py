@@ -114,6 +114,10 @@ def test_weights_that_do_not_fit_are_a_clear_error(tmp_path, tiny, model_file):
     payload = torch.load(model_file, weights_only=True)
     payload["config"]["reduce_dim"] = 64  # the network it describes is not the one saved
     torch.save(payload, tmp_path / "model.pt")
+    with pytest.raises(CheckpointError, match="changed after training"):
+        evaluate_checkpoint(tmp_path / "model.pt", tiny, tmp_path / "out", device="cpu")
+    del payload["weights_sha256"]  # a model file without the digest: the shapes still tell
+    torch.save(payload, tmp_path / "model.pt")
     with pytest.raises(CheckpointError, match="weights are not those of a residual network"):
         evaluate_checkpoint(tmp_path / "model.pt", tiny, tmp_path / "out", device="cpu")
     assert not (tmp_path / "out").exists()

@@ -264,8 +264,11 @@ def test_gradcam_grid_renders_one_row_per_model(tmp_path, tiny, model_files):
 
 
 def test_models_of_different_input_sizes_are_rejected(tmp_path, tiny, model_files):
+    from reid.evaluate import weights_digest
+
     payload = torch.load(model_files["max"], weights_only=True)
     payload["config"]["height"], payload["config"]["width"] = 128, 64  # ResNet weights fit any size
+    payload["weights_sha256"] = weights_digest(payload["variant"], payload["config"], payload["state_dict"])
     torch.save(payload, tmp_path / "model.pt")
     (tmp_path / "out").mkdir()
     with pytest.raises(ValueError, match=r"different input sizes.*avg 64x32.*max 128x64"):
