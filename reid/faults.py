@@ -48,7 +48,7 @@ def trial_config(data_root: Path, cache_dir: Path) -> dict:
     }
 
 
-def snakemake(workdir: Path, config: Path, timeout: float = 900) -> subprocess.Popen:
+def snakemake(workdir: Path, config: Path) -> subprocess.Popen:
     return subprocess.Popen(
         ["snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), TARGET, "--cores", "2",
          "--resources", "gpu=1", "--configfile", str(config)],
@@ -99,8 +99,7 @@ class Trial:
 
     @property
     def passed(self) -> bool:
-        resumed_right = self.resumed_from == self.checkpoint_epoch or (
-            self.checkpoint_epoch is None and self.resumed_from is None)
+        resumed_right = self.resumed_from == self.checkpoint_epoch  # both None: no checkpoint, a fresh start
         return self.killed and self.rerun_ok and self.metrics_equal and self.weights_equal and resumed_right
 
 
@@ -115,8 +114,8 @@ def _checkpoint_epoch(run: Path) -> int | None:
     return None
 
 
-def run_trials(trials: int, seed: int = 0, workdir: Path | None = None, log=print) -> list[Trial]:
-    base = Path(workdir or tempfile.mkdtemp(prefix="reid-faults-")).resolve()
+def run_trials(trials: int, seed: int, workdir: Path, log=print) -> list[Trial]:
+    base = Path(workdir).resolve()
     base.mkdir(parents=True, exist_ok=True)
     config_file = base / "config.yaml"
     config_file.write_text(yaml.safe_dump(trial_config(base / "data", base / "cache")))

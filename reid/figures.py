@@ -125,17 +125,13 @@ def result_marks(top10: np.ndarray, q_pids: np.ndarray, g_pids: np.ndarray) -> n
 
 
 def _load_display_image(path: Path, source: Path) -> np.ndarray:
-    from PIL import Image
+    from reid.engine.cache import decode
 
     if not path.is_file():
         raise DatasetError(
             f"image {path} (listed in {source}) does not exist: the ranked-lists figure needs the dataset the "
             "model was evaluated on; pass that dataset's root (q_paths and g_paths are relative to it)")
-    try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB").resize((DISPLAY_W, DISPLAY_H), Image.BILINEAR))
-    except (OSError, ValueError, SyntaxError) as err:
-        raise DatasetError(f"cannot decode image {path} ({err}); replace the file or evaluate again") from err
+    return decode(str(path), DISPLAY_H, DISPLAY_W).transpose(1, 2, 0)  # H x W x 3 for imshow
 
 
 def _border(ax, color: str, linestyle: str, width: float = 3.0) -> None:
@@ -266,12 +262,7 @@ def load_models(checkpoints: Mapping[str, str | os.PathLike]) -> LoadedModels:
         listed = ", ".join(f"{label} {h}x{w}" for label, (h, w) in sizes.items())
         raise ValueError(f"the models take different input sizes ({listed}); Figure 6 compares models on the same "
                          "images: pass models trained at one size")
-    models = {}
-    for label, payload in payloads.items():
-        model = build_from_checkpoint(payload, checkpoints[label])
-        if not hasattr(model, "class_scores") or not hasattr(getattr(model, "backbone", None), "layer4"):
-            raise ValueError(f"{checkpoints[label]}: its network has no class_scores or backbone.layer4 for Grad-CAM")
-        models[label] = model
+    models = {label: build_from_checkpoint(payload, checkpoints[label]) for label, payload in payloads.items()}
     height, width = next(iter(sizes.values()))
     return LoadedModels(models, height, width)
 

@@ -358,20 +358,35 @@ def _figure_images(results_dir, datasets: list[str], stem: str, label: str) -> l
     return parts
 
 
-def expected_results(config: dict, results_dir: str | Path = "results") -> list[str]:
-    """The result files a config's workflow run produces (as the workflow names them)."""
-    root = Path(results_dir)
+def gradcam_variants(variants: list[str]) -> list[str]:
+    """Figure 6's rows, in the paper's order."""
+    return [v for v in ("avg", "max", "residual") if v in variants]
+
+
+def dataset_results(config: dict, dataset: str, results_dir: str | Path = "results") -> list[str]:
+    """The result files a config's workflow run produces on one dataset (the workflow asks for
+    exactly these; the report lists those missing)."""
+    root = Path(results_dir) / dataset
     variants = list(config.get("variants") or ["baseline", "avg", "max", "residual"])
     seeds = list(config.get("seeds") or [1, 2, 3])
     runs = variants + (["residual+rerank"] if "residual" in variants else [])
-    files = []
-    for d in config.get("datasets") or {}:
-        files += [str(root / d / v / f"seed{s}" / "metrics.json") for v in runs for s in seeds]
-        if "residual" in variants:
-            files.append(str(root / d / "figures" / f"ranked_lists_seed{seeds[0]}.png"))
-        if {"avg", "max", "residual"} & set(variants):
-            files.append(str(root / d / "figures" / f"gradcam_seed{seeds[0]}.png"))
-    return files + [str(root / "profile" / f"{v}.json") for v in variants]
+    files = [str(root / v / f"seed{s}" / "metrics.json") for v in runs for s in seeds]
+    if "residual" in variants:
+        files.append(str(root / "figures" / f"ranked_lists_seed{seeds[0]}.png"))
+    if gradcam_variants(variants):
+        files.append(str(root / "figures" / f"gradcam_seed{seeds[0]}.png"))
+    return files
+
+
+def profile_results(config: dict, results_dir: str | Path = "results") -> list[str]:
+    variants = list(config.get("variants") or ["baseline", "avg", "max", "residual"])
+    return [str(Path(results_dir) / "profile" / f"{v}.json") for v in variants]
+
+
+def expected_results(config: dict, results_dir: str | Path = "results") -> list[str]:
+    """Every result file a config's workflow run produces."""
+    return [f for d in config.get("datasets") or {} for f in dataset_results(config, d, results_dir)] + \
+        profile_results(config, results_dir)
 
 
 def build_report(results_dir: str | Path = "results", out: str | Path = "report/index.html", config: dict | None = None,

@@ -7,3 +7,27 @@ def tiny_synthetic(tmp_path_factory):
     from reid.data.synthetic import generate
 
     return generate(tmp_path_factory.mktemp("data") / "synthetic", size="tiny", seed=0, workers=1, progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_synthetic):
+    """The tiny synthetic set, parsed."""
+    from reid.data import load_market_layout
+
+    return load_market_layout(tiny_synthetic, name="synthetic")
+
+
+@pytest.fixture(scope="session")
+def one_epoch_models(tiny, tmp_path_factory):
+    """model.pt files of avg, max and residual: one epoch of ResNet18 at 64x32 (about a second
+    each on a CPU). Read them; write edited copies elsewhere."""
+    from reid.config import TrainConfig
+    from reid.train import train
+
+    tmp = tmp_path_factory.mktemp("models")
+    cfg = TrainConfig(backbone="resnet18", pretrained="none", height=64, width=32, batch_size=8, num_instances=2,
+                      epochs=1, eval_every=0, cache_dir=str(tmp / "cache"), progress=False, decode_workers=1,
+                      warmup_epochs=1, milestones=[1], base_lr=0.01, device="cpu", reduce_dim=32)
+    for variant in ("avg", "max", "residual"):
+        train(cfg, tiny, variant, seed=0, out=tmp / variant)
+    return {variant: tmp / variant / "model.pt" for variant in ("avg", "max", "residual")}

@@ -5,28 +5,15 @@ import pytest
 import torch
 
 from reid.cli import main as cli_main
-from reid.config import TrainConfig
-from reid.data import load_market_layout
 from reid.evaluate import CheckpointError, evaluate_checkpoint
-from reid.train import train
 
 KEYS = {"R1", "R5", "R10", "mAP", "mAP_official", "mINP", "cmc", "num_query", "num_skipped", "distance", "rerank",
         "flip", "timings", "checkpoint", "variant", "dataset", "dataset_fingerprint", "device"}
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_synthetic):
-    return load_market_layout(tiny_synthetic, name="synthetic")
-
-
-@pytest.fixture(scope="module")
-def model_file(tiny, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("evaluate")
-    cfg = TrainConfig(backbone="resnet18", pretrained="none", height=64, width=32, batch_size=8, num_instances=2,
-                      epochs=1, eval_every=0, cache_dir=str(tmp / "cache"), progress=False, decode_workers=1,
-                      warmup_epochs=1, milestones=[1], base_lr=0.01, device="cpu", reduce_dim=32)
-    train(cfg, tiny, "residual", seed=0, out=tmp / "run")
-    return tmp / "run" / "model.pt"
+def model_file(one_epoch_models):
+    return one_epoch_models["residual"]
 
 
 def _check_outputs(out, tiny, metrics):

@@ -5,8 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from reid.config import TrainConfig
-from reid.data import DatasetError, Sample, load_market_layout
+from reid.data import DatasetError, Sample
 from reid.figures import (
     CORRECT,
     CORRECT_COLOR,
@@ -22,26 +21,13 @@ from reid.figures import (
     select_queries,
     select_query_images,
 )
-from reid.train import train
 
 VARIANTS = ("avg", "max", "residual")
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_synthetic):
-    return load_market_layout(tiny_synthetic, name="synthetic")
-
-
-@pytest.fixture(scope="module")
-def model_files(tiny, tmp_path_factory):
-    """One-epoch resnet18 models at 64x32 (about a second each on a CPU), as in test_evaluate."""
-    tmp = tmp_path_factory.mktemp("figures")
-    cfg = TrainConfig(backbone="resnet18", pretrained="none", height=64, width=32, batch_size=8, num_instances=2,
-                      epochs=1, eval_every=0, cache_dir=str(tmp / "cache"), progress=False, decode_workers=1,
-                      warmup_epochs=1, milestones=[1], base_lr=0.01, device="cpu", reduce_dim=32)
-    for variant in VARIANTS:
-        train(cfg, tiny, variant, seed=0, out=tmp / variant)
-    return {variant: tmp / variant / "model.pt" for variant in VARIANTS}
+def model_files(one_epoch_models):
+    return one_epoch_models
 
 
 def _png(path):

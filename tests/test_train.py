@@ -6,7 +6,6 @@ import torch
 
 from reid.cli import main as cli_main
 from reid.config import TrainConfig
-from reid.data import load_market_layout
 from reid.losses import paper_loss
 from reid.models import build_model
 from reid.train import RunFolderError, TrainingDiverged, learning_rate, train
@@ -18,11 +17,6 @@ def tiny_cfg(tmp_path, **kw):
                 warmup_epochs=1, milestones=[1], base_lr=0.01, device="cpu")
     base.update(kw)
     return TrainConfig(**base)
-
-
-@pytest.fixture(scope="module")
-def tiny(tiny_synthetic):
-    return load_market_layout(tiny_synthetic, name="synthetic")
 
 
 def test_learning_rate_schedule():

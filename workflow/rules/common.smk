@@ -10,11 +10,6 @@ from pathlib import Path
 DATA_ROOT = config["data_root"]
 DATASETS = list(config["datasets"])
 VARIANTS = list(config.get("variants", ["baseline", "avg", "max", "residual"]))
-SEEDS = list(config.get("seeds", [1, 2, 3]))
-FETCHED = {"market1501", "dukemtmcreid"}
-
-
-FIRST_SEED = SEEDS[0]  # the run the figures show
 
 
 def _gpu_jobs_at_once():

@@ -2,7 +2,9 @@
 # Built from the datasets that are ready (see the dataset checkpoint in data.smk); what was
 # asked for and did not run is listed in the report.
 
-GRADCAM_VARIANTS = [v for v in ("avg", "max", "residual") if v in VARIANTS]
+from reid import report as reid_report  # what the report expects is what the workflow asks for
+
+GRADCAM_VARIANTS = reid_report.gradcam_variants(VARIANTS)
 
 
 rule figure_ranked_lists:
@@ -42,21 +44,11 @@ rule figure_gradcam:
 
 def dataset_results(dataset):
     """Every result file the config asks for on one dataset."""
-    results = [f"results/{dataset}/{v}/seed{s}/metrics.json" for v in VARIANTS for s in SEEDS]
-    if "residual" in VARIANTS:
-        results += [f"results/{dataset}/residual+rerank/seed{s}/metrics.json" for s in SEEDS]
-        results.append(f"results/{dataset}/figures/ranked_lists_seed{FIRST_SEED}.png")
-    if GRADCAM_VARIANTS:
-        results.append(f"results/{dataset}/figures/gradcam_seed{FIRST_SEED}.png")
-    return results
+    return reid_report.dataset_results(config, dataset)
 
 
 def all_results():
     return [r for d in DATASETS for r in dataset_results(d)]
-
-
-def all_profiles():
-    return [f"results/profile/{variant}.json" for variant in VARIANTS]
 
 
 def report_inputs(wildcards):
@@ -68,7 +60,7 @@ def report_inputs(wildcards):
 rule report:
     input:
         results=report_inputs,
-        profiles=all_profiles(),
+        profiles=reid_report.profile_results(config),
         code=package_code("report"),
     output:
         "report/index.html",
