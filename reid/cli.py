@@ -13,15 +13,20 @@ from pathlib import Path
 
 from reid.config import ConfigError
 from reid.data.synthetic import SIZES as SYNTH_SIZES
-
-VARIANTS = ("baseline", "avg", "max", "residual")  # reid.models.VARIANTS, without importing torch to parse
+from reid.variants import VARIANTS
 
 
 def _data_synth(args) -> int:
     from reid.data import synthetic
 
-    root = synthetic.generate(args.root, size=args.size, seed=args.seed, workers=args.workers,
-                              progress=not args.quiet, overwrite=args.overwrite)
+    root = synthetic.generate(
+        args.root,
+        size=args.size,
+        seed=args.seed,
+        workers=args.workers,
+        progress=not args.quiet,
+        overwrite=args.overwrite,
+    )
     print(root)
     return 0
 
@@ -50,8 +55,7 @@ def _data_prepare(args) -> int:
     options = config["datasets"].get(args.name)
     if options is None:
         raise ConfigError(f"dataset '{args.name}' is not in the config's datasets ({', '.join(config['datasets'])})")
-    status = prepare(args.name, options, config.get("data_root", "data"), workers=args.workers,
-                     progress=not args.quiet)
+    status = prepare(args.name, options, config.get("data_root", "data"), workers=args.workers, progress=not args.quiet)
     write_status(args.status, status)
     if not status["ok"]:  # recorded, not raised: the workflow goes on with the other datasets
         print(f"dataset '{args.name}' is not available:\n{status['error']}", file=sys.stderr)
@@ -69,10 +73,10 @@ def _check_status(args) -> None:
 
 
 def _data_histogram_baseline(args) -> int:
-    from reid.data import synthetic
+    from reid.histogram_baseline import colour_histogram_baseline
     from reid.utils import atomic_write_json
 
-    result = synthetic.colour_histogram_baseline(args.root)
+    result = colour_histogram_baseline(args.root)
     text = json.dumps(result, indent=2, sort_keys=True)
     if args.out:
         atomic_write_json(args.out, result)
@@ -116,10 +120,20 @@ def _evaluate(args) -> int:
     if name is None:
         raise ConfigError("say which dataset to evaluate on: --dataset NAME (or --config with a single dataset)")
     if root is None and path is None:
-        raise ConfigError(f"say where dataset '{name}' is: --data-root DIR (it is DIR/{name}), --path DIR, or --config FILE")
+        raise ConfigError(
+            f"say where dataset '{name}' is: --data-root DIR (it is DIR/{name}), --path DIR, or --config FILE"
+        )
     dataset = load_dataset(name, root=root, path=path)
-    metrics = evaluate_checkpoint(args.checkpoint, dataset, args.out, rerank=args.rerank, distance=args.distance,
-                                  flip=args.flip, batch_size=args.batch_size, device=args.device)
+    metrics = evaluate_checkpoint(
+        args.checkpoint,
+        dataset,
+        args.out,
+        rerank=args.rerank,
+        distance=args.distance,
+        flip=args.flip,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
     shown = ("R1", "R5", "R10", "mAP", "mAP_official", "mINP", "num_query", "num_skipped", "distance", "rerank", "flip")
     print(json.dumps({k: metrics[k] for k in shown} | {"out": str(args.out)}, indent=2))
     return 0
@@ -135,9 +149,16 @@ def _profile(args) -> int:
     config = yaml.safe_load(args.config_json) if args.config_json else {}
     cfg = train_config(config)
     options = config.get("profile") or {}
-    result = profile_variant(args.variant, int(options.get("num_classes", 751)), cfg.backbone, cfg.height, cfg.width,
-                             last_stride=cfg.last_stride, options=cfg.model_options(args.variant),
-                             runs=int(options.get("runs", 100)))
+    result = profile_variant(
+        args.variant,
+        int(options.get("num_classes", 751)),
+        cfg.backbone,
+        cfg.height,
+        cfg.width,
+        last_stride=cfg.last_stride,
+        options=cfg.model_options(args.variant),
+        runs=int(options.get("runs", 100)),
+    )
     atomic_write_json(args.out, result)
     print(json.dumps(result, indent=2))
     return 0
@@ -181,11 +202,18 @@ def _figure_gradcam(args) -> int:
 
 def _report(args) -> int:
     from reid.config import load_config
-    from reid.report import build_report, expected_results
+    from reid.report import build_report
+    from reid.targets import expected_results
 
     config = load_config(args.config, text=args.config_json)
-    out = build_report(args.results, args.out, config, benchmarks_dir=args.benchmarks, data_root=config["data_root"],
-                       expected=expected_results(config, args.results))
+    out = build_report(
+        args.results,
+        args.out,
+        config,
+        benchmarks_dir=args.benchmarks,
+        data_root=config["data_root"],
+        expected=expected_results(config, args.results),
+    )
     print(out)
     return 0
 
@@ -220,7 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--quiet", action="store_true")
     synth.set_defaults(func=_data_synth)
 
-    fetch = data_commands.add_parser("fetch", help="download (or take a local archive), verify and extract a public dataset")
+    fetch = data_commands.add_parser(
+        "fetch", help="download (or take a local archive), verify and extract a public dataset"
+    )
     fetch.add_argument("name", choices=["market1501", "dukemtmcreid"])
     fetch.add_argument("--root", required=True, type=Path, help="data root; the dataset lands in ROOT/NAME")
     fetch.add_argument("--archive", type=Path, default=None, help="a local copy of the dataset's archive")
@@ -236,17 +266,23 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(func=_data_verify)
 
     prep = data_commands.add_parser(
-        "prepare", help="render, fetch or check one of a config's datasets and record the outcome (workflow step)")
+        "prepare", help="render, fetch or check one of a config's datasets and record the outcome (workflow step)"
+    )
     prep.add_argument("name", help="a dataset of the config")
     _add_config_source(prep, "the profile naming the dataset")
-    prep.add_argument("--status", required=True, type=Path,
-                      help="JSON file to write: ok, counts, fingerprint, checksums, or the error")
+    prep.add_argument(
+        "--status",
+        required=True,
+        type=Path,
+        help="JSON file to write: ok, counts, fingerprint, checksums, or the error",
+    )
     prep.add_argument("--workers", type=int, default=None, help="processes for the synthetic renderer")
     prep.add_argument("--quiet", action="store_true")
     prep.set_defaults(func=_data_prepare)
 
     hist = data_commands.add_parser(
-        "histogram-baseline", help="mAP of a whole-image colour histogram (no learning): how hard a set is")
+        "histogram-baseline", help="mAP of a whole-image colour histogram (no learning): how hard a set is"
+    )
     hist.add_argument("--root", required=True, type=Path, help="dataset folder in Market-1501 layout")
     hist.add_argument("--out", type=Path, default=None, help="also write the result as JSON")
     hist.set_defaults(func=_data_histogram_baseline)
@@ -257,25 +293,43 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", required=True, type=Path, help="run folder: log.csv, checkpoints, model.pt")
     train.add_argument("--dataset", default=None, help="which of the config's datasets (needed if it lists several)")
-    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="override a config value: a train key (epochs=2) or a dotted path (datasets.synthetic.size=tiny)")
-    train.add_argument("--dataset-status", type=Path, default=None,
-                       help="the workflow's dataset status file: stop with its error if the dataset is unavailable")
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value: a train key (epochs=2) or a dotted path (datasets.synthetic.size=tiny)",
+    )
+    train.add_argument(
+        "--dataset-status",
+        type=Path,
+        default=None,
+        help="the workflow's dataset status file: stop with its error if the dataset is unavailable",
+    )
     train.set_defaults(func=_train)
 
     evaluate = commands.add_parser(
-        "evaluate", help="R1/R5/R10, mAP, mINP of a trained model.pt on a dataset's query and gallery",
+        "evaluate",
+        help="R1/R5/R10, mAP, mINP of a trained model.pt on a dataset's query and gallery",
         description="Evaluate a model.pt written by 'train' under the Market-1501 protocol; writes OUT/metrics.json "
-                    "and OUT/per_query.npz. The dataset is --path DIR (the folder itself) or --data-root DIR "
-                    "(DIR/NAME); without either, it is where the --config profile puts it (data_root and "
-                    "datasets.NAME.path, as for 'train': pass the profile the model was trained with). "
-                    "Images are decoded at the training size through the training cache.")
+        "and OUT/per_query.npz. The dataset is --path DIR (the folder itself) or --data-root DIR "
+        "(DIR/NAME); without either, it is where the --config profile puts it (data_root and "
+        "datasets.NAME.path, as for 'train': pass the profile the model was trained with). "
+        "Images are decoded at the training size through the training cache.",
+    )
     evaluate.add_argument("--checkpoint", required=True, type=Path, help="a run's model.pt")
-    evaluate.add_argument("--dataset", default=None,
-                          help="market1501, dukemtmcreid, synthetic or any name for a custom set "
-                               "(optional with a --config that lists one dataset)")
-    evaluate.add_argument("--config", type=Path, default=None, help="a profile, e.g. configs/paper.yaml: where the data is")
-    evaluate.add_argument("--config-json", default=None, help="the profile's content as JSON (what the workflow passes)")
+    evaluate.add_argument(
+        "--dataset",
+        default=None,
+        help="market1501, dukemtmcreid, synthetic or any name for a custom set "
+        "(optional with a --config that lists one dataset)",
+    )
+    evaluate.add_argument(
+        "--config", type=Path, default=None, help="a profile, e.g. configs/paper.yaml: where the data is"
+    )
+    evaluate.add_argument(
+        "--config-json", default=None, help="the profile's content as JSON (what the workflow passes)"
+    )
     where = evaluate.add_mutually_exclusive_group()
     where.add_argument("--data-root", type=Path, default=None, help="data root holding DATA_ROOT/NAME")
     where.add_argument("--path", type=Path, default=None, help="the dataset folder itself")
@@ -285,13 +339,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--batch-size", type=int, default=128, help="images per forward pass")
     evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     evaluate.add_argument("--out", required=True, type=Path, help="folder for metrics.json and per_query.npz")
-    evaluate.add_argument("--dataset-status", type=Path, default=None,
-                       help="the workflow's dataset status file: stop with its error if the dataset is unavailable")
+    evaluate.add_argument(
+        "--dataset-status",
+        type=Path,
+        default=None,
+        help="the workflow's dataset status file: stop with its error if the dataset is unavailable",
+    )
     evaluate.set_defaults(func=_evaluate)
 
     profile = commands.add_parser("profile", help="parameters, FLOPs and latency of a variant (Table 4)")
     profile.add_argument("--variant", required=True, choices=VARIANTS)
-    profile.add_argument("--config-json", default=None, help="train: (backbone, input size) and profile: (num_classes, runs)")
+    profile.add_argument(
+        "--config-json", default=None, help="train: (backbone, input size) and profile: (num_classes, runs)"
+    )
     profile.add_argument("--out", required=True, type=Path, help="JSON file to write")
     profile.set_defaults(func=_profile)
 
@@ -306,8 +366,13 @@ def build_parser() -> argparse.ArgumentParser:
     ranked.add_argument("--out", required=True, type=Path, help="PNG file to write")
     ranked.set_defaults(func=_figure_ranked_lists)
     cam = figures.add_parser("gradcam", help="Figure 6: Grad-CAM of several models on the same query images")
-    cam.add_argument("--checkpoint", action="append", required=True, metavar="LABEL=PATH",
-                     help="a model.pt and its row label, in row order (e.g. avg=RUN/model.pt); repeat")
+    cam.add_argument(
+        "--checkpoint",
+        action="append",
+        required=True,
+        metavar="LABEL=PATH",
+        help="a model.pt and its row label, in row order (e.g. avg=RUN/model.pt); repeat",
+    )
     cam.add_argument("--dataset", required=True, help="the dataset's name")
     where = cam.add_mutually_exclusive_group(required=True)
     where.add_argument("--path", type=Path, help="the dataset folder")
@@ -327,15 +392,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from reid.checkpoints import CheckpointError, RunFolderError
     from reid.data.fetch import FetchError
     from reid.data.market import DatasetError
-    from reid.evaluate import CheckpointError
     from reid.models import PretrainedWeightsError
-    from reid.train import RunFolderError
+    from reid.runtime import DeviceError
 
     args = build_parser().parse_args(argv)
-    user_errors = (DatasetError, FetchError, FileExistsError, ConfigError, PretrainedWeightsError, CheckpointError,
-                   RunFolderError)
+    user_errors = (
+        DatasetError,
+        FetchError,
+        FileExistsError,
+        ConfigError,
+        PretrainedWeightsError,
+        CheckpointError,
+        RunFolderError,
+        DeviceError,
+    )
     try:
         if args.func in (_train, _evaluate, _profile, _figure_gradcam):  # GPU jobs: one GPU each (reid.gpu_slot)
             from reid.gpu_slot import claim_gpu

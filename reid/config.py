@@ -118,7 +118,7 @@ def validate(config: dict, source: str = "", overridden: dict[str, str] | None =
         origin = f"in {source}" if source else ""
         for key, item in (overridden or {}).items():
             parts = key.split(".")
-            if any(b[:len(parts)] == parts for b in bad):
+            if any(b[: len(parts)] == parts for b in bad):
                 origin = f"from --set {item}"
         message = f"config key '{where}'{f' ({origin})' if origin else ''}: {err.message}"
         if err.validator == "additionalProperties" and schema.get("properties"):
@@ -157,8 +157,9 @@ def apply_overrides(config: dict, overrides: list[str]) -> dict:
         try:
             value = yaml.safe_load(raw) if raw != "" else ""
         except yaml.YAMLError as err:
-            raise ConfigError(f"--set {item}: the value is not valid YAML ({_yaml_problem(err)}); quote "
-                              "it or fix its brackets") from err
+            raise ConfigError(
+                f"--set {item}: the value is not valid YAML ({_yaml_problem(err)}); quote it or fix its brackets"
+            ) from err
         path = _override_path(config, key)
         node = config
         for part in path[:-1]:
@@ -188,8 +189,9 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
             raise ConfigError(f"config file {path} is not valid YAML: {_yaml_problem(err)}") from err
     if not isinstance(config, dict):
         raise ConfigError(f"{path or '--config-json'}: a config is a YAML mapping")
-    overridden = {".".join(_override_path(config, item.split("=", 1)[0])): item
-                  for item in overrides or [] if "=" in item}
+    overridden = {
+        ".".join(_override_path(config, item.split("=", 1)[0])): item for item in overrides or [] if "=" in item
+    }
     config = apply_overrides(config, overrides or [])
     validate(config, "--config-json" if text is not None else str(path) if path is not None else "", overridden)
     return config
@@ -207,7 +209,8 @@ def train_config(config: dict) -> TrainConfig:
         raise ConfigError(f"config key 'train.epochs': {cfg.epochs!r} is not a number of epochs: give 1 or more")
     if cfg.batch_size % cfg.num_instances:
         raise ConfigError(
-            f"config key 'train.batch_size': {cfg.batch_size} is not a multiple of num_instances ({cfg.num_instances})")
+            f"config key 'train.batch_size': {cfg.batch_size} is not a multiple of num_instances ({cfg.num_instances})"
+        )
     if sorted(cfg.milestones) != cfg.milestones:
         raise ConfigError(f"config key 'train.milestones': must be increasing, got {cfg.milestones}")
     return cfg

@@ -19,7 +19,9 @@ def euclidean_dist(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (xx + yy - 2 * x @ y.t()).clamp(min=1e-12).sqrt()
 
 
-def batch_hard_triplet(features: torch.Tensor, labels: torch.Tensor, margin: float = 0.3) -> tuple[torch.Tensor, torch.Tensor]:
+def batch_hard_triplet(
+    features: torch.Tensor, labels: torch.Tensor, margin: float = 0.3
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Hermans et al.'s batch-hard triplet loss: for each anchor the farthest positive and the
     nearest negative in the batch, hinge with ``margin``. Also returns the fraction of anchors
     whose hardest negative is already beyond the hardest positive (a training-accuracy signal)."""
@@ -36,15 +38,23 @@ def label_smoothed_ce(logits: torch.Tensor, labels: torch.Tensor, epsilon: float
     return F.cross_entropy(logits.float(), labels, label_smoothing=epsilon)
 
 
-def paper_loss(outputs: dict, labels: torch.Tensor, margin: float = 0.3, epsilon: float = 0.1,
-               triplet_weight: float = 1.0, ce_weight: float = 1.0) -> dict:
+def paper_loss(
+    outputs: dict,
+    labels: torch.Tensor,
+    margin: float = 0.3,
+    epsilon: float = 0.1,
+    triplet_weight: float = 1.0,
+    ce_weight: float = 1.0,
+) -> dict:
     """Equation (2). ``outputs`` is a model's train-mode output {"triplet": [...], "logits": [...]}.
 
     Returns the total and its parts (detached parts for logging, ``total`` with its graph).
     """
     triplets = [batch_hard_triplet(f, labels, margin) for f in outputs["triplet"]]
     l_triplet = torch.stack([t[0] for t in triplets]).mean()  # 1/6 sum over Pavg1 ... Pmax3
-    l_ce = torch.stack([label_smoothed_ce(z, labels, epsilon) for z in outputs["logits"]]).mean()  # 1/3 sum over Pcont1..3
+    l_ce = torch.stack(
+        [label_smoothed_ce(z, labels, epsilon) for z in outputs["logits"]]
+    ).mean()  # 1/3 sum over Pcont1..3
     total = triplet_weight * l_triplet + ce_weight * l_ce
     with torch.no_grad():
         acc = torch.stack([(z.argmax(1) == labels).float().mean() for z in outputs["logits"]]).mean()

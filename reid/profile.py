@@ -22,14 +22,20 @@ import numpy as np
 import torch
 
 from reid.models import build_model
+from reid.runtime import Runtime
 
 
 def count_parameters(model: torch.nn.Module) -> dict:
     total = sum(p.numel() for p in model.parameters())
-    classifiers = sum(p.numel() for n, p in model.named_parameters() if ".classifier." in n or n.startswith("classifier."))
+    classifiers = sum(
+        p.numel() for n, p in model.named_parameters() if ".classifier." in n or n.startswith("classifier.")
+    )
     backbone = sum(p.numel() for p in model.backbone.parameters())
-    return {"params_M": total / 1e6, "params_without_classifiers_M": (total - classifiers) / 1e6,
-            "backbone_params_M": backbone / 1e6}
+    return {
+        "params_M": total / 1e6,
+        "params_without_classifiers_M": (total - classifiers) / 1e6,
+        "backbone_params_M": backbone / 1e6,
+    }
 
 
 def count_macs(model: torch.nn.Module, height: int, width: int) -> dict:
@@ -49,68 +55,85 @@ def count_macs(model: torch.nn.Module, height: int, width: int) -> dict:
         # thop registers counting buffers on the modules it visits: a throwaway copy takes them
         thop_macs, _ = thop_profile(copy.deepcopy(model), inputs=(x,), verbose=False)
     return {
-        "fvcore_GMACs": fvcore_macs / 1e9, "fvcore_GFLOPs": 2 * fvcore_macs / 1e9,
-        "thop_GMACs": float(thop_macs) / 1e9, "thop_GFLOPs": 2 * float(thop_macs) / 1e9,
+        "fvcore_GMACs": fvcore_macs / 1e9,
+        "fvcore_GFLOPs": 2 * fvcore_macs / 1e9,
+        "thop_GMACs": float(thop_macs) / 1e9,
+        "thop_GFLOPs": 2 * float(thop_macs) / 1e9,
     }
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 @torch.inference_mode()
-def measure_latency(model: torch.nn.Module, height: int, width: int, device: torch.device, runs: int = 100,
-                    warmup: int = 10, batch: int = 64, batches: int = 5) -> dict:
-    """Batch-1 latency (median, p90, ms) over ``runs`` warm passes, and images/s at ``batch``."""
-    cuda = device.type == "cuda"
-    model = copy.deepcopy(model).eval().to(device)
-    if cuda:
-        model.to(memory_format=torch.channels_last)
-    dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
+def measure_latency(
+    model: torch.nn.Module,
+    height: int,
+    width: int,
+    device: torch.device | str,
+    runs: int = 100,
+    warmup: int = 10,
+    batch: int = 64,
+    batches: int = 5,
+) -> dict:
+    """Batch-1 latency (median, p90, ms) over ``runs`` warm passes, and images/s at ``batch``,
+    with the precision and memory format training chooses on ``device`` ("auto")."""
+    runtime = Runtime.resolve(device)
+    model = runtime.place(copy.deepcopy(model).eval())
 
     def forward(x):
-        with torch.autocast(device.type, dtype=dtype, enabled=cuda):
+        with runtime.autocast():
             return model(x)
 
     def inputs(n):
-        x = torch.randn(n, 3, height, width, device=device)
-        return x.contiguous(memory_format=torch.channels_last) if cuda else x
+        return runtime.batch(torch.randn(n, 3, height, width, device=runtime.device))
 
     one = inputs(1)
     for _ in range(warmup):
         forward(one)
     times = []
     for _ in range(runs):
-        _sync(device)
+        runtime.sync()
         t = time.perf_counter()
         forward(one)
-        _sync(device)
+        runtime.sync()
         times.append((time.perf_counter() - t) * 1000)
     big = inputs(batch)
     forward(big)
-    _sync(device)
+    runtime.sync()
     t = time.perf_counter()
     for _ in range(batches):
         forward(big)
-    _sync(device)
+    runtime.sync()
     seconds = time.perf_counter() - t
     return {
-        "latency_ms_median": float(np.median(times)), "latency_ms_p90": float(np.percentile(times, 90)),
-        "runs": runs, "throughput_images_per_s": batch * batches / seconds, "throughput_batch": batch,
-        "precision": str(dtype).replace("torch.", "") if cuda else "float32",
-        "device": torch.cuda.get_device_name(device) if cuda else f"cpu ({platform.processor() or platform.machine()}, "
-                                                                  f"{torch.get_num_threads()} threads)",
+        "latency_ms_median": float(np.median(times)),
+        "latency_ms_p90": float(np.percentile(times, 90)),
+        "runs": runs,
+        "throughput_images_per_s": batch * batches / seconds,
+        "throughput_batch": batch,
+        "precision": runtime.precision,
+        "device": torch.cuda.get_device_name(runtime.device)
+        if runtime.cuda
+        else f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
     }
 
 
-def profile_variant(variant: str, num_classes: int, backbone: str, height: int, width: int, last_stride: int = 1,
-                    options: dict | None = None, runs: int = 100, devices: list[str] | None = None,
-                    cpu_batch: int = 16, gpu_batch: int = 256) -> dict:
+def profile_variant(
+    variant: str,
+    num_classes: int,
+    backbone: str,
+    height: int,
+    width: int,
+    last_stride: int = 1,
+    options: dict | None = None,
+    runs: int = 100,
+    devices: list[str] | None = None,
+    cpu_batch: int = 16,
+    gpu_batch: int = 256,
+) -> dict:
     """Everything Table 4 shows for one variant. ``devices`` defaults to the CPU plus the GPU if any."""
     torch.manual_seed(0)
-    model = build_model(variant, num_classes, backbone=backbone, pretrained="none", last_stride=last_stride,
-                        **(options or {}))
+    model = build_model(
+        variant, num_classes, backbone=backbone, pretrained="none", last_stride=last_stride, **(options or {})
+    )
     result = {"variant": variant, "backbone": backbone, "input": [height, width], "num_classes": num_classes}
     result.update(count_parameters(model))
     result.update(count_macs(model, height, width))

@@ -23,6 +23,11 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from reid.figures import learning_curves
+from reid.provenance import git_commit, package_versions
+from reid.utils import atomic_write_text
+from reid.variants import VARIANTS, table_rows
+
 # our variant -> the paper's row name (Tables 2 and 3)
 PAPER_ROWS = {
     "baseline": "ResNet50_baseline",
@@ -58,6 +63,7 @@ def paper_value(rows: list[dict], table: int, method: str, dataset: str, metric:
 
 
 # ---------------------------------------------------------------------------------------- inputs
+
 
 @dataclass
 class Results:
@@ -120,6 +126,7 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 # ---------------------------------------------------------------------------------------- tables
 
+
 def _cell(values: list[float] | None, paper: float | None) -> str:
     if not values:
         ours = '<span class="missing">not run</span>'
@@ -134,10 +141,8 @@ def _cell(values: list[float] | None, paper: float | None) -> str:
 
 def table2(results: Results, datasets: list[str], variants: list[str], paper: list[dict]) -> str:
     """Table 2: mAP, R1, R5, R10 per variant and dataset, mean ± std over seeds, paper, difference."""
-    head = "".join(
-        f'<th colspan="{3 * len(METRICS)}">{esc(DATASET_LABELS.get(d, d))}</th>' for d in datasets)
-    sub = "".join(
-        f'<th colspan="3">{METRIC_LABELS[m]}</th>' for _ in datasets for m in METRICS)
+    head = "".join(f'<th colspan="{3 * len(METRICS)}">{esc(DATASET_LABELS.get(d, d))}</th>' for d in datasets)
+    sub = "".join(f'<th colspan="3">{METRIC_LABELS[m]}</th>' for _ in datasets for m in METRICS)
     subsub = "".join("<th>ours</th><th>paper</th><th>Δ</th>" for _ in datasets for _ in METRICS)
     rows = []
     for variant in variants:
@@ -150,8 +155,10 @@ def table2(results: Results, datasets: list[str], variants: list[str], paper: li
         seeds = sorted({s for d in datasets for s in results.metrics.get((d, variant), {})})
         label = f"{esc(variant)} <small>({len(seeds)} seed{'s' if len(seeds) != 1 else ''})</small>"
         rows.append(f"<tr><th>{label}</th>{''.join(cells)}</tr>")
-    return (f'<table class="results" id="table2"><thead><tr><th rowspan="3">method</th>{head}</tr>'
-            f"<tr>{sub}</tr><tr>{subsub}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    return (
+        f'<table class="results" id="table2"><thead><tr><th rowspan="3">method</th>{head}</tr>'
+        f"<tr>{sub}</tr><tr>{subsub}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def table3(results: Results, datasets: list[str], paper: list[dict]) -> str:
@@ -170,7 +177,9 @@ def table3(results: Results, datasets: list[str], paper: list[dict]) -> str:
             for m in METRICS:
                 v = paper_value(paper, 3, method, d, m)
                 cells.append(f'<td class="quoted">{"—" if v is None else f"{v:.2f}"}</td>')
-        rows.append(f'<tr class="quoted"><th>{esc(method)} <small>(quoted from the paper)</small></th>{"".join(cells)}</tr>')
+        rows.append(
+            f'<tr class="quoted"><th>{esc(method)} <small>(quoted from the paper)</small></th>{"".join(cells)}</tr>'
+        )
         if method in ours:
             variant = ours[method]
             cells = []
@@ -178,11 +187,16 @@ def table3(results: Results, datasets: list[str], paper: list[dict]) -> str:
                 per_seed = results.metrics.get((d, variant), {})
                 for m in METRICS:
                     values = [v for v in (_metric(x, m) for x in per_seed.values()) if v is not None]
-                    cells.append(f'<td class="ours">{mean_std(values)[0]:.2f}</td>' if values
-                                 else '<td class="missing">not run</td>')
+                    cells.append(
+                        f'<td class="ours">{mean_std(values)[0]:.2f}</td>'
+                        if values
+                        else '<td class="missing">not run</td>'
+                    )
             rows.append(f'<tr class="ours"><th>{esc(variant)} <small>(measured here)</small></th>{"".join(cells)}</tr>')
-    return (f'<table class="results" id="table3"><thead><tr><th rowspan="2">method</th>{head}</tr><tr>{sub}</tr>'
-            f"</thead><tbody>{''.join(rows)}</tbody></table>")
+    return (
+        f'<table class="results" id="table3"><thead><tr><th rowspan="2">method</th>{head}</tr><tr>{sub}</tr>'
+        f"</thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def table4(results: Results, variants: list[str], paper: list[dict]) -> str:
@@ -190,78 +204,48 @@ def table4(results: Results, variants: list[str], paper: list[dict]) -> str:
     rows = []
     devices = sorted({d for p in results.profiles.values() for d in p.get("latency", {})})
     names = {d: p["latency"][d].get("device", d) for p in results.profiles.values() for d in p.get("latency", {})}
-    dev_heads = "".join(f"<th>{esc(names[d])}: latency ms (median / p90)</th><th>{esc(names[d])}: images/s</th>"
-                        for d in devices)
+    dev_heads = "".join(
+        f"<th>{esc(names[d])}: latency ms (median / p90)</th><th>{esc(names[d])}: images/s</th>" for d in devices
+    )
     if not devices:  # nothing profiled yet: keep the latency columns for the paper's value
         dev_heads = "<th>latency ms</th><th>images/s</th>"
     latency_columns = 2 * max(len(devices), 1)
     for variant in variants:
         p = results.profiles.get(variant)
         if p is None:
-            rows.append(f'<tr><th>{esc(variant)}</th><td class="missing" colspan="{4 + latency_columns}">not run</td></tr>')
+            rows.append(
+                f'<tr><th>{esc(variant)}</th><td class="missing" colspan="{4 + latency_columns}">not run</td></tr>'
+            )
             continue
         lat = "".join(
             f"<td>{p['latency'][d]['latency_ms_median']:.2f} / {p['latency'][d]['latency_ms_p90']:.2f}</td>"
-            f"<td>{p['latency'][d]['throughput_images_per_s']:.0f}</td>" if d in p.get("latency", {})
-            else "<td>—</td><td>—</td>" for d in devices)
+            f"<td>{p['latency'][d]['throughput_images_per_s']:.0f}</td>"
+            if d in p.get("latency", {})
+            else "<td>—</td><td>—</td>"
+            for d in devices
+        )
         rows.append(
             f"<tr><th>{esc(variant)} <small>({esc(p['backbone'])}, {p['input'][0]}x{p['input'][1]})</small></th>"
             f"<td>{p['params_M']:.2f}</td><td>{p['params_without_classifiers_M']:.2f}</td>"
             f"<td>{p['fvcore_GMACs']:.2f} / {p['fvcore_GFLOPs']:.2f}</td><td>{p['thop_GMACs']:.2f} / {p['thop_GFLOPs']:.2f}</td>"
-            f"{lat}</tr>")
+            f"{lat}</tr>"
+        )
     paper_rows = []
     for method in ("Residual",):
         vals = {m: paper_value(paper, 4, method, "", m) for m in ("params_M", "flops_G", "inference_ms")}
         paper_rows.append(
             f'<tr class="quoted"><th>{esc(method)} <small>(paper: ResNet50, 288x144, GTX 1080Ti)</small></th>'
             f'<td>{vals["params_M"]:.2f}</td><td>—</td><td colspan="2">FLOPs/G as printed: {vals["flops_G"]:.2f}</td>'
-            f'<td colspan="{latency_columns}">{vals["inference_ms"]:.2f} ms per image</td></tr>')
+            f'<td colspan="{latency_columns}">{vals["inference_ms"]:.2f} ms per image</td></tr>'
+        )
     return (
         '<table class="results" id="table4"><thead><tr><th>method</th><th>params M</th>'
         "<th>params M without classifiers</th><th>fvcore GMACs / GFLOPs</th><th>thop GMACs / GFLOPs</th>"
-        f"{dev_heads}</tr></thead><tbody>{''.join(rows)}{''.join(paper_rows)}</tbody></table>")
+        f"{dev_heads}</tr></thead><tbody>{''.join(rows)}{''.join(paper_rows)}</tbody></table>"
+    )
 
 
 # ---------------------------------------------------------------------------------------- figures
-
-def figure5(results: Results, dataset: str, variants: tuple[str, ...] = ("avg", "max", "residual")) -> bytes | None:
-    """Figure 5: accuracy (R1, mAP) and loss per epoch, mean over seeds with a min-max band."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    series = {v: results.logs.get((dataset, v), {}) for v in variants}
-    if not any(series.values()):
-        return None
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    for variant, per_seed in series.items():
-        if not per_seed:
-            continue
-        for ax, column, label in ((axes[0], "rank1", "R1 (%)"), (axes[1], "mAP", "mAP (%)"), (axes[2], "loss", "loss")):
-            points: dict[int, list[float]] = {}
-            for rows in per_seed.values():
-                for row in rows:
-                    if row.get(column) not in (None, ""):
-                        value = float(row[column]) * (100 if column != "loss" else 1)
-                        points.setdefault(int(row["epoch"]), []).append(value)
-            if not points:
-                continue
-            epochs = sorted(points)
-            mean = [sum(points[e]) / len(points[e]) for e in epochs]
-            ax.plot(epochs, mean, marker="o" if len(epochs) < 30 else None, ms=3, label=variant)
-            ax.fill_between(epochs, [min(points[e]) for e in epochs], [max(points[e]) for e in epochs], alpha=0.2)
-            ax.set_xlabel("epoch")
-            ax.set_ylabel(label)
-    for ax in axes:
-        ax.grid(alpha=0.3)
-    axes[0].legend()
-    fig.suptitle(f"{DATASET_LABELS.get(dataset, dataset)}: accuracy and loss per epoch (mean over seeds, band = min-max)")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
 
 
 def figure_files(results_dir: str | Path, dataset: str, stem: str) -> list[Path]:
@@ -287,18 +271,29 @@ def datasets_table(results: Results, datasets: list[str]) -> str:
             continue
         if not status.get("ok"):
             rows.append(f'<tr><th>{esc(d)}</th><td class="missing" colspan="5">not available (below)</td></tr>')
-            errors.append(f"<h3>{esc(d)}</h3><pre class=\"missing\">{esc(status.get('error', ''))}</pre>")
+            errors.append(f'<h3>{esc(d)}</h3><pre class="missing">{esc(status.get("error", ""))}</pre>')
             continue
         counts = status.get("counts", {})
-        cells = "".join(f"<td>{counts.get(k, {}).get('images', '?')} / {counts.get(k, {}).get('ids', '?')}</td>"
-                        for k in ("train", "query", "gallery"))
+        cells = "".join(
+            f"<td>{counts.get(k, {}).get('images', '?')} / {counts.get(k, {}).get('ids', '?')}</td>"
+            for k in ("train", "query", "gallery")
+        )
         marker = status.get("marker") or {}
-        origin = (f"md5 {marker['md5']}" if marker.get("md5") else
-                  f"rendered: size {marker.get('size')}, seed {marker.get('seed')}" if "seed" in marker else "custom folder")
-        rows.append(f"<tr><th>{esc(d)}</th>{cells}<td>{esc(status.get('fingerprint', ''))}</td><td>{esc(origin)}</td></tr>")
-    return ('<table id="datasets"><thead><tr><th>dataset</th><th>train images / ids</th><th>query images / ids</th>'
-            "<th>gallery images / ids</th><th>content fingerprint</th><th>archive</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>{''.join(errors)}")
+        origin = (
+            f"md5 {marker['md5']}"
+            if marker.get("md5")
+            else f"rendered: size {marker.get('size')}, seed {marker.get('seed')}"
+            if "seed" in marker
+            else "custom folder"
+        )
+        rows.append(
+            f"<tr><th>{esc(d)}</th>{cells}<td>{esc(status.get('fingerprint', ''))}</td><td>{esc(origin)}</td></tr>"
+        )
+    return (
+        '<table id="datasets"><thead><tr><th>dataset</th><th>train images / ids</th><th>query images / ids</th>'
+        "<th>gallery images / ids</th><th>content fingerprint</th><th>archive</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>{''.join(errors)}"
+    )
 
 
 def img_tag(png: bytes, alt: str) -> str:
@@ -317,19 +312,6 @@ td.paper,td.quoted,tr.quoted th{color:#666} td.diff{color:#555;font-style:italic
 .missing{color:#b00} small{color:#777;font-weight:normal} img{max-width:100%}
 pre{background:#f7f7f7;padding:.6em;overflow:auto;font-size:12px}
 """
-
-
-def _package_versions() -> dict:
-    from importlib import metadata
-
-    names = ["torch", "torchvision", "numpy", "pandas", "matplotlib", "snakemake", "fvcore", "thop", "grad-cam"]
-    versions = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def _benchmarks(benchmarks_dir: Path) -> list[tuple[str, float]]:
@@ -358,117 +340,121 @@ def _figure_images(results_dir, datasets: list[str], stem: str, label: str) -> l
     return parts
 
 
-def gradcam_variants(variants: list[str]) -> list[str]:
-    """Figure 6's rows, in the paper's order."""
-    return [v for v in ("avg", "max", "residual") if v in variants]
-
-
-def dataset_results(config: dict, dataset: str, results_dir: str | Path = "results") -> list[str]:
-    """The result files a config's workflow run produces on one dataset (the workflow asks for
-    exactly these; the report lists those missing)."""
-    root = Path(results_dir) / dataset
-    variants = list(config.get("variants") or ["baseline", "avg", "max", "residual"])
-    seeds = list(config.get("seeds") or [1, 2, 3])
-    runs = variants + (["residual+rerank"] if "residual" in variants else [])
-    files = [str(root / v / f"seed{s}" / "metrics.json") for v in runs for s in seeds]
-    if "residual" in variants:
-        files.append(str(root / "figures" / f"ranked_lists_seed{seeds[0]}.png"))
-    if gradcam_variants(variants):
-        files.append(str(root / "figures" / f"gradcam_seed{seeds[0]}.png"))
-    return files
-
-
-def profile_results(config: dict, results_dir: str | Path = "results") -> list[str]:
-    variants = list(config.get("variants") or ["baseline", "avg", "max", "residual"])
-    return [str(Path(results_dir) / "profile" / f"{v}.json") for v in variants]
-
-
-def expected_results(config: dict, results_dir: str | Path = "results") -> list[str]:
-    """Every result file a config's workflow run produces."""
-    return [f for d in config.get("datasets") or {} for f in dataset_results(config, d, results_dir)] + \
-        profile_results(config, results_dir)
-
-
-def build_report(results_dir: str | Path = "results", out: str | Path = "report/index.html", config: dict | None = None,
-                 benchmarks_dir: str | Path = "benchmarks", data_root: str | Path | None = None,
-                 expected: list[str] | None = None) -> Path:
+def build_report(
+    results_dir: str | Path = "results",
+    out: str | Path = "report/index.html",
+    config: dict | None = None,
+    benchmarks_dir: str | Path = "benchmarks",
+    data_root: str | Path | None = None,
+    expected: list[str] | None = None,
+) -> Path:
     """Write the report page; returns its path. ``expected``: result files the workflow asked for
     (those missing are listed as not run)."""
-    from reid.train import git_commit
-    from reid.utils import atomic_write_text
-
     config = config or {}
     results = read_results(results_dir)
     paper = paper_tables()
     datasets = list(config.get("datasets") or sorted({d for d, _ in results.metrics}))
-    variants = list(config.get("variants") or ["baseline", "avg", "max", "residual"])
-    table_variants = variants + (["residual+rerank"] if "residual" in variants else [])
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Multi-scale residual pooling: reproduction report</title>"
-             f"<style>{STYLE}</style></head><body>",
-             "<h1>Multi-scale residual pooling re-ID: reproduction report</h1>",
-             "<p>He, Liu, Zhu, <i>Person re-identification method based on multi-scale residual pooling</i>, "
-             "Proc. SPIE 12506, 125066I. Our numbers are measured by this suite (mean ± std over seeds); the "
-             "paper's are printed beside them, with the difference Δ = ours − paper. All in percent.</p>"]
+    variants = list(config.get("variants") or VARIANTS)
+    table_variants = table_rows(variants)
+    parts = [
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Multi-scale residual pooling: reproduction report</title>"
+        f"<style>{STYLE}</style></head><body>",
+        "<h1>Multi-scale residual pooling re-ID: reproduction report</h1>",
+        "<p>He, Liu, Zhu, <i>Person re-identification method based on multi-scale residual pooling</i>, "
+        "Proc. SPIE 12506, 125066I. Our numbers are measured by this suite (mean ± std over seeds); the "
+        "paper's are printed beside them, with the difference Δ = ours − paper. All in percent.</p>",
+    ]
     missing = [p for p in (expected or []) if not Path(p).exists()]
     if missing:
         items = "".join(f"<li>{esc(p)}</li>" for p in missing)
-        parts.append(f'<div class="missing"><h2>Not run</h2><p>These results were asked for but do not exist '
-                     f"(see logs/ for why):</p><ul>{items}</ul></div>")
-    parts.append('<h2>Table 2: the variants</h2><div class="scroll">' + table2(results, datasets, table_variants, paper)
-                 + "</div>")
-    parts.append('<h2>Table 3: comparison with other methods</h2><div class="scroll">' + table3(results, datasets, paper)
-                 + "</div>")
-    parts.append("<h2>Table 4: parameters, computation, inference time</h2>"
-                 "<p>fvcore and thop count multiply-accumulates (MACs) and differ in what they include; "
-                 "FLOPs = 2 × MACs. The paper's FLOPs/G column (10.82 for ResNet50 at 288x144) matches 2 × MACs. "
-                 "Parameters are counted with the identity classifiers of "
-                 f"{esc(next(iter(results.profiles.values()), {}).get('num_classes', '?'))} classes.</p>"
-                 + table4(results, variants, paper))
-    parts.append("<h2>Figure 4: ranked lists of the residual model</h2>"
-                 "<p>Each row: a query, then its ten nearest gallery images (same identity and camera excluded, as "
-                 "the metric ranks them). Solid green border: the same identity; dashed red: another. Queries are "
-                 "spread from the best to the worst average precision, not hand-picked.</p>")
+        parts.append(
+            f'<div class="missing"><h2>Not run</h2><p>These results were asked for but do not exist '
+            f"(see logs/ for why):</p><ul>{items}</ul></div>"
+        )
+    parts.append(
+        '<h2>Table 2: the variants</h2><div class="scroll">'
+        + table2(results, datasets, table_variants, paper)
+        + "</div>"
+    )
+    parts.append(
+        '<h2>Table 3: comparison with other methods</h2><div class="scroll">'
+        + table3(results, datasets, paper)
+        + "</div>"
+    )
+    parts.append(
+        "<h2>Table 4: parameters, computation, inference time</h2>"
+        "<p>fvcore and thop count multiply-accumulates (MACs) and differ in what they include; "
+        "FLOPs = 2 × MACs. The paper's FLOPs/G column (10.82 for ResNet50 at 288x144) matches 2 × MACs. "
+        "Parameters are counted with the identity classifiers of "
+        f"{esc(next(iter(results.profiles.values()), {}).get('num_classes', '?'))} classes.</p>"
+        + table4(results, variants, paper)
+    )
+    parts.append(
+        "<h2>Figure 4: ranked lists of the residual model</h2>"
+        "<p>Each row: a query, then its ten nearest gallery images (same identity and camera excluded, as "
+        "the metric ranks them). Solid green border: the same identity; dashed red: another. Queries are "
+        "spread from the best to the worst average precision, not hand-picked.</p>"
+    )
     parts += _figure_images(results_dir, datasets, "ranked_lists", "Figure 4")
     parts.append("<h2>Figure 5: accuracy and loss per epoch</h2>")
     for d in datasets:
-        png = figure5(results, d)
-        parts.append(img_tag(png, f"Figure 5, {DATASET_LABELS.get(d, d)}") if png else f'<p class="missing">{esc(d)}: no training logs.</p>')
-    parts.append("<h2>Figure 6: Grad-CAM of avg, max and residual</h2>"
-                 "<p>(a) the query images, then the class activation maps of the (b) avg, (c) max and (d) residual "
-                 "models on them (Grad-CAM on the last block of layer4, for the training identity each model finds "
-                 "most likely: query identities are not among the classifier's classes).</p>")
+        logs = {v: results.logs.get((d, v), {}) for v in ("avg", "max", "residual")}
+        png = learning_curves(
+            logs, f"{DATASET_LABELS.get(d, d)}: accuracy and loss per epoch (mean over seeds, band = min-max)"
+        )
+        parts.append(
+            img_tag(png, f"Figure 5, {DATASET_LABELS.get(d, d)}")
+            if png
+            else f'<p class="missing">{esc(d)}: no training logs.</p>'
+        )
+    parts.append(
+        "<h2>Figure 6: Grad-CAM of avg, max and residual</h2>"
+        "<p>(a) the query images, then the class activation maps of the (b) avg, (c) max and (d) residual "
+        "models on them (Grad-CAM on the last block of layer4, for the training identity each model finds "
+        "most likely: query identities are not among the classifier's classes).</p>"
+    )
     parts += _figure_images(results_dir, datasets, "gradcam", "Figure 6")
     parts.append("<h2>Datasets</h2>" + datasets_table(results, datasets))
     prov = {
         "commit": git_commit() or "unknown",
-        "packages": _package_versions(),
+        "packages": package_versions(),
         "config": config,
         "devices": sorted({m.get("device", "") for per in results.metrics.values() for m in per.values()} - {""}),
     }
     if results.datasets:
-        prov["datasets"] = {d: {k: v for k, v in results.datasets[d].items() if k != "error"}
-                            for d in datasets if d in results.datasets}
+        prov["datasets"] = {
+            d: {k: v for k, v in results.datasets[d].items() if k != "error"} for d in datasets if d in results.datasets
+        }
     elif data_root is not None:  # results made without the workflow's dataset step
         from reid.data.market import read_marker
 
         prov["datasets"] = {d: read_marker(Path(data_root) / d) for d in datasets}
-    parts.append(f"<h2>Provenance</h2><p>Commit {esc(prov['commit'])}; measured on {esc(', '.join(prov['devices']) or '?')}."
-                 "</p><details><summary>Config, package versions, datasets</summary><pre>"
-                 + esc(json.dumps(prov, indent=2, sort_keys=True, default=str)) + "</pre></details>")
+    parts.append(
+        f"<h2>Provenance</h2><p>Commit {esc(prov['commit'])}; measured on {esc(', '.join(prov['devices']) or '?')}."
+        "</p><details><summary>Config, package versions, datasets</summary><pre>"
+        + esc(json.dumps(prov, indent=2, sort_keys=True, default=str))
+        + "</pre></details>"
+    )
     timing = _benchmarks(Path(benchmarks_dir))
     if timing:
         stages: dict[str, list[float]] = {}
         for job, seconds in timing:
             stages.setdefault(job.split("/")[0], []).append(seconds)
-        summary = "".join(f"<tr><th>{esc(stage)}</th><td>{len(v)}</td><td>{sum(v):.1f}</td><td>{max(v):.1f}</td></tr>"
-                          for stage, v in stages.items())
+        summary = "".join(
+            f"<tr><th>{esc(stage)}</th><td>{len(v)}</td><td>{sum(v):.1f}</td><td>{max(v):.1f}</td></tr>"
+            for stage, v in stages.items()
+        )
         total = sum(s for _, s in timing)
-        parts.append('<h3>Wall time per rule</h3><p>From the jobs\' Snakemake <code>benchmark:</code> files, '
-                     f"{total / 60:.1f} minutes of jobs in all.</p><table id=\"timing-summary\"><thead><tr><th>rule</th>"
-                     f"<th>jobs</th><th>seconds in all</th><th>longest job</th></tr></thead><tbody>{summary}</tbody></table>")
+        parts.append(
+            "<h3>Wall time per rule</h3><p>From the jobs' Snakemake <code>benchmark:</code> files, "
+            f'{total / 60:.1f} minutes of jobs in all.</p><table id="timing-summary"><thead><tr><th>rule</th>'
+            f"<th>jobs</th><th>seconds in all</th><th>longest job</th></tr></thead><tbody>{summary}</tbody></table>"
+        )
         rows = "".join(f"<tr><th>{esc(job)}</th><td>{s:.1f}</td></tr>" for job, s in timing)
-        parts.append(f'<details><summary>Wall time per job</summary><table id="timing"><tr><th>job</th>'
-                     f"<th>seconds</th></tr>{rows}</table></details>")
+        parts.append(
+            f'<details><summary>Wall time per job</summary><table id="timing"><tr><th>job</th>'
+            f"<th>seconds</th></tr>{rows}</table></details>"
+        )
     parts.append("</body></html>")
     out = Path(out)
     atomic_write_text(out, "\n".join(parts))

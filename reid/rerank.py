@@ -71,8 +71,11 @@ def _check_params(k1, k2, lambda_value) -> None:
     for name, k in (("k1", k1), ("k2", k2)):
         if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {k!r}")
-    if isinstance(lambda_value, bool) or not isinstance(lambda_value, numbers.Real) \
-            or not (0.0 <= float(lambda_value) <= 1.0):
+    if (
+        isinstance(lambda_value, bool)
+        or not isinstance(lambda_value, numbers.Real)
+        or not (0.0 <= float(lambda_value) <= 1.0)
+    ):
         raise ValueError(f"lambda_value must be a number in [0, 1], got {lambda_value!r}")
 
 
@@ -109,7 +112,7 @@ def _copy_transposed_square(dst: torch.Tensor, src: torch.Tensor) -> None:
         return
     tile = 512
     for r in range(0, src.shape[0], tile):
-        _square_into(dst[:, r:r + tile], src[r:r + tile].T)
+        _square_into(dst[:, r : r + tile], src[r : r + tile].T)
 
 
 class _MatrixSource:
@@ -126,13 +129,13 @@ class _MatrixSource:
         Q = self.Q
         nq = max(0, min(b, Q) - a)
         if nq:  # M^T[i, :Q] = qq[:, i], M^T[i, Q:] = qg[i, :]
-            _copy_transposed_square(buf[:nq, :Q], self.qq[:, a:a + nq])
-            _square_into(buf[:nq, Q:], self.qg[a:a + nq])
+            _copy_transposed_square(buf[:nq, :Q], self.qq[:, a : a + nq])
+            _square_into(buf[:nq, Q:], self.qg[a : a + nq])
         ng = (b - a) - nq
         if ng:  # M^T[Q+g, :Q] = qg[:, g], M^T[Q+g, Q:] = gg[:, g]
             s = max(a, Q) - Q
-            _copy_transposed_square(buf[nq:, :Q], self.qg[:, s:s + ng])
-            _copy_transposed_square(buf[nq:, Q:], self.gg[:, s:s + ng])
+            _copy_transposed_square(buf[nq:, :Q], self.qg[:, s : s + ng])
+            _copy_transposed_square(buf[nq:, Q:], self.gg[:, s : s + ng])
 
     def entries(self, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
         """Squared ``M^T[i, j] = M[j, i]`` for index vectors i, j (float32)."""
@@ -171,10 +174,10 @@ class _FeatureSource:
         out = torch.empty(i.shape, dtype=torch.float32, device=i.device)
         step = max(1, _BLOCK_ELEMS // (4 * max(1, self.f.shape[1])))
         for s in range(0, i.numel(), step):
-            ii, jj = i[s:s + step], j[s:s + step]
+            ii, jj = i[s : s + step], j[s : s + step]
             dot = (self.f[ii] * self.f[jj]).sum(1)
             d = (self.sq[ii] + self.sq[jj] - 2.0 * dot).clamp_(min=0)
-            out[s:s + step] = torch.where(ii == jj, torch.zeros_like(d), d)
+            out[s : s + step] = torch.where(ii == jj, torch.zeros_like(d), d)
         return out
 
 
@@ -210,7 +213,7 @@ def _neighbours(src, k: int, block_rows: int, out: torch.Tensor):
         rowmax[a:b] = m
         buf.div_(m[:, None])
         if a < Q:
-            out[a:min(b, Q)] = buf[: min(b, Q) - a, Q:]
+            out[a : min(b, Q)] = buf[: min(b, Q) - a, Q:]
         knn[a:b] = _stable_topk(buf, k)
     return knn, rowmax
 
@@ -246,10 +249,13 @@ def _expanded_v(knn, src, rowmax, k1: int):
         overlap = (in_ri & cmask).sum(-1)
         size = cmask.sum(-1)
         accept = Ri & (overlap.to(torch.float64) > (2.0 / 3.0) * size.to(torch.float64))
-        members = torch.cat([
-            torch.where(Ri, fi, N),
-            torch.where(cmask & accept[..., None], cand, N).flatten(1),
-        ], 1)
+        members = torch.cat(
+            [
+                torch.where(Ri, fi, N),
+                torch.where(cmask & accept[..., None], cand, N).flatten(1),
+            ],
+            1,
+        )
         members = members.sort(dim=1).values
         dup = torch.zeros_like(members, dtype=torch.bool)
         dup[:, 1:] = members[:, 1:] == members[:, :-1]
@@ -312,7 +318,7 @@ def _jaccard_into(out, ptr, cols, vals, Q: int, lam: float, query_rows: int) -> 
     G = N - Q
     # gallery side by column (CSC), padded per column to a power-of-two width bucket
     g_start = int(ptr[Q])
-    g_rows = torch.repeat_interleave(torch.arange(G, device=dev), ptr[Q + 1:] - ptr[Q:-1])
+    g_rows = torch.repeat_interleave(torch.arange(G, device=dev), ptr[Q + 1 :] - ptr[Q:-1])
     g_cols, g_vals = cols[g_start:], vals[g_start:]
     order = torch.argsort(g_cols, stable=True)
     g_cols, g_rows, g_vals = g_cols[order], g_rows[order], g_vals[order]
@@ -336,7 +342,7 @@ def _jaccard_into(out, ptr, cols, vals, Q: int, lam: float, query_rows: int) -> 
     # query side (CSR order: by row, so the writes of a step stay within few rows)
     q_end = int(ptr[Q])
     q_cols, q_vals = cols[:q_end], vals[:q_end]
-    q_rows = torch.repeat_interleave(torch.arange(Q, device=dev), ptr[1:Q + 1] - ptr[:Q])
+    q_rows = torch.repeat_interleave(torch.arange(Q, device=dev), ptr[1 : Q + 1] - ptr[:Q])
     q_bucket = bucket[q_cols]
     one_minus = 1.0 - lam
     for a in range(0, Q, query_rows):
@@ -348,7 +354,7 @@ def _jaccard_into(out, ptr, cols, vals, Q: int, lam: float, query_rows: int) -> 
             sel = (q_bucket[lo:hi] == e).nonzero().squeeze(1) + lo
             step = max(1, _PAIR_BUDGET >> e)
             for s in range(0, sel.numel(), step):
-                idx = sel[s:s + step]
+                idx = sel[s : s + step]
                 sl = slot[q_cols[idx]]
                 target = t_rows[sl] + ((q_rows[idx] - a) * G)[:, None]
                 contrib = torch.minimum(t_vals[sl], q_vals[idx][:, None])
@@ -403,8 +409,10 @@ def k_reciprocal(q_g_dist, q_q_dist, g_g_dist, k1=20, k2=6, lambda_value=0.3):
         raise ValueError(f"q_g_dist must be 2-d (Q, G), got shape {tuple(qg.shape)}")
     Q, G = qg.shape
     if tuple(qq.shape) != (Q, Q) or tuple(gg.shape) != (G, G):
-        raise ValueError(f"expected q_q_dist ({Q}, {Q}) and g_g_dist ({G}, {G}) for q_g_dist ({Q}, {G}), "
-                         f"got {tuple(qq.shape)} and {tuple(gg.shape)}")
+        raise ValueError(
+            f"expected q_q_dist ({Q}, {Q}) and g_g_dist ({G}, {G}) for q_g_dist ({Q}, {G}), "
+            f"got {tuple(qq.shape)} and {tuple(gg.shape)}"
+        )
     out = _rerank(_MatrixSource(qg, qq, gg), k1, k2, lambda_value)
     return out.cpu().numpy() if as_numpy else out
 

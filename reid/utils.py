@@ -12,8 +12,8 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 def md5sum(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -25,9 +25,24 @@ def one_epoch_models(tiny, tmp_path_factory):
     from reid.train import train
 
     tmp = tmp_path_factory.mktemp("models")
-    cfg = TrainConfig(backbone="resnet18", pretrained="none", height=64, width=32, batch_size=8, num_instances=2,
-                      epochs=1, eval_every=0, cache_dir=str(tmp / "cache"), progress=False, decode_workers=1,
-                      warmup_epochs=1, milestones=[1], base_lr=0.01, device="cpu", reduce_dim=32)
+    cfg = TrainConfig(
+        backbone="resnet18",
+        pretrained="none",
+        height=64,
+        width=32,
+        batch_size=8,
+        num_instances=2,
+        epochs=1,
+        eval_every=0,
+        cache_dir=str(tmp / "cache"),
+        progress=False,
+        decode_workers=1,
+        warmup_epochs=1,
+        milestones=[1],
+        base_lr=0.01,
+        device="cpu",
+        reduce_dim=32,
+    )
     for variant in ("avg", "max", "residual"):
         train(cfg, tiny, variant, seed=0, out=tmp / variant)
     return {variant: tmp / variant / "model.pt" for variant in ("avg", "max", "residual")}

@@ -28,21 +28,37 @@ import yaml
 
 from reid.cli import main
 
-RESULTS = ("model.pt", "metrics.json", "per_query.npz", "log.csv", "train.json", "checkpoint.pt",
-           "checkpoint.prev.pt")
-TINY_TRAIN = {"backbone": "resnet18", "pretrained": "none", "height": 64, "width": 32, "pad": 3, "batch_size": 8,
-              "num_instances": 2, "epochs": 1, "eval_every": 0, "warmup_epochs": 0, "milestones": [],
-              "progress": False, "decode_workers": 1, "device": "cpu"}
+RESULTS = ("model.pt", "metrics.json", "per_query.npz", "log.csv", "train.json", "checkpoint.pt", "checkpoint.prev.pt")
+TINY_TRAIN = {
+    "backbone": "resnet18",
+    "pretrained": "none",
+    "height": 64,
+    "width": 32,
+    "pad": 3,
+    "batch_size": 8,
+    "num_instances": 2,
+    "epochs": 1,
+    "eval_every": 0,
+    "warmup_epochs": 0,
+    "milestones": [],
+    "progress": False,
+    "decode_workers": 1,
+    "device": "cpu",
+}
 SPLITS = ("bounding_box_train", "query", "bounding_box_test")
 
 
 # ---------------------------------------------------------------- helpers
 
+
 def write_config(folder: Path, datasets: dict, data_root: Path | None = None, **train) -> Path:
     """A tiny config (cache inside ``folder``) as a YAML file; ``train`` updates the recipe."""
     folder.mkdir(parents=True, exist_ok=True)
-    config = {"data_root": str(data_root or folder / "data"), "datasets": datasets,
-              "train": dict(TINY_TRAIN, cache_dir=str(folder / "cache")) | train}
+    config = {
+        "data_root": str(data_root or folder / "data"),
+        "datasets": datasets,
+        "train": dict(TINY_TRAIN, cache_dir=str(folder / "cache")) | train,
+    }
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -101,6 +117,7 @@ def images(root: Path, split: str) -> list[Path]:
 
 # ---------------------------------------------------------------- a trained model, once per module
 
+
 @pytest.fixture(scope="module")
 def trained(tiny_synthetic, tmp_path_factory):
     """An avg model trained for one epoch through the CLI (model.pt), and a training checkpoint
@@ -112,25 +129,41 @@ def trained(tiny_synthetic, tmp_path_factory):
     payload = torch.load(model, weights_only=True)
     checkpoint = folder / "avg-run" / "checkpoint.pt"
     checkpoint.parent.mkdir()
-    torch.save({"epoch": 1, "variant": "avg", "num_classes": payload["num_classes"], "run_key": "0" * 16,
-                "model": payload["state_dict"], "optimizer": {"state": {}, "param_groups": []}, "scaler": {},
-                "history": [{"epoch": 1, "loss": 1.0}]}, checkpoint)
+    torch.save(
+        {
+            "epoch": 1,
+            "variant": "avg",
+            "num_classes": payload["num_classes"],
+            "run_key": "0" * 16,
+            "model": payload["state_dict"],
+            "optimizer": {"state": {}, "param_groups": []},
+            "scaler": {},
+            "history": [{"epoch": 1, "loss": 1.0}],
+        },
+        checkpoint,
+    )
     return {"config": config, "model": model, "payload": payload, "checkpoint": checkpoint}
 
 
 def evaluate_fails(capsys, trained, root: Path, out: Path) -> str:
     with pytest.warns(UserWarning, match="trained on dataset"):  # another dataset than the model's: says so
-        return fails(capsys, "evaluate", "--checkpoint", trained["model"], "--dataset", "mine", "--path", root,
-                     "--out", out)
+        return fails(
+            capsys, "evaluate", "--checkpoint", trained["model"], "--dataset", "mine", "--path", root, "--out", out
+        )
 
 
 # ---------------------------------------------------------------- 1. missing dataset
 
-@pytest.mark.parametrize("datasets, words", [
-    ({"synthetic": {"size": "tiny"}}, ["synthetic", "does not exist", "python -m reid data synth --root"]),
-    ({"market1501": {}}, ["market1501", "does not exist", "python -m reid data fetch market1501 --root"]),
-    ({"dukemtmcreid": {}}, ["dukemtmcreid", "does not exist", "--archive /path/to/DukeMTMC-reID.zip"]),
-], ids=["synthetic", "market1501", "dukemtmcreid"])
+
+@pytest.mark.parametrize(
+    "datasets, words",
+    [
+        ({"synthetic": {"size": "tiny"}}, ["synthetic", "does not exist", "python -m reid data synth --root"]),
+        ({"market1501": {}}, ["market1501", "does not exist", "python -m reid data fetch market1501 --root"]),
+        ({"dukemtmcreid": {}}, ["dukemtmcreid", "does not exist", "--archive /path/to/DukeMTMC-reID.zip"]),
+    ],
+    ids=["synthetic", "market1501", "dukemtmcreid"],
+)
 def test_missing_dataset_under_data_root(tmp_path, capsys, datasets, words):
     config = write_config(tmp_path, datasets, data_root=tmp_path / "empty")
     err = fails(capsys, "train", "--config", config, "--variant", "avg", "--out", tmp_path / "run")
@@ -154,6 +187,7 @@ def test_missing_custom_dataset_path(tmp_path, capsys):
 
 # ---------------------------------------------------------------- 2. corrupt image
 
+
 @pytest.mark.parametrize("split", ["bounding_box_train", "bounding_box_test"])
 def test_corrupt_image_stops_training_and_names_the_file(tiny_synthetic, tmp_path, capsys, trained, split):
     root = copy_set(tiny_synthetic, tmp_path)
@@ -176,15 +210,22 @@ def test_corrupt_image_stops_training_and_names_the_file(tiny_synthetic, tmp_pat
 
 # ---------------------------------------------------------------- 3. wrong layout
 
+
 def test_missing_split_folder(tiny_synthetic, tmp_path, capsys):
     root = copy_set(tiny_synthetic, tmp_path)
     shutil.rmtree(root / "bounding_box_test")
     config = write_config(tmp_path, custom(root))
-    for argv in (["train", "--config", config, "--variant", "avg", "--out", tmp_path / "run"],
-                 ["data", "verify", "mine", "--path", root]):
+    for argv in (
+        ["train", "--config", config, "--variant", "avg", "--out", tmp_path / "run"],
+        ["data", "verify", "mine", "--path", root],
+    ):
         err = fails(capsys, *argv)
-        says(err, f"{root} is not in Market-1501 layout", "missing folder(s) bounding_box_test",
-             "Expected bounding_box_train/, query/ and bounding_box_test/")
+        says(
+            err,
+            f"{root} is not in Market-1501 layout",
+            "missing folder(s) bounding_box_test",
+            "Expected bounding_box_train/, query/ and bounding_box_test/",
+        )
     assert not (tmp_path / "run").exists()
     no_partial_results(tmp_path)
 
@@ -194,16 +235,26 @@ def test_badly_named_images(tiny_synthetic, tmp_path, capsys):
     shutil.copy(images(root, "query")[0], root / "query" / "holiday.jpg")
     images(root, "query")[1].rename(root / "query" / "c1_0007.jpg")
     config = write_config(tmp_path, custom(root))
-    for argv in (["train", "--config", config, "--variant", "avg", "--out", tmp_path / "run"],
-                 ["data", "verify", "mine", "--path", root]):
+    for argv in (
+        ["train", "--config", config, "--variant", "avg", "--out", tmp_path / "run"],
+        ["data", "verify", "mine", "--path", root],
+    ):
         err = fails(capsys, *argv)
-        says(err, "2 image(s) in", str(root / "query"), "not named like Market-1501", "c1_0007.jpg", "holiday.jpg",
-             "Rename them or remove them")
+        says(
+            err,
+            "2 image(s) in",
+            str(root / "query"),
+            "not named like Market-1501",
+            "c1_0007.jpg",
+            "holiday.jpg",
+            "Rename them or remove them",
+        )
     assert not (tmp_path / "run").exists()
     no_partial_results(tmp_path)
 
 
 # ---------------------------------------------------------------- 4. unknown variant, backbone, dataset
+
 
 def test_unknown_variant_on_the_command_line(tiny_synthetic, tmp_path, capsys):
     config = write_config(tmp_path, custom(tiny_synthetic))
@@ -214,16 +265,33 @@ def test_unknown_variant_on_the_command_line(tiny_synthetic, tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("change, words", [
-    ({"variants": ["avg", "foo"]}, ["config key 'variants.1'", "'foo' is not one of", "'residual'",
-                                    "a variant of the paper's Table 2"]),
-    ({"train": {"backbone": "resnet99"}}, ["config key 'train.backbone'", "'resnet99' is not one of",
-                                           "'resnet50'"]),
-    ({"datasets": {"market1051": {}}}, ["config key 'datasets.market1051'", "'path' is a required property",
-                                        "synthetic, market1501 and dukemtmcreid", "typo"]),
-    ({"datasets": {"mine": {}}}, ["config key 'datasets.mine'", "'path' is a required property",
-                                  "folder (in Market-1501 layout)"]),
-], ids=["variant", "backbone", "dataset-typo", "custom-without-path"])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (
+            {"variants": ["avg", "foo"]},
+            ["config key 'variants.1'", "'foo' is not one of", "'residual'", "a variant of the paper's Table 2"],
+        ),
+        (
+            {"train": {"backbone": "resnet99"}},
+            ["config key 'train.backbone'", "'resnet99' is not one of", "'resnet50'"],
+        ),
+        (
+            {"datasets": {"market1051": {}}},
+            [
+                "config key 'datasets.market1051'",
+                "'path' is a required property",
+                "synthetic, market1501 and dukemtmcreid",
+                "typo",
+            ],
+        ),
+        (
+            {"datasets": {"mine": {}}},
+            ["config key 'datasets.mine'", "'path' is a required property", "folder (in Market-1501 layout)"],
+        ),
+    ],
+    ids=["variant", "backbone", "dataset-typo", "custom-without-path"],
+)
 def test_unknown_names_in_a_config(tiny_synthetic, tmp_path, capsys, change, words):
     config = write_config(tmp_path, custom(tiny_synthetic))
     content = yaml.safe_load(config.read_text())
@@ -238,9 +306,11 @@ def test_unknown_names_in_a_config(tiny_synthetic, tmp_path, capsys, change, wor
 
 def test_unknown_names_through_set(tiny_synthetic, tmp_path, capsys):
     config = write_config(tmp_path, custom(tiny_synthetic))
-    for item, words in (("backbone=resnet99", ["config key 'train.backbone'", "'resnet99' is not one of"]),
-                        ("variants=[foo]", ["config key 'variants.0'", "'foo' is not one of"]),
-                        ("lr=0.1", ["config key 'train'", "'lr' was unexpected", "base_lr"])):
+    for item, words in (
+        ("backbone=resnet99", ["config key 'train.backbone'", "'resnet99' is not one of"]),
+        ("variants=[foo]", ["config key 'variants.0'", "'foo' is not one of"]),
+        ("lr=0.1", ["config key 'train'", "'lr' was unexpected", "base_lr"]),
+    ):
         err = fails(capsys, "train", "--config", config, "--variant", "avg", "--out", tmp_path / "run", "--set", item)
         says(err, f"(from --set {item})", *words)
     assert not (tmp_path / "run").exists()
@@ -248,14 +318,16 @@ def test_unknown_names_through_set(tiny_synthetic, tmp_path, capsys):
 
 # ---------------------------------------------------------------- 5. zero or negative epochs
 
+
 @pytest.mark.parametrize("epochs", [0, -3])
 def test_epochs_zero_or_negative(tiny_synthetic, tmp_path, capsys, epochs):
     config = write_config(tmp_path, custom(tiny_synthetic), epochs=epochs)
     err = fails(capsys, "train", "--config", config, "--variant", "avg", "--out", tmp_path / "run")
     says(err, "config key 'train.epochs'", f"(in {config})", f"{epochs} is less than the minimum of 1", "1 or more")
     config = write_config(tmp_path, custom(tiny_synthetic))
-    err = fails(capsys, "train", "--config", config, "--variant", "avg", "--out", tmp_path / "run",
-                "--set", f"epochs={epochs}")
+    err = fails(
+        capsys, "train", "--config", config, "--variant", "avg", "--out", tmp_path / "run", "--set", f"epochs={epochs}"
+    )
     says(err, "config key 'train.epochs'", f"(from --set epochs={epochs})", "1 or more")
     assert not (tmp_path / "run").exists()
     no_partial_results(tmp_path)
@@ -264,15 +336,33 @@ def test_epochs_zero_or_negative(tiny_synthetic, tmp_path, capsys, epochs):
 def test_exit_status_of_the_real_command(tiny_synthetic, tmp_path):
     """The same through a process of its own: status 2, one line, no traceback."""
     config = write_config(tmp_path, custom(tiny_synthetic))
-    done = subprocess.run([sys.executable, "-m", "reid", "train", "--config", str(config), "--variant", "avg",
-                           "--out", str(tmp_path / "run"), "--set", "epochs=0"],
-                          capture_output=True, text=True, timeout=120, env=os.environ | {"REID_GPU_DEVICES": ""})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reid",
+            "train",
+            "--config",
+            str(config),
+            "--variant",
+            "avg",
+            "--out",
+            str(tmp_path / "run"),
+            "--set",
+            "epochs=0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ | {"REID_GPU_DEVICES": ""},
+    )
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("error: config key 'train.epochs'") and "Traceback" not in done.stderr
     assert not (tmp_path / "run").exists()
 
 
 # ---------------------------------------------------------------- 6. a single camera
+
 
 def test_single_camera_dataset(tiny_synthetic, tmp_path, capsys, trained):
     root = copy_set(tiny_synthetic, tmp_path)
@@ -283,16 +373,32 @@ def test_single_camera_dataset(tiny_synthetic, tmp_path, capsys, trained):
             file.rename(renamed)
     config = write_config(tmp_path, custom(root), eval_every=1)
     err = fails(capsys, "train", "--config", config, "--variant", "avg", "--out", tmp_path / "run")
-    says(err, str(root), "no query can be evaluated under the Market-1501 protocol",
-         "every query and gallery image is from the same camera (c1", "'_cN'")
-    err = fails(capsys, "evaluate", "--checkpoint", trained["model"], "--dataset", "mine", "--path", root,
-                "--out", tmp_path / "ev")
+    says(
+        err,
+        str(root),
+        "no query can be evaluated under the Market-1501 protocol",
+        "every query and gallery image is from the same camera (c1",
+        "'_cN'",
+    )
+    err = fails(
+        capsys,
+        "evaluate",
+        "--checkpoint",
+        trained["model"],
+        "--dataset",
+        "mine",
+        "--path",
+        root,
+        "--out",
+        tmp_path / "ev",
+    )
     says(err, "no query can be evaluated", "same camera (c1")
     assert not (tmp_path / "run").exists() and not (tmp_path / "ev").exists()
     no_partial_results(tmp_path)
 
 
 # ---------------------------------------------------------------- 7. query identities absent from the gallery
+
 
 def _drop_gallery_of(root: Path, pids: set[str]) -> None:
     for file in images(root, "bounding_box_test"):
@@ -305,10 +411,26 @@ def test_query_identities_absent_from_gallery(tiny_synthetic, tmp_path, capsys, 
     _drop_gallery_of(root, {pid_of(f) for f in images(root, "query")})
     config = write_config(tmp_path, custom(root), eval_every=1)
     err = fails(capsys, "train", "--config", config, "--variant", "avg", "--out", tmp_path / "run")
-    says(err, str(root), "no query can be evaluated", "query identities", "has an image in bounding_box_test/",
-         "Put gallery images of the query identities in bounding_box_test/")
-    err = fails(capsys, "evaluate", "--checkpoint", trained["model"], "--dataset", "mine", "--path", root,
-                "--out", tmp_path / "ev")
+    says(
+        err,
+        str(root),
+        "no query can be evaluated",
+        "query identities",
+        "has an image in bounding_box_test/",
+        "Put gallery images of the query identities in bounding_box_test/",
+    )
+    err = fails(
+        capsys,
+        "evaluate",
+        "--checkpoint",
+        trained["model"],
+        "--dataset",
+        "mine",
+        "--path",
+        root,
+        "--out",
+        tmp_path / "ev",
+    )
     says(err, "has an image in bounding_box_test/")
     assert not (tmp_path / "run").exists() and not (tmp_path / "ev").exists()
     no_partial_results(tmp_path)
@@ -327,8 +449,19 @@ def test_some_query_identities_absent_are_skipped_and_counted(tiny_synthetic, tm
     expected = sum(1 for q in dataset.query if not cams.get(q.pid, set()) - {q.camid})
     assert 0 < expected < len(dataset.query)
     with pytest.warns(UserWarning, match="trained on dataset"):
-        code = main(["evaluate", "--checkpoint", str(trained["model"]), "--dataset", "mine", "--path", str(root),
-                     "--out", str(tmp_path / "ev")])
+        code = main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(trained["model"]),
+                "--dataset",
+                "mine",
+                "--path",
+                str(root),
+                "--out",
+                str(tmp_path / "ev"),
+            ]
+        )
     out = capsys.readouterr().out
     assert code == 0
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
@@ -339,13 +472,18 @@ def test_some_query_identities_absent_are_skipped_and_counted(tiny_synthetic, tm
 
 # ---------------------------------------------------------------- 8. a checkpoint from another variant
 
+
 def test_run_folder_holding_another_variants_checkpoint(tiny_synthetic, tmp_path, capsys, trained):
     run = Path(shutil.copytree(trained["checkpoint"].parent, tmp_path / "run"))
     before = (run / "checkpoint.pt").read_bytes()
     config = write_config(tmp_path, custom(tiny_synthetic))
     err = fails(capsys, "train", "--config", config, "--variant", "residual", "--out", run)
-    says(err, f"{run} holds a checkpoint of variant avg, not residual", "use another --out",
-         f"delete {run / 'checkpoint.pt'}")
+    says(
+        err,
+        f"{run} holds a checkpoint of variant avg, not residual",
+        "use another --out",
+        f"delete {run / 'checkpoint.pt'}",
+    )
     assert (run / "checkpoint.pt").read_bytes() == before  # the other run's checkpoint is kept, untouched
     assert sorted(p.name for p in run.iterdir()) == ["checkpoint.pt"]  # and nothing was added beside it
     cache_is_whole(tmp_path / "cache")
@@ -359,8 +497,18 @@ def test_evaluate_refuses_a_training_checkpoint_or_a_non_model(tmp_path, capsys,
         (not_model, [f"cannot read {not_model} as a model file", "not a checkpoint", "RUN_DIR/model.pt"]),
         (tmp_path / "missing.pt", [f"checkpoint {tmp_path / 'missing.pt'} does not exist", "RUN_DIR/model.pt"]),
     ):
-        err = fails(capsys, "evaluate", "--checkpoint", checkpoint, "--dataset", "mine", "--path", tiny_synthetic,
-                    "--out", tmp_path / "ev")
+        err = fails(
+            capsys,
+            "evaluate",
+            "--checkpoint",
+            checkpoint,
+            "--dataset",
+            "mine",
+            "--path",
+            tiny_synthetic,
+            "--out",
+            tmp_path / "ev",
+        )
         says(err, *words)
     assert not (tmp_path / "ev").exists()
     no_partial_results(tmp_path)
@@ -370,8 +518,18 @@ def test_evaluate_refuses_a_training_checkpoint_or_a_non_model(tmp_path, capsys,
 def test_evaluate_refuses_a_model_relabelled_as_another_variant(tmp_path, capsys, trained, tiny_synthetic, variant):
     edited = tmp_path / "model.pt"
     torch.save(dict(trained["payload"], variant=variant), edited)  # avg weights, labelled another variant
-    err = fails(capsys, "evaluate", "--checkpoint", edited, "--dataset", "mine", "--path", tiny_synthetic,
-                "--out", tmp_path / "ev")
+    err = fails(
+        capsys,
+        "evaluate",
+        "--checkpoint",
+        edited,
+        "--dataset",
+        "mine",
+        "--path",
+        tiny_synthetic,
+        "--out",
+        tmp_path / "ev",
+    )
     # max has the very parameter names and shapes of avg: only the digest written with the weights tells
     says(err, str(edited), f"its variant ({variant}), config or weights were changed after training", "model.pt")
     assert not (tmp_path / "ev").exists()
@@ -383,9 +541,25 @@ def test_evaluate_refuses_weights_that_do_not_fit_the_variant(tmp_path, capsys, 
     edited = tmp_path / "model.pt"
     payload = {k: v for k, v in trained["payload"].items() if k != "weights_sha256"}  # as older versions wrote
     torch.save(dict(payload, variant=variant), edited)
-    err = fails(capsys, "evaluate", "--checkpoint", edited, "--dataset", "mine", "--path", tiny_synthetic,
-                "--out", tmp_path / "ev")
-    says(err, str(edited), f"weights are not those of a {variant} network with resnet18", "missing", "unexpected",
-         "train again")
+    err = fails(
+        capsys,
+        "evaluate",
+        "--checkpoint",
+        edited,
+        "--dataset",
+        "mine",
+        "--path",
+        tiny_synthetic,
+        "--out",
+        tmp_path / "ev",
+    )
+    says(
+        err,
+        str(edited),
+        f"weights are not those of a {variant} network with resnet18",
+        "missing",
+        "unexpected",
+        "train again",
+    )
     assert not (tmp_path / "ev").exists()
     no_partial_results(tmp_path / "ev")

@@ -47,8 +47,7 @@ def parse_jobs(output: str) -> list[dict]:
         for item in listed.group(1).split(", ") if listed else []:
             key, _, value = item.partition("=")
             resources[key] = int(value) if re.fullmatch(r"-?\d+", value) else value
-        jobs.append({"rule": head.group(1), "threads": int(threads.group(1)) if threads else 1,
-                     "resources": resources})
+        jobs.append({"rule": head.group(1), "threads": int(threads.group(1)) if threads else 1, "resources": resources})
     return jobs
 
 
@@ -65,15 +64,33 @@ def dry_run(profile: str, config: str, tmp_path_factory) -> list[dict]:
         workdir = tmp_path_factory.mktemp(f"{profile}-{Path(config).stem}")
         env = {k: v for k, v in os.environ.items() if k != "SNAKEMAKE_PROFILE"}
         done = subprocess.run(
-            ["snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "-n", "--cores", "256",
-             "--profile", str(ROOT / "profiles" / profile), "--configfile", str(ROOT / "configs" / config)],
-            capture_output=True, text=True, timeout=300, env=env)
+            [
+                "snakemake",
+                "-s",
+                str(ROOT / "Snakefile"),
+                "--directory",
+                str(workdir),
+                "-n",
+                "--cores",
+                "256",
+                "--profile",
+                str(ROOT / "profiles" / profile),
+                "--configfile",
+                str(ROOT / "configs" / config),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
         output = done.stdout + done.stderr
         hint = ""
         if "MissingInputException" in output and re.search(r"/reid/\S+\.py \(in storage\)", output):
-            hint = ("\nThe workflow's package-code inputs (workflow/rules/common.smk: package_code) are "
-                    "absolute paths, which a default storage provider maps into the storage: the Kubernetes "
-                    "profile needs package_code() to return no inputs when one is set.")
+            hint = (
+                "\nThe workflow's package-code inputs (workflow/rules/common.smk: package_code) are "
+                "absolute paths, which a default storage provider maps into the storage: the Kubernetes "
+                "profile needs package_code() to return no inputs when one is set."
+            )
         assert done.returncode == 0, output[-4000:] + hint
         _dry_runs[key] = parse_jobs(output)
     return _dry_runs[key]
@@ -91,8 +108,15 @@ class Resources(dict):
 
 def fake_job(job: dict, jobid: int = 1) -> SimpleNamespace:
     resources = Resources(job["resources"], _cores=job["threads"], _nodes=1)
-    return SimpleNamespace(name=job["rule"], threads=job["threads"], resources=resources, jobid=jobid, attempt=1,
-                           is_containerized=False, is_group=lambda: False)
+    return SimpleNamespace(
+        name=job["rule"],
+        threads=job["threads"],
+        resources=resources,
+        jobid=jobid,
+        attempt=1,
+        is_containerized=False,
+        is_group=lambda: False,
+    )
 
 
 def first(jobs: list[dict], rule: str) -> dict:
@@ -140,8 +164,14 @@ def test_slurm_plugin_submits_train_with_one_gpu_and_dataset_with_none(tmp_path_
     from snakemake_executor_plugin_slurm.utils import set_gres_string
 
     jobs = dry_run("slurm", "paper.yaml", tmp_path_factory)
-    params = {"run_uuid": "test", "slurm_logfile": "log/%j.log", "comment_str": "rule", "account": "",
-              "partition": "", "workdir": "/work"}
+    params = {
+        "run_uuid": "test",
+        "slurm_logfile": "log/%j.log",
+        "comment_str": "rule",
+        "account": "",
+        "partition": "",
+        "workdir": "/work",
+    }
 
     def sbatch(rule):
         job = fake_job(first(jobs, rule))
@@ -180,11 +210,20 @@ def test_kubernetes_plugin_builds_pods_with_one_nvidia_gpu_for_gpu_jobs(tmp_path
         """The Job body Executor.run_job submits for the first job of a rule (the API call stubbed)."""
         submitted = []
         executor = SimpleNamespace(
-            format_job_exec=lambda job: "true", run_namespace="test", container_image=settings["container-image"],
-            persistent_volumes=volumes, logger=logging.getLogger("test-kubernetes"), k8s_service_account_name=None,
-            secret_envvars={}, k8s_cpu_scalar=0.95, privileged=False, namespace=settings["kubernetes-namespace"],
+            format_job_exec=lambda job: "true",
+            run_namespace="test",
+            container_image=settings["container-image"],
+            persistent_volumes=volumes,
+            logger=logging.getLogger("test-kubernetes"),
+            k8s_service_account_name=None,
+            secret_envvars={},
+            k8s_cpu_scalar=0.95,
+            privileged=False,
+            namespace=settings["kubernetes-namespace"],
             batchapi=SimpleNamespace(create_namespaced_job=lambda namespace, body: submitted.append(body)),
-            _kubernetes_retry=lambda call: call(), report_job_submission=lambda info: None)
+            _kubernetes_retry=lambda call: call(),
+            report_job_submission=lambda info: None,
+        )
         Executor.run_job(executor, fake_job(first(jobs, rule)))
         (body,) = submitted
         return body.spec.template.spec

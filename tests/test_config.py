@@ -24,14 +24,17 @@ def test_overrides_bare_and_dotted():
         apply_overrides(config, ["epochs"])
 
 
-@pytest.mark.parametrize("override, key", [
-    ("epochs=0", "train.epochs"),
-    ("epochs=-3", "train.epochs"),
-    ("backbone=vgg16", "train.backbone"),
-    ("amp=maybe", "train.amp"),
-    ("learning_rate=0.1", "train"),
-    ("datasets.synthetic.size=huge", "datasets.synthetic.size"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("epochs=0", "train.epochs"),
+        ("epochs=-3", "train.epochs"),
+        ("backbone=vgg16", "train.backbone"),
+        ("amp=maybe", "train.amp"),
+        ("learning_rate=0.1", "train"),
+        ("datasets.synthetic.size=huge", "datasets.synthetic.size"),
+    ],
+)
 def test_bad_values_name_the_key(tmp_path, override, key):
     path = tmp_path / "c.yaml"
     path.write_text("data_root: data\ndatasets: {synthetic: {}}\n")

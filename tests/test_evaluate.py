@@ -4,11 +4,30 @@ import numpy as np
 import pytest
 import torch
 
+from reid.checkpoints import CheckpointError
 from reid.cli import main as cli_main
-from reid.evaluate import CheckpointError, evaluate_checkpoint
+from reid.evaluate import evaluate_checkpoint
 
-KEYS = {"R1", "R5", "R10", "mAP", "mAP_official", "mINP", "cmc", "num_query", "num_skipped", "distance", "rerank",
-        "flip", "timings", "checkpoint", "variant", "dataset", "dataset_fingerprint", "device"}
+KEYS = {
+    "R1",
+    "R5",
+    "R10",
+    "mAP",
+    "mAP_official",
+    "mINP",
+    "cmc",
+    "num_query",
+    "num_skipped",
+    "distance",
+    "rerank",
+    "flip",
+    "timings",
+    "checkpoint",
+    "variant",
+    "dataset",
+    "dataset_fingerprint",
+    "device",
+}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +72,7 @@ def test_evaluate_writes_metrics_and_per_query(tmp_path, tiny, model_file):
 
 def test_evaluate_with_rerank_uses_k_reciprocal(tmp_path, tiny, model_file, monkeypatch):
     import reid.rerank
-    from reid.eval import cmc_map
+    from reid.metrics import cmc_map
 
     calls = []
     real = reid.rerank.k_reciprocal
@@ -69,8 +88,12 @@ def test_evaluate_with_rerank_uses_k_reciprocal(tmp_path, tiny, model_file, monk
     nq, ng = len(tiny.query), len(tiny.gallery)
     assert [c[:3] for c in calls] == [((nq, ng), (nq, nq), (ng, ng))]
     assert written["rerank"] is True and "rerank_s" in written["timings"]
-    ids = ([s.pid for s in tiny.query], [s.pid for s in tiny.gallery], [s.camid for s in tiny.query],
-           [s.camid for s in tiny.gallery])
+    ids = (
+        [s.pid for s in tiny.query],
+        [s.pid for s in tiny.gallery],
+        [s.camid for s in tiny.query],
+        [s.camid for s in tiny.gallery],
+    )
     assert written["mAP"] == pytest.approx(cmc_map(calls[0][3], *ids)["mAP"])
 
 
@@ -80,12 +103,15 @@ def test_flip_and_cosine_are_recorded(tmp_path, tiny, model_file):
     assert written["flip"] is True and written["distance"] == "cosine"
 
 
-@pytest.mark.parametrize("content,message", [
-    (b"\x00garbage, not a torch file", "cannot read"),
-    ({"weights": 1}, "not a model.pt"),
-    ({"epoch": 1, "model": {}, "optimizer": {}, "variant": "residual", "num_classes": 3}, "training checkpoint"),
-    (None, "does not exist"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"\x00garbage, not a torch file", "cannot read"),
+        ({"weights": 1}, "not a model.pt"),
+        ({"epoch": 1, "model": {}, "optimizer": {}, "variant": "residual", "num_classes": 3}, "training checkpoint"),
+        (None, "does not exist"),
+    ],
+)
 def test_bad_checkpoint_is_a_clear_error(tmp_path, tiny, content, message):
     path = tmp_path / "model.pt"
     if isinstance(content, bytes):
@@ -122,24 +148,58 @@ def test_other_dataset_fingerprint_warns(tmp_path, tiny, model_file):
 
 def test_cli_evaluate(tmp_path, tiny_synthetic, model_file, capsys):
     out = tmp_path / "cli"
-    assert cli_main(["evaluate", "--checkpoint", str(model_file), "--dataset", "synthetic",
-                     "--path", str(tiny_synthetic), "--out", str(out), "--device", "cpu"]) == 0
+    assert (
+        cli_main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(model_file),
+                "--dataset",
+                "synthetic",
+                "--path",
+                str(tiny_synthetic),
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     printed = json.loads(capsys.readouterr().out)
     assert printed["mAP"] == json.loads((out / "metrics.json").read_text())["mAP"]
     # the dataset found through a profile, as the workflow passes it
     config = tmp_path / "c.yaml"
     config.write_text(f"data_root: {tiny_synthetic.parent}\ndatasets:\n  {tiny_synthetic.name}: {{size: tiny}}\n")
-    assert cli_main(["evaluate", "--checkpoint", str(model_file), "--config", str(config), "--rerank",
-                     "--out", str(tmp_path / "cfg"), "--device", "cpu"]) == 0
+    assert (
+        cli_main(
+            [
+                "evaluate",
+                "--checkpoint",
+                str(model_file),
+                "--config",
+                str(config),
+                "--rerank",
+                "--out",
+                str(tmp_path / "cfg"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "cfg" / "metrics.json").read_text())["rerank"] is True
     capsys.readouterr()
 
 
-@pytest.mark.parametrize("case,message", [
-    ("garbage", "cannot read"),
-    ("no_location", "--data-root"),
-    ("missing_dataset", "does not exist"),
-])
+@pytest.mark.parametrize(
+    "case,message",
+    [
+        ("garbage", "cannot read"),
+        ("no_location", "--data-root"),
+        ("missing_dataset", "does not exist"),
+    ],
+)
 def test_cli_user_errors_exit_2(tmp_path, tiny_synthetic, model_file, capsys, case, message):
     checkpoint, where = str(model_file), ["--path", str(tiny_synthetic)]
     if case == "garbage":
@@ -149,8 +209,20 @@ def test_cli_user_errors_exit_2(tmp_path, tiny_synthetic, model_file, capsys, ca
         where = []
     else:
         where = ["--data-root", str(tmp_path / "nowhere")]
-    rc = cli_main(["evaluate", "--checkpoint", checkpoint, "--dataset", "synthetic", *where,
-                   "--out", str(tmp_path / "out"), "--device", "cpu"])
+    rc = cli_main(
+        [
+            "evaluate",
+            "--checkpoint",
+            checkpoint,
+            "--dataset",
+            "synthetic",
+            *where,
+            "--out",
+            str(tmp_path / "out"),
+            "--device",
+            "cpu",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("error:") and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out" / "metrics.json").exists()

@@ -1,11 +1,11 @@
 """kill -9 of a training job, then a rerun of the workflow: resumes and ends exactly where an
-uninterrupted run ends (two trials here; ``python -m reid.faults --trials 10`` for the ten)."""
+uninterrupted run ends (two trials here; ``python tools/faults.py --trials 10`` for the ten)."""
 
 import shutil
 
 import pytest
 
-from reid.faults import run_trials
+from tools.faults import run_trials
 
 pytestmark = pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake is not installed")
 

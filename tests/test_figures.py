@@ -38,7 +38,7 @@ def _png(path):
 
 
 def _color_pixels(image, hex_color, tol=6):
-    rgb = np.array([int(hex_color[i:i + 2], 16) for i in (1, 3, 5)])
+    rgb = np.array([int(hex_color[i : i + 2], 16) for i in (1, 3, 5)])
     return int((np.abs(image.astype(int) - rgb).max(axis=2) <= tol).sum())
 
 
@@ -53,14 +53,21 @@ def _per_query(tiny, path, rows):
     first_hit = np.full(nq, -1, dtype=np.int64)
     ap = np.zeros(nq)
     for q, (row, value) in rows.items():
-        top10[q, :len(row)] = row
+        top10[q, : len(row)] = row
         first_hit[q] = 0
         ap[q] = value
-    np.savez(path, ap=ap, first_hit=first_hit, q_pids=np.array([s.pid for s in tiny.query]),
-             q_camids=np.array([s.camid for s in tiny.query]), top10=top10,
-             g_pids=np.array([s.pid for s in tiny.gallery]), g_camids=np.array([s.camid for s in tiny.gallery]),
-             q_paths=np.array([os.path.relpath(s.path, tiny.root) for s in tiny.query]),
-             g_paths=np.array([os.path.relpath(s.path, tiny.root) for s in tiny.gallery]))
+    np.savez(
+        path,
+        ap=ap,
+        first_hit=first_hit,
+        q_pids=np.array([s.pid for s in tiny.query]),
+        q_camids=np.array([s.camid for s in tiny.query]),
+        top10=top10,
+        g_pids=np.array([s.pid for s in tiny.gallery]),
+        g_camids=np.array([s.camid for s in tiny.gallery]),
+        q_paths=np.array([os.path.relpath(s.path, tiny.root) for s in tiny.query]),
+        g_paths=np.array([os.path.relpath(s.path, tiny.root) for s in tiny.gallery]),
+    )
     return path
 
 
@@ -73,6 +80,7 @@ def _non_matches(tiny, q):
 
 
 # ------------------------------------------------------------------------------ Figure 4
+
 
 def test_select_queries_spans_the_ap_distribution_and_skips_skipped():
     ap = np.array([0.5, 0.9, 0.1, 1.0, 0.3, 0.7, 0.2, 0.0, 0.6, 0.4, 0.8])
@@ -108,9 +116,14 @@ def test_result_marks_follow_pids_and_pads():
 def test_ranked_lists_renders_marks_and_rows(tmp_path, tiny):
     q = next(i for i in range(len(tiny.query)) if _matches(tiny, i))
     other = next(i for i in range(len(tiny.query)) if i != q)
-    good = _per_query(tiny, tmp_path / "good.npz", {
-        q: (_matches(tiny, q)[:1] + _non_matches(tiny, q)[:4], 0.8),  # 1 correct, 4 wrong, 5 empty
-        other: (_non_matches(tiny, other)[:10], 0.1)})
+    good = _per_query(
+        tiny,
+        tmp_path / "good.npz",
+        {
+            q: (_matches(tiny, q)[:1] + _non_matches(tiny, q)[:4], 0.8),  # 1 correct, 4 wrong, 5 empty
+            other: (_non_matches(tiny, other)[:10], 0.1),
+        },
+    )
     bad = _per_query(tiny, tmp_path / "bad.npz", {q: (_non_matches(tiny, q)[:10], 0.1)})
 
     one_row = _png(ranked_lists(bad, tiny.root, tmp_path / "bad.png", num_queries=6))
@@ -181,6 +194,7 @@ def test_failed_save_leaves_nothing_at_out(tmp_path, tiny, monkeypatch):
 
 # ------------------------------------------------------------------------------ Figure 6
 
+
 def test_select_query_images_distinct_pids_spread_and_deterministic():
     query = [Sample(f"q{i}.jpg", pid, 1) for i, pid in enumerate([4, 4, 9, 2, 2, 2, 7, 1, 1, 5, 3, 3])]
     chosen = select_query_images(query, 3)
@@ -196,7 +210,7 @@ def test_select_query_images_distinct_pids_spread_and_deterministic():
 def test_gradcam_maps_differ_between_models_and_leave_them_untouched(tiny, model_files, monkeypatch):
     import pytorch_grad_cam
 
-    from reid.engine.cache import decode
+    from reid.data.cache import decode
 
     # keep every GradCAM object alive: its hooks must be released explicitly, not by garbage collection
     alive = []
@@ -238,19 +252,20 @@ def test_gradcam_maps_differ_between_models_and_leave_them_untouched(tiny, model
 
 def test_gradcam_grid_renders_one_row_per_model(tmp_path, tiny, model_files):
     three = _png(gradcam_grid(model_files, tiny, tmp_path / "cam3.png", num_images=4))
-    two = _png(gradcam_grid({k: model_files[k] for k in ("avg", "residual")}, tiny, tmp_path / "cam2.png",
-                            num_images=4))
+    two = _png(
+        gradcam_grid({k: model_files[k] for k in ("avg", "residual")}, tiny, tmp_path / "cam2.png", num_images=4)
+    )
     wide = _png(gradcam_grid({"residual": model_files["residual"]}, tiny, tmp_path / "wide.png", num_images=6))
     # 4 columns of 1:2 person images: taller than wide; one model less is one row (about 2 cell widths) less
     assert three.shape[0] > three.shape[1] and three.shape[1] == two.shape[1]
-    cell = (three.shape[0] - two.shape[0])
+    cell = three.shape[0] - two.shape[0]
     assert 150 < cell < 250
     assert wide.shape[1] - three.shape[1] == pytest.approx(cell, abs=5)  # two columns more: about one cell height
     _nothing_but(tmp_path, "cam3.png", "cam2.png", "wide.png")
 
 
 def test_models_of_different_input_sizes_are_rejected(tmp_path, tiny, model_files):
-    from reid.evaluate import weights_digest
+    from reid.checkpoints import weights_digest
 
     payload = torch.load(model_files["max"], weights_only=True)
     payload["config"]["height"], payload["config"]["width"] = 128, 64  # ResNet weights fit any size
@@ -265,7 +280,7 @@ def test_models_of_different_input_sizes_are_rejected(tmp_path, tiny, model_file
 
 
 def test_gradcam_explains_the_eval_mode_identity_logits():
-    from reid.figures import _class_score_module
+    from reid.figures.gradcam import _class_score_module
     from reid.models import build_model
 
     for variant in ("baseline", "residual"):

@@ -34,8 +34,12 @@ def test_one_device_or_none_claims_nothing(tmp_path):
 
 
 def _holder(tmp_path, env, wait=True):
-    return subprocess.Popen([sys.executable, "-c", HOLD.format(wait=wait), str(tmp_path / "held")], env=env,
-                            stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", HOLD.format(wait=wait), str(tmp_path / "held")],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for(paths, seconds=60):
@@ -55,8 +59,13 @@ def test_concurrent_jobs_get_distinct_devices_and_a_killed_job_frees_its_slot(tm
         lines = [h.stdout.readline().split() for h in holders]
         assert sorted(device for device, _ in lines) == ["0", "1", "2", "3"]
         assert all(device == visible for device, visible in lines)  # CUDA_VISIBLE_DEVICES set to the slot
-        fifth = subprocess.run([sys.executable, "-c", HOLD.format(wait=False), str(tmp_path / "late")], env=env,
-                               capture_output=True, text=True, timeout=60)
+        fifth = subprocess.run(
+            [sys.executable, "-c", HOLD.format(wait=False), str(tmp_path / "late")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert fifth.stdout.split()[0] == "None"  # every slot taken
         victim = next(h for h, (device, _) in zip(holders, lines) if device == "2")
         victim.send_signal(signal.SIGKILL)

@@ -34,9 +34,19 @@ from reid.report import build_report, paper_tables, paper_value
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 TIMEOUT_S = 120
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-extensions", "--hide-scrollbars", "--mute-audio")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    "--mute-audio",
+)
 
 
 def find_chromium() -> str | None:
@@ -53,11 +63,16 @@ def find_chromium() -> str | None:
 def chromium() -> str:
     binary = find_chromium()
     if binary is None:
-        hint = (f"REID_CHROMIUM={os.environ['REID_CHROMIUM']!r} is not an executable; "
-                if os.environ.get("REID_CHROMIUM") else "")
-        pytest.skip(f"{hint}no headless Chromium found ({', '.join(CHROMIUM_NAMES)} on PATH, or REID_CHROMIUM): "
-                    "install it with `apt-get install chromium` (Debian/Ubuntu), or run the README's test set-up "
-                    "(tests/install_browser.sh), or set REID_CHROMIUM=/path/to/chrome")
+        hint = (
+            f"REID_CHROMIUM={os.environ['REID_CHROMIUM']!r} is not an executable; "
+            if os.environ.get("REID_CHROMIUM")
+            else ""
+        )
+        pytest.skip(
+            f"{hint}no headless Chromium found ({', '.join(CHROMIUM_NAMES)} on PATH, or REID_CHROMIUM): "
+            "install it with `apt-get install chromium` (Debian/Ubuntu), or run the README's test set-up "
+            "(tests/install_browser.sh), or set REID_CHROMIUM=/path/to/chrome"
+        )
     return binary
 
 
@@ -67,8 +82,9 @@ def run_chromium(binary: str, args: list[str], workdir: Path) -> subprocess.Comp
     profile = workdir / f"chromium-profile-{len(list(workdir.glob('chromium-profile-*')))}"
     command = [binary, *FLAGS, f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", *args]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S,
-                              env={**os.environ, "TZ": "UTC"})
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=TIMEOUT_S, env={**os.environ, "TZ": "UTC"}
+        )
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"chromium ran past {TIMEOUT_S} s: {command}\nstderr:\n{e.stderr}")
     assert done.returncode == 0, f"chromium exited {done.returncode}: {command}\nstderr:\n{done.stderr[-4000:]}"
@@ -76,18 +92,21 @@ def run_chromium(binary: str, args: list[str], workdir: Path) -> subprocess.Comp
 
 
 # Chromium's log lines about itself, not the page: no D-Bus, GPU, sandbox or crash reporter in a container.
-NOISE = [re.compile(p) for p in (
-    r"^\S*chromium\S*: \d+: \[: .*unexpected operator",  # Debian's launcher (/etc/chromium.d/dev-shm) test of findmnt
-    r":(ERROR|WARNING):dbus/",  # Failed to connect to the bus / NameHasOwner / UPower properties
-    r"bluez_dbus_manager\.cc",  # Floss manager service not available
-    r"idle_linux\.cc",  # None of the known D-Bus ScreenSaver services could be used
-    r"vaapi_wrapper\.cc",  # drmGetDevices2() has not found any devices
-    r"sandbox_linux\.cc",  # InitializeSandbox() called with multiple threads in process gpu-process
-    r"crashpad|breakpad",
-    r"gpu_init\.cc|gpu_process_host\.cc|command_buffer|gl_surface|angle_platform|viz_main|gles2",  # GPU/GL fallbacks
-    r"ssl_client_socket|net/dns|component_updater|registration_request|gcm|on_device_model|fontconfig",
-    r"^\s*$",
-)]
+NOISE = [
+    re.compile(p)
+    for p in (
+        r"^\S*chromium\S*: \d+: \[: .*unexpected operator",  # Debian's launcher (/etc/chromium.d/dev-shm) test of findmnt
+        r":(ERROR|WARNING):dbus/",  # Failed to connect to the bus / NameHasOwner / UPower properties
+        r"bluez_dbus_manager\.cc",  # Floss manager service not available
+        r"idle_linux\.cc",  # None of the known D-Bus ScreenSaver services could be used
+        r"vaapi_wrapper\.cc",  # drmGetDevices2() has not found any devices
+        r"sandbox_linux\.cc",  # InitializeSandbox() called with multiple threads in process gpu-process
+        r"crashpad|breakpad",
+        r"gpu_init\.cc|gpu_process_host\.cc|command_buffer|gl_surface|angle_platform|viz_main|gles2",  # GPU/GL fallbacks
+        r"ssl_client_socket|net/dns|component_updater|registration_request|gcm|on_device_model|fontconfig",
+        r"^\s*$",
+    )
+]
 CONSOLE = re.compile(r'^\[[^\]]*:CONSOLE(?::\d+|\(\d+\))\] "(?P<message>.*)", source: (?P<source>.*?) \(\d+\)\s*$')
 PAGE_ERROR = re.compile(r"uncaught|failed to|refused to|not allowed to|net::err_|error|violat", re.I)
 
@@ -100,8 +119,11 @@ class Log:
 
     def page_errors(self) -> list[str]:
         """Console messages from the page (not chrome:// internals) that say something went wrong."""
-        return [f"{message} (source: {source})" for message, source in self.console
-                if not re.match(r"(chrome|devtools|chrome-extension)://", source) and PAGE_ERROR.search(message)]
+        return [
+            f"{message} (source: {source})"
+            for message, source in self.console
+            if not re.match(r"(chrome|devtools|chrome-extension)://", source) and PAGE_ERROR.search(message)
+        ]
 
 
 def parse_log(stderr: str) -> Log:
@@ -210,9 +232,15 @@ class PageCheck:
 
 
 def image_renders(image: dict) -> bool:
-    return (image["complete"] and image["naturalWidth"] > 0 and image["naturalHeight"] > 0
-            and image["shownWidth"] > 0 and image["shownHeight"] > 0
-            and isinstance(image["colours"], int) and image["colours"] > 1)
+    return (
+        image["complete"]
+        and image["naturalWidth"] > 0
+        and image["naturalHeight"] > 0
+        and image["shownWidth"] > 0
+        and image["shownHeight"] > 0
+        and isinstance(image["colours"], int)
+        and image["colours"] > 1
+    )
 
 
 def check_page(binary: str, page: Path, workdir: Path, name: str = "checked") -> PageCheck:
@@ -227,8 +255,11 @@ def check_page(binary: str, page: Path, workdir: Path, name: str = "checked") ->
 
 
 def screenshot(binary: str, page: Path, png: Path, workdir: Path) -> bytes:
-    run_chromium(binary, [f"--screenshot={png}", "--window-size=1400,3000", "--virtual-time-budget=10000",
-                          page.as_uri()], workdir)
+    run_chromium(
+        binary,
+        [f"--screenshot={png}", "--window-size=1400,3000", "--virtual-time-budget=10000", page.as_uri()],
+        workdir,
+    )
     assert png.is_file(), f"chromium wrote no screenshot at {png}"
     return png.read_bytes()
 
@@ -254,8 +285,13 @@ DATASETS = {"market1501": "Market-1501", "dukemtmcreid": "DukeMTMC-reID"}  # nam
 METRICS = {"mAP": "mAP", "rank1": "R1", "rank5": "R5", "rank10": "R10"}
 VARIANTS = ["baseline", "avg", "max", "residual"]
 TABLE_VARIANTS = VARIANTS + ["residual+rerank"]
-PAPER_ROWS = {"baseline": "ResNet50_baseline", "avg": "Avg", "max": "Max", "residual": "Residual",
-              "residual+rerank": "Residual + re-ranking"}
+PAPER_ROWS = {
+    "baseline": "ResNet50_baseline",
+    "avg": "Avg",
+    "max": "Max",
+    "residual": "Residual",
+    "residual+rerank": "Residual + re-ranking",
+}
 BASE = {"baseline": 0.7012, "avg": 0.7803, "max": 0.7921, "residual": 0.8437, "residual+rerank": 0.9046}
 DATASET_SHIFT = {"market1501": 0.0, "dukemtmcreid": -0.0518}
 METRIC_SHIFT = {"mAP": -0.1234, "rank1": 0.0, "rank5": 0.0411, "rank10": 0.0617}
@@ -264,12 +300,24 @@ SEEDS = {(d, v): [1, 2, 3] for d in DATASETS for v in TABLE_VARIANTS}
 SEEDS[("dukemtmcreid", "avg")] = []  # not run: the table says so
 SEEDS[("dukemtmcreid", "max")] = [2]  # one seed: a mean without ±
 PROFILES = {
-    "residual": {"params_M": 31.0712, "params_without_classifiers_M": 28.7634, "fvcore_GMACs": 5.1638,
-                 "fvcore_GFLOPs": 10.3276, "thop_GMACs": 5.1847, "thop_GFLOPs": 10.3694,
-                 "latency": {"cpu": (91.234, 97.891, 11.7), "cuda": (3.456, 3.987, 1523.4)}},
-    "baseline": {"params_M": 24.5581, "params_without_classifiers_M": 23.5081, "fvcore_GMACs": 4.1212,
-                 "fvcore_GFLOPs": 8.2424, "thop_GMACs": 4.1309, "thop_GFLOPs": 8.2618,
-                 "latency": {"cpu": (70.015, 74.444, 14.2)}},
+    "residual": {
+        "params_M": 31.0712,
+        "params_without_classifiers_M": 28.7634,
+        "fvcore_GMACs": 5.1638,
+        "fvcore_GFLOPs": 10.3276,
+        "thop_GMACs": 5.1847,
+        "thop_GFLOPs": 10.3694,
+        "latency": {"cpu": (91.234, 97.891, 11.7), "cuda": (3.456, 3.987, 1523.4)},
+    },
+    "baseline": {
+        "params_M": 24.5581,
+        "params_without_classifiers_M": 23.5081,
+        "fvcore_GMACs": 4.1212,
+        "fvcore_GFLOPs": 8.2424,
+        "thop_GMACs": 4.1309,
+        "thop_GFLOPs": 8.2618,
+        "latency": {"cpu": (70.015, 74.444, 14.2)},
+    },
 }
 BENCHMARKS = {"train/market1501_residual_seed1": 123.456, "evaluate/market1501_residual_seed1": 7.04}
 
@@ -314,11 +362,22 @@ def write_results(root: Path, datasets=tuple(DATASETS), seeds=SEEDS, profiles=PR
         (figures / "gradcam_seed2.png").write_bytes(b"not a png at all")
     (root / "profile").mkdir(parents=True, exist_ok=True)
     for variant, p in profiles.items():
-        latency = {device: {"latency_ms_median": median, "latency_ms_p90": p90, "throughput_images_per_s": rate}
-                   for device, (median, p90, rate) in p["latency"].items()}
-        (root / "profile" / f"{variant}.json").write_text(json.dumps(
-            {**p, "variant": variant, "backbone": "resnet50", "input": [288, 144], "num_classes": 751,
-             "latency": latency}))
+        latency = {
+            device: {"latency_ms_median": median, "latency_ms_p90": p90, "throughput_images_per_s": rate}
+            for device, (median, p90, rate) in p["latency"].items()
+        }
+        (root / "profile" / f"{variant}.json").write_text(
+            json.dumps(
+                {
+                    **p,
+                    "variant": variant,
+                    "backbone": "resnet50",
+                    "input": [288, 144],
+                    "num_classes": 751,
+                    "latency": latency,
+                }
+            )
+        )
 
 
 def write_benchmarks(root: Path) -> None:
@@ -329,6 +388,7 @@ def write_benchmarks(root: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ the tables
+
 
 def grid(table: dict) -> tuple[list[list[str]], int]:
     """The table's cells with row and column spans spread out; and how many of its rows are headers."""
@@ -350,8 +410,7 @@ def grid(table: dict) -> tuple[list[list[str]], int]:
 def lookup(table: dict, row_name: str, column: tuple[str, ...]) -> str | None:
     """The text of the cell in the row whose header's first word is row_name, under the header cells column."""
     rows, heads = grid(table)
-    columns = [c for c in range(len(rows[0]) if rows else 0)
-               if tuple(rows[h][c] for h in range(heads)) == column]
+    columns = [c for c in range(len(rows[0]) if rows else 0) if tuple(rows[h][c] for h in range(heads)) == column]
     found = [row for row in rows[heads:] if row[0] and row[0].split()[0] == row_name]
     if len(columns) != 1 or len(found) != 1:
         return f"<{len(found)} rows {row_name!r}, {len(columns)} columns {column}>"
@@ -380,10 +439,12 @@ def expected_cells() -> dict[str, dict[tuple[str, tuple[str, ...]], str]]:
                     expected["table2"][(variant, (label, metric_label, column))] = text
     devices = sorted({d for p in PROFILES.values() for d in p["latency"]})
     for variant, p in PROFILES.items():
-        cells = {"params M": f"{p['params_M']:.2f}",
-                 "params M without classifiers": f"{p['params_without_classifiers_M']:.2f}",
-                 "fvcore GMACs / GFLOPs": f"{p['fvcore_GMACs']:.2f} / {p['fvcore_GFLOPs']:.2f}",
-                 "thop GMACs / GFLOPs": f"{p['thop_GMACs']:.2f} / {p['thop_GFLOPs']:.2f}"}
+        cells = {
+            "params M": f"{p['params_M']:.2f}",
+            "params M without classifiers": f"{p['params_without_classifiers_M']:.2f}",
+            "fvcore GMACs / GFLOPs": f"{p['fvcore_GMACs']:.2f} / {p['fvcore_GFLOPs']:.2f}",
+            "thop GMACs / GFLOPs": f"{p['thop_GMACs']:.2f} / {p['thop_GFLOPs']:.2f}",
+        }
         for device in devices:
             median, p90, rate = p["latency"].get(device, (None, None, None))
             cells[f"{device}: latency ms (median / p90)"] = "—" if median is None else f"{median:.2f} / {p90:.2f}"
@@ -404,8 +465,11 @@ def table_mismatches(check: PageCheck) -> list[str]:
             if found != text:
                 problems.append(f"{table_id} [{row}, {' / '.join(column)}]: {found!r}, expected {text!r}")
     # the timing table has no header section: its rows are (job, seconds)
-    timing = {row["cells"][0]["text"]: row["cells"][1]["text"]
-              for row in check.table("timing")["rows"] if len(row["cells"]) == 2}
+    timing = {
+        row["cells"][0]["text"]: row["cells"][1]["text"]
+        for row in check.table("timing")["rows"]
+        if len(row["cells"]) == 2
+    }
     for job, seconds in BENCHMARKS.items():
         if timing.get(job) != f"{seconds:.1f}":
             problems.append(f"timing [{job}]: {timing.get(job)!r}, expected {seconds:.1f}")
@@ -414,14 +478,18 @@ def table_mismatches(check: PageCheck) -> list[str]:
 
 # ------------------------------------------------------------------------------------------ fixtures
 
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("report_browser")
     write_results(root / "results")
     write_benchmarks(root / "benchmarks")
-    return build_report(root / "results", root / "report" / "index.html",
-                        {"datasets": {d: {} for d in DATASETS}, "variants": VARIANTS, "seeds": [1, 2, 3]},
-                        benchmarks_dir=root / "benchmarks")
+    return build_report(
+        root / "results",
+        root / "report" / "index.html",
+        {"datasets": {d: {} for d in DATASETS}, "variants": VARIANTS, "seeds": [1, 2, 3]},
+        benchmarks_dir=root / "benchmarks",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -430,6 +498,7 @@ def checked(chromium, report, tmp_path_factory) -> PageCheck:
 
 
 # ------------------------------------------------------------------------------------------ tests
+
 
 def test_report_loads_without_errors(checked):
     assert checked.found["errors"] == [], checked.found["errors"]
@@ -484,8 +553,11 @@ def test_the_check_sees_a_broken_figure_a_script_error_and_a_wrong_number(chromi
     page = report.read_text(encoding="utf-8")
     first = re.search(r'<img alt="([^"]*)" src="data:image/png;base64,[^"]*"', page)
     assert first, "no inline PNG on the page"
-    page = page[:first.start()] + f'<img alt="{first[1]}" src="data:image/png;base64,bm90IGEgcG5nIGF0IGFsbA=="' \
-        + page[first.end():]
+    page = (
+        page[: first.start()]
+        + f'<img alt="{first[1]}" src="data:image/png;base64,bm90IGEgcG5nIGF0IGFsbA=="'
+        + page[first.end() :]
+    )
     wrong = expected_cells()["table2"][("residual", ("Market-1501", "mAP", "ours"))]
     assert wrong in page
     page = page.replace(wrong, "12.34 ± 0.56", 1)
@@ -501,12 +573,13 @@ def test_the_check_sees_a_broken_figure_a_script_error_and_a_wrong_number(chromi
     assert any("notDefinedAnywhere" in e for e in check.log.page_errors()), check.log.console
     assert check.found["scripts"] == 1
     assert table_mismatches(check) == [
-        f"table2 [residual, Market-1501 / mAP / ours]: '12.34 ± 0.56', expected {wrong!r}"]
+        f"table2 [residual, Market-1501 / mAP / ours]: '12.34 ± 0.56', expected {wrong!r}"
+    ]
 
 
 EVIL_CONFIG = "<script>window.__pwned='script';document.title='pwned'</script>"
 EVIL_DIR = "<img src=x onerror=\"window.__pwned='img';document.title='pwned'\">"  # no '/': a folder name
-EVIL_VARIANT = "\"><svg onload=\"window.__pwned='svg'\">"
+EVIL_VARIANT = '"><svg onload="window.__pwned=\'svg\'">'
 
 
 def test_names_from_configs_and_files_stay_text(chromium, tmp_path):
@@ -514,9 +587,12 @@ def test_names_from_configs_and_files_stay_text(chromium, tmp_path):
     seeds = {(EVIL_DIR, v): [1, 2] for v in ("residual", "avg", EVIL_VARIANT)}
     write_results(results, datasets=(EVIL_DIR,), seeds=seeds, profiles={EVIL_VARIANT: PROFILES["residual"]})
     (results / EVIL_DIR / "dataset.json").write_text(json.dumps({"ok": False, "error": EVIL_CONFIG}))
-    page = build_report(results, tmp_path / "index.html",
-                        {"datasets": {EVIL_CONFIG: {}, EVIL_DIR: {}}, "variants": ["residual", EVIL_VARIANT]},
-                        benchmarks_dir=tmp_path / "none")
+    page = build_report(
+        results,
+        tmp_path / "index.html",
+        {"datasets": {EVIL_CONFIG: {}, EVIL_DIR: {}}, "variants": ["residual", EVIL_VARIANT]},
+        benchmarks_dir=tmp_path / "none",
+    )
     check = check_page(chromium, page, tmp_path)
     assert check.found["pwned"] is None
     assert "pwned" not in check.found["title"]

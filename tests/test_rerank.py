@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from reid.eval import cmc_map
+from reid.metrics import cmc_map
 from reid.rerank import (
     _MatrixSource,
     _rerank,
@@ -35,13 +35,16 @@ def _problem(seed, num_query=60, num_gallery=300, dim=16, num_ids=12):
     centres = rng.standard_normal((num_ids, dim))
     q_pids = rng.integers(0, num_ids, num_query)
     g_pids = rng.integers(0, num_ids, num_gallery)
-    feats = np.concatenate([centres[q_pids], centres[g_pids]]) + 0.9 * rng.standard_normal((num_query + num_gallery, dim))
+    feats = np.concatenate([centres[q_pids], centres[g_pids]]) + 0.9 * rng.standard_normal(
+        (num_query + num_gallery, dim)
+    )
     feats = feats.astype(np.float32)
     t = torch.from_numpy(feats).double()
     d = torch.cdist(t, t, compute_mode="donot_use_mm_for_euclid_dist").float().numpy()
     Q = num_query
-    ids = dict(q_pids=q_pids, g_pids=g_pids, q_camids=rng.integers(0, 6, num_query),
-               g_camids=rng.integers(0, 6, num_gallery))
+    ids = dict(
+        q_pids=q_pids, g_pids=g_pids, q_camids=rng.integers(0, 6, num_query), g_camids=rng.integers(0, 6, num_gallery)
+    )
     return feats[:Q], feats[Q:], d[:Q, Q:].copy(), d[:Q, :Q].copy(), d[Q:, Q:].copy(), ids
 
 
@@ -57,14 +60,17 @@ def _assert_same_metrics(a, b, ids, decimals=None):
     assert np.abs(np.asarray(ea["cmc"]) - np.asarray(eb["cmc"])).max() <= 1e-4
 
 
-@pytest.mark.parametrize("seed,k1,k2,lam", [
-    (0, 20, 6, 0.3),   # the paper's setting
-    (1, 20, 1, 0.3),   # no query expansion
-    (2, 5, 3, 0.0),    # odd k1 (round(5 / 2) = 2, half to even), pure jaccard
-    (3, 7, 2, 0.8),    # round(7 / 2) = 4
-    (4, 1, 1, 0.5),    # smallest k
-    (5, 10, 12, 0.3),  # k2 > k1 + 1: more neighbours kept than the k-reciprocal sets use
-])
+@pytest.mark.parametrize(
+    "seed,k1,k2,lam",
+    [
+        (0, 20, 6, 0.3),  # the paper's setting
+        (1, 20, 1, 0.3),  # no query expansion
+        (2, 5, 3, 0.0),  # odd k1 (round(5 / 2) = 2, half to even), pure jaccard
+        (3, 7, 2, 0.8),  # round(7 / 2) = 4
+        (4, 1, 1, 0.5),  # smallest k
+        (5, 10, 12, 0.3),  # k2 > k1 + 1: more neighbours kept than the k-reciprocal sets use
+    ],
+)
 def test_matches_reference(reference, seed, k1, k2, lam):
     _, _, qg, qq, gg, ids = _problem(seed)
     expected = reference(qg, qq, gg, k1=k1, k2=k2, lambda_value=lam)
@@ -138,8 +144,9 @@ def test_from_features_equals_distances(k1, k2, lam, chunk):
     got = k_reciprocal_from_features(qf, gf, k1=k1, k2=k2, lambda_value=lam, chunk=chunk)
     assert isinstance(got, np.ndarray) and got.dtype == np.float32 and got.shape == (30, 120)
     assert np.abs(got - expected).max() <= 1e-4
-    got_t = k_reciprocal_from_features(torch.from_numpy(qf), torch.from_numpy(gf), k1=k1, k2=k2,
-                                       lambda_value=lam, chunk=chunk)
+    got_t = k_reciprocal_from_features(
+        torch.from_numpy(qf), torch.from_numpy(gf), k1=k1, k2=k2, lambda_value=lam, chunk=chunk
+    )
     assert isinstance(got_t, torch.Tensor)
     assert np.abs(got_t.numpy() - expected).max() <= 1e-4
 
@@ -157,11 +164,19 @@ def test_types_shapes_and_dtypes():
     np.testing.assert_allclose(out_64.numpy(), out_np, atol=1e-5)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(k1=0), "k1"), (dict(k1=2.5), "k1"), (dict(k1=True), "k1"),
-    (dict(k2=0), "k2"), (dict(k2=-3), "k2"), (dict(k2=1.0), "k2"),
-    (dict(lambda_value=1.5), "lambda_value"), (dict(lambda_value=float("nan")), "lambda_value"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(k1=0), "k1"),
+        (dict(k1=2.5), "k1"),
+        (dict(k1=True), "k1"),
+        (dict(k2=0), "k2"),
+        (dict(k2=-3), "k2"),
+        (dict(k2=1.0), "k2"),
+        (dict(lambda_value=1.5), "lambda_value"),
+        (dict(lambda_value=float("nan")), "lambda_value"),
+    ],
+)
 def test_invalid_parameters(kwargs, match):
     _, _, qg, qq, gg, _ = _problem(11, num_query=5, num_gallery=10)
     with pytest.raises(ValueError, match=match):

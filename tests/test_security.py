@@ -26,14 +26,25 @@ def _malicious(path, marker):
 
 def test_a_malicious_model_file_is_refused_unexecuted(tmp_path, tiny_synthetic, capsys):
     _malicious(tmp_path / "model.pt", tmp_path / "pwned")
-    code = cli_main(["evaluate", "--checkpoint", str(tmp_path / "model.pt"), "--dataset", "synthetic",
-                     "--path", str(tiny_synthetic), "--out", str(tmp_path / "out")])
+    code = cli_main(
+        [
+            "evaluate",
+            "--checkpoint",
+            str(tmp_path / "model.pt"),
+            "--dataset",
+            "synthetic",
+            "--path",
+            str(tiny_synthetic),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     assert code == 2 and "cannot read" in capsys.readouterr().err
     assert not (tmp_path / "pwned").exists() and not (tmp_path / "out" / "metrics.json").exists()
 
 
 def test_a_malicious_training_checkpoint_is_not_resumed(tmp_path):
-    from reid.train import load_checkpoint
+    from reid.checkpoints import load_checkpoint
 
     (tmp_path / "run").mkdir()
     _malicious(tmp_path / "run" / "checkpoint.pt", tmp_path / "pwned")

@@ -4,17 +4,32 @@ import dataclasses
 import pytest
 import torch
 
+from reid.checkpoints import RunFolderError
 from reid.cli import main as cli_main
 from reid.config import TrainConfig
 from reid.losses import paper_loss
 from reid.models import build_model
-from reid.train import RunFolderError, TrainingDiverged, learning_rate, train
+from reid.train import TrainingDiverged, learning_rate, train
 
 
 def tiny_cfg(tmp_path, **kw):
-    base = dict(backbone="resnet18", pretrained="none", height=64, width=32, batch_size=8, num_instances=2,
-                epochs=2, eval_every=1, cache_dir=str(tmp_path / "cache"), progress=False, decode_workers=1,
-                warmup_epochs=1, milestones=[1], base_lr=0.01, device="cpu")
+    base = dict(
+        backbone="resnet18",
+        pretrained="none",
+        height=64,
+        width=32,
+        batch_size=8,
+        num_instances=2,
+        epochs=2,
+        eval_every=1,
+        cache_dir=str(tmp_path / "cache"),
+        progress=False,
+        decode_workers=1,
+        warmup_epochs=1,
+        milestones=[1],
+        base_lr=0.01,
+        device="cpu",
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -83,8 +98,9 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, tiny):
     assert full.keys() == cut.keys()
     for key in full:
         assert torch.equal(full[key], cut[key]), key
-    assert _rows(tmp_path / "full" / "log.csv") != [] and \
-        [r["loss"] for r in _rows(tmp_path / "full" / "log.csv")] == [r["loss"] for r in _rows(tmp_path / "cut" / "log.csv")]
+    assert _rows(tmp_path / "full" / "log.csv") != [] and [r["loss"] for r in _rows(tmp_path / "full" / "log.csv")] == [
+        r["loss"] for r in _rows(tmp_path / "cut" / "log.csv")
+    ]
 
 
 def test_corrupt_checkpoint_falls_back_to_the_previous(tmp_path, tiny, capsys):
@@ -151,10 +167,38 @@ def test_cli_train_with_overrides(tmp_path, tiny_synthetic, capsys):
         f"data_root: {tiny_synthetic.parent}\n"
         "datasets:\n  synthetic: {size: tiny}\n"
         "train: {backbone: resnet18, pretrained: none, height: 64, width: 32, batch_size: 8, num_instances: 2,"
-        f" epochs: 5, eval_every: 0, progress: false, decode_workers: 1, cache_dir: {tmp_path / 'cache'}}}\n")
-    rc = cli_main(["train", "--config", str(config), "--variant", "baseline", "--seed", "3",
-                   "--out", str(tmp_path / "run"), "--set", "epochs=1"])
+        f" epochs: 5, eval_every: 0, progress: false, decode_workers: 1, cache_dir: {tmp_path / 'cache'}}}\n"
+    )
+    rc = cli_main(
+        [
+            "train",
+            "--config",
+            str(config),
+            "--variant",
+            "baseline",
+            "--seed",
+            "3",
+            "--out",
+            str(tmp_path / "run"),
+            "--set",
+            "epochs=1",
+        ]
+    )
     assert rc == 0 and len(_rows(tmp_path / "run" / "log.csv")) == 1
-    assert cli_main(["train", "--config", str(config), "--variant", "baseline", "--out", str(tmp_path / "x"),
-                     "--set", "epochs=0"]) == 2
+    assert (
+        cli_main(
+            [
+                "train",
+                "--config",
+                str(config),
+                "--variant",
+                "baseline",
+                "--out",
+                str(tmp_path / "x"),
+                "--set",
+                "epochs=0",
+            ]
+        )
+        == 2
+    )
     assert "train.epochs" in capsys.readouterr().err

@@ -17,21 +17,37 @@ TINY = {
     "variants": ["avg", "residual"],
     "seeds": [1],
     "profile": {"runs": 3},
-    "train": {"backbone": "resnet18", "pretrained": "none", "height": 64, "width": 32, "pad": 3, "batch_size": 8,
-              "num_instances": 2, "epochs": 2, "eval_every": 1, "warmup_epochs": 1, "milestones": [1],
-              "progress": False},
+    "train": {
+        "backbone": "resnet18",
+        "pretrained": "none",
+        "height": 64,
+        "width": 32,
+        "pad": 3,
+        "batch_size": 8,
+        "num_instances": 2,
+        "epochs": 2,
+        "eval_every": 1,
+        "warmup_epochs": 1,
+        "milestones": [1],
+        "progress": False,
+    },
 }
 
 pytestmark = pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake is not installed")
 
 
 def snakemake(workdir: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), *args],
-                          capture_output=True, text=True, timeout=600, env=env)
+    return subprocess.run(
+        ["snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
 
 
 def job_counts(output: str) -> dict:
-    table = output[output.index("Job stats:"):]
+    table = output[output.index("Job stats:") :]
     return {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
 
 
@@ -79,13 +95,20 @@ def test_python_runs_the_package(tmp_path):
 
 
 def test_a_missing_dataset_fails_its_own_jobs_and_the_report_says_so(tmp_path):
-    config = dict(TINY, variants=["residual"], datasets={"synthetic": {"size": "tiny"},
-                                                         "mine": {"path": str(tmp_path / "nowhere")}})
+    config = dict(
+        TINY,
+        variants=["residual"],
+        datasets={"synthetic": {"size": "tiny"}, "mine": {"path": str(tmp_path / "nowhere")}},
+    )
     (tmp_path / "two.yaml").write_text(yaml.safe_dump(config))
-    done = snakemake(tmp_path, "--cores", "2", "--resources", "gpu=1", "--keep-going",
-                     "--configfile", str(tmp_path / "two.yaml"))
+    done = snakemake(
+        tmp_path, "--cores", "2", "--resources", "gpu=1", "--keep-going", "--configfile", str(tmp_path / "two.yaml")
+    )
     assert done.returncode != 0  # mine's jobs failed ...
-    assert "dataset 'mine' is not available" in (tmp_path / "logs" / "train" / "mine" / "residual" / "seed1.log").read_text()
+    assert (
+        "dataset 'mine' is not available"
+        in (tmp_path / "logs" / "train" / "mine" / "residual" / "seed1.log").read_text()
+    )
     assert not (tmp_path / "results" / "mine" / "residual").exists()
     page = (tmp_path / "report" / "index.html").read_text()  # ... the report was still built
     assert (tmp_path / "results" / "synthetic" / "residual" / "seed1" / "metrics.json").is_file()
@@ -106,8 +129,9 @@ def test_gpu_jobs_side_by_side_get_their_own_device(tmp_path):
     (tmp_path / "two.yaml").write_text(yaml.safe_dump(config))
     env = dict(os.environ, REID_GPU_DEVICES="0,1", REID_GPU_LOCK_DIR=str(tmp_path / "locks"))  # a fake 2-GPU machine
     targets = [f"results/synthetic/avg/seed{s}/model.pt" for s in (1, 2)]
-    done = snakemake(tmp_path, *targets, "--cores", "2", "--resources", "gpu=2", "--configfile",
-                     str(tmp_path / "two.yaml"), env=env)
+    done = snakemake(
+        tmp_path, *targets, "--cores", "2", "--resources", "gpu=2", "--configfile", str(tmp_path / "two.yaml"), env=env
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     devices = [torch.load(tmp_path / t, weights_only=True)["provenance"]["cuda_visible_devices"] for t in targets]
     assert sorted(devices) == ["0", "1"]

@@ -1,4 +1,4 @@
-"""Evaluation speed: ``reid.eval.cmc_map`` against torchreid's Market-1501 evaluators on the
+"""Evaluation speed: ``reid.metrics.cmc_map`` against torchreid's Market-1501 evaluators on the
 same Market-1501-sized problem, then (unless skipped) the re-ranking figures of
 ``reid.bench.rerank_bench.measure``.
 
@@ -40,10 +40,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from reid.bench.reference import load_torchreid_file, time_and_peak, torchreid_file
-
 import numpy as np
 import torch
+
+from reid.bench.reference import load_torchreid_file, time_and_peak, torchreid_file
 
 NUM_CAMERAS = 6
 
@@ -58,11 +58,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where ours runs (torchreid: CPU)")
     p.add_argument("--repeats", type=int, default=5, help="timed runs of ours (the fastest is reported)")
     p.add_argument("--reference-repeats", type=int, default=1, help="timed runs of each torchreid evaluator")
-    p.add_argument("--cython-pyx", type=Path, default=None,
-                   help="torchreid's rank_cy.pyx (default: the installed torchreid's, which 0.2.5 from PyPI lacks)")
+    p.add_argument(
+        "--cython-pyx",
+        type=Path,
+        default=None,
+        help="torchreid's rank_cy.pyx (default: the installed torchreid's, which 0.2.5 from PyPI lacks)",
+    )
     p.add_argument("--skip-reference", action="store_true", help="no torchreid (evaluation or re-ranking)")
-    p.add_argument("--skip-python-reference", action="store_true",
-                   help="skip torchreid's Python evaluator only (about a minute on 2 cores)")
+    p.add_argument(
+        "--skip-python-reference",
+        action="store_true",
+        help="skip torchreid's Python evaluator only (about a minute on 2 cores)",
+    )
     p.add_argument("--skip-rerank", action="store_true", help="no re-ranking figures")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     p.set_defaults(func=run)
@@ -70,8 +77,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 # ---------------------------------------------------------------------------------- problem
 
-def make_problem(num_query: int = 3368, num_gallery: int = 15913, num_ids: int = 750, distractors: int = 2793,
-                 dim: int = 512, seed: int = 0, noise: float = 1.0, camera_offset: float = 0.78) -> dict:
+
+def make_problem(
+    num_query: int = 3368,
+    num_gallery: int = 15913,
+    num_ids: int = 750,
+    distractors: int = 2793,
+    dim: int = 512,
+    seed: int = 0,
+    noise: float = 1.0,
+    camera_offset: float = 0.78,
+) -> dict:
     """Euclidean distances (float32, Q x G) between random features with identity structure,
     and the ids: every identity has a query and at least one gallery image; the rest are
     drawn at random; cameras uniform over 6."""
@@ -84,7 +100,9 @@ def make_problem(num_query: int = 3368, num_gallery: int = 15913, num_ids: int =
     offsets = camera_offset * rng.standard_normal((NUM_CAMERAS + 1, dim), dtype=np.float32)
     ids = np.arange(1, num_ids + 1)
     q_pids = np.concatenate([ids, rng.choice(ids, num_query - num_ids)])
-    g_pids = np.concatenate([ids, rng.choice(ids, num_gallery - distractors - num_ids), np.zeros(distractors, np.int64)])
+    g_pids = np.concatenate(
+        [ids, rng.choice(ids, num_gallery - distractors - num_ids), np.zeros(distractors, np.int64)]
+    )
     g_pids = g_pids[rng.permutation(num_gallery)]
     q_cams = rng.integers(1, NUM_CAMERAS + 1, num_query)
     g_cams = rng.integers(1, NUM_CAMERAS + 1, num_gallery)
@@ -96,11 +114,17 @@ def make_problem(num_query: int = 3368, num_gallery: int = 15913, num_ids: int =
         return torch.from_numpy(base + offsets[cams] + noise * rng.standard_normal((len(pids), dim), dtype=np.float32))
 
     dist = euclidean_distances(features(q_pids, q_cams), features(g_pids, g_cams)).numpy()
-    return {"distmat": dist, "q_pids": q_pids.astype(np.int64), "g_pids": g_pids.astype(np.int64),
-            "q_camids": q_cams.astype(np.int64), "g_camids": g_cams.astype(np.int64)}
+    return {
+        "distmat": dist,
+        "q_pids": q_pids.astype(np.int64),
+        "g_pids": g_pids.astype(np.int64),
+        "q_camids": q_cams.astype(np.int64),
+        "g_camids": g_cams.astype(np.int64),
+    }
 
 
 # ---------------------------------------------------------------------------------- torchreid
+
 
 def torchreid_rank_path() -> Path:
     """torchreid's ``reid/metrics/rank.py``, found without importing torchreid."""
@@ -124,8 +148,12 @@ def build_cython(pyx: Path, build_dir: Path) -> Path:
         raise RuntimeError(f"{pyx} does not exist")
     src = build_dir / "rank_cy.pyx"
     src.write_bytes(pyx.read_bytes())
-    ext = Extension("rank_cy", [str(src)], include_dirs=[np.get_include()],
-                    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])
+    ext = Extension(
+        "rank_cy",
+        [str(src)],
+        include_dirs=[np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
     cwd = os.getcwd()
     try:
         os.chdir(build_dir)
@@ -153,18 +181,24 @@ def _default_pyx() -> Path | None:
 
 # ---------------------------------------------------------------------------------- workers
 
+
 def _worker(folder: str, method: str, device: str, repeats: int, extension: str = "") -> None:
     """In a subprocess: load the inputs, run one evaluator ``repeats`` times, print a RESULT line."""
     folder = Path(folder)
     inputs = {k: np.load(folder / f"{k}.npy") for k in ("distmat", "q_pids", "g_pids", "q_camids", "g_camids")}
     cuda = device == "cuda"
     if method == "ours":
-        from reid.eval import cmc_map
+        from reid.metrics import cmc_map
 
         if cuda:
             inputs = {k: torch.from_numpy(v).to("cuda") for k, v in inputs.items()}
-            cmc_map(inputs["distmat"][:64], inputs["q_pids"][:64], inputs["g_pids"], inputs["q_camids"][:64],
-                    inputs["g_camids"])  # CUDA initialisation, untimed
+            cmc_map(
+                inputs["distmat"][:64],
+                inputs["q_pids"][:64],
+                inputs["g_pids"],
+                inputs["q_camids"][:64],
+                inputs["g_camids"],
+            )  # CUDA initialisation, untimed
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
             cuda_base = torch.cuda.memory_allocated()
@@ -187,27 +221,38 @@ def _worker(folder: str, method: str, device: str, repeats: int, extension: str 
 
     (cmc, mean_ap), measured = time_and_peak(call, repeats, cuda)
     times = measured["times_s"]
-    report = {"times_s": [round(t, 4) for t in times], "time_s": round(min(times), 4),
-              "peak_beyond_inputs_bytes": measured["peak_beyond_inputs_bytes"],
-              "rss_after_inputs_bytes": measured["rss_after_inputs_bytes"],
-              "memory_method": measured["memory_method"], "mAP": float(mean_ap), "cmc": [float(x) for x in np.asarray(cmc)[:50]]}
+    report = {
+        "times_s": [round(t, 4) for t in times],
+        "time_s": round(min(times), 4),
+        "peak_beyond_inputs_bytes": measured["peak_beyond_inputs_bytes"],
+        "rss_after_inputs_bytes": measured["rss_after_inputs_bytes"],
+        "memory_method": measured["memory_method"],
+        "mAP": float(mean_ap),
+        "cmc": [float(x) for x in np.asarray(cmc)[:50]],
+    }
     if cuda and method == "ours":
         report["cuda_peak_beyond_inputs_bytes"] = torch.cuda.max_memory_allocated() - cuda_base
     print("RESULT " + json.dumps(report))
 
 
 def _run_worker(folder: Path, method: str, device: str, repeats: int, extension: str = "") -> dict:
-    code = ("import sys; from reid.bench.eval_bench import _worker; "
-            "_worker(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])")
-    proc = subprocess.run([sys.executable, "-c", code, str(folder), method, device, str(repeats), extension],
-                          capture_output=True, text=True)
+    code = (
+        "import sys; from reid.bench.eval_bench import _worker; "
+        "_worker(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(folder), method, device, str(repeats), extension],
+        capture_output=True,
+        text=True,
+    )
     lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"{method} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 # ---------------------------------------------------------------------------------- the benchmark
+
 
 def machine(device: str = "cpu") -> dict:
     cpu = platform.processor() or platform.machine()
@@ -216,31 +261,62 @@ def machine(device: str = "cpu") -> dict:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass
-    out = {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-           "torch": torch.__version__, "numpy": np.__version__, "python": platform.python_version()}
+    out = {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
     if device == "cuda" and torch.cuda.is_available():
         out["gpu"] = torch.cuda.get_device_name(0)
     return out
 
 
-def measure(num_query: int = 3368, num_gallery: int = 15913, num_ids: int = 750, distractors: int = 2793,
-            dim: int = 512, seed: int = 0, device: str = "cpu", repeats: int = 5, reference_repeats: int = 1,
-            python_reference: bool = True, cython_reference: bool = True, cython_pyx: Path | None = None) -> dict:
+def measure(
+    num_query: int = 3368,
+    num_gallery: int = 15913,
+    num_ids: int = 750,
+    distractors: int = 2793,
+    dim: int = 512,
+    seed: int = 0,
+    device: str = "cpu",
+    repeats: int = 5,
+    reference_repeats: int = 1,
+    python_reference: bool = True,
+    cython_reference: bool = True,
+    cython_pyx: Path | None = None,
+) -> dict:
     """Time, memory and results of ours and of torchreid's evaluators on one problem (a dict)."""
-    from reid.eval import cmc_map
+    from reid.metrics import cmc_map
 
     problem = make_problem(num_query, num_gallery, num_ids, distractors, dim, seed)
     d = problem["distmat"]
     sorted_rows = np.sort(d, axis=1)
-    report = {"num_query": num_query, "num_gallery": num_gallery, "num_ids": num_ids, "distractors": distractors,
-              "cameras": NUM_CAMERAS, "dim": dim, "seed": seed, "device": device,
-              "input_bytes": int(sum(v.nbytes for v in problem.values())),
-              "rows_with_tied_distances": int((np.diff(sorted_rows, axis=1) == 0).any(axis=1).sum())}
+    report = {
+        "num_query": num_query,
+        "num_gallery": num_gallery,
+        "num_ids": num_ids,
+        "distractors": distractors,
+        "cameras": NUM_CAMERAS,
+        "dim": dim,
+        "seed": seed,
+        "device": device,
+        "input_bytes": int(sum(v.nbytes for v in problem.values())),
+        "rows_with_tied_distances": int((np.diff(sorted_rows, axis=1) == 0).any(axis=1).sum()),
+    }
     del sorted_rows
     full = cmc_map(**problem)
-    report["metrics"] = {"R1": float(full["cmc"][0]), "R5": float(full["cmc"][4]), "R10": float(full["cmc"][9]),
-                         "mAP": full["mAP"], "mAP_official": full["mAP_official"], "mINP": full["mINP"],
-                         "num_skipped": full["num_skipped"]}
+    report["metrics"] = {
+        "R1": float(full["cmc"][0]),
+        "R5": float(full["cmc"][4]),
+        "R10": float(full["cmc"][9]),
+        "mAP": full["mAP"],
+        "mAP_official": full["mAP_official"],
+        "mINP": full["mINP"],
+        "num_skipped": full["num_skipped"],
+    }
     with tempfile.TemporaryDirectory(prefix="eval_bench_") as tmp:
         folder = Path(tmp)
         for k, v in problem.items():
@@ -254,7 +330,8 @@ def measure(num_query: int = 3368, num_gallery: int = 15913, num_ids: int = 750,
             if pyx is None:
                 report["torchreid_cython"] = {
                     "skipped": "torchreid 0.2.5 from PyPI ships no rank_cy.pyx: pass --cython-pyx PATH (a copy of "
-                               "torchreid/metrics/rank_cylib/rank_cy.pyx from torchreid's source repository)"}
+                    "torchreid/metrics/rank_cylib/rank_cy.pyx from torchreid's source repository)"
+                }
             else:
                 try:
                     t0 = time.perf_counter()
@@ -268,8 +345,9 @@ def measure(num_query: int = 3368, num_gallery: int = 15913, num_ids: int = 750,
             r["mAP_diff_vs_ours"] = abs(r["mAP"] - report["ours"]["mAP"])
             r["cmc_max_diff_vs_ours"] = float(np.abs(np.array(r["cmc"]) - np.array(report["ours"]["cmc"])).max())
             r["time_ratio_over_ours"] = round(r["time_s"] / report["ours"]["time_s"], 1)
-            r["memory_ratio_over_ours"] = round(r["peak_beyond_inputs_bytes"]
-                                                / max(1, report["ours"]["peak_beyond_inputs_bytes"]), 2)
+            r["memory_ratio_over_ours"] = round(
+                r["peak_beyond_inputs_bytes"] / max(1, report["ours"]["peak_beyond_inputs_bytes"]), 2
+            )
             report[method] = r
     for r in (v for v in report.values() if isinstance(v, dict) and "cmc" in v):
         r["cmc"] = r["cmc"][:10]  # enough to compare; the full curve is in ``metrics``' source
@@ -291,25 +369,47 @@ def run(args) -> int:
     result = {"command": " ".join(["python -m reid.bench eval", *_argv(args)]), "machine": machine(args.device)}
     print(f"command: {result['command']}")
     m = result["machine"]
-    print(f"machine: {m['cpu']}, {m['cpu_count']} cores, torch threads {m['torch_threads']}"
-          + (f", GPU {m['gpu']}" if "gpu" in m else "") + f"; torch {m['torch']}, numpy {m['numpy']}")
+    print(
+        f"machine: {m['cpu']}, {m['cpu_count']} cores, torch threads {m['torch_threads']}"
+        + (f", GPU {m['gpu']}" if "gpu" in m else "")
+        + f"; torch {m['torch']}, numpy {m['numpy']}"
+    )
     if args.device == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda but no CUDA device is visible", file=sys.stderr)
         return 2
-    ev = measure(args.num_query, args.num_gallery, args.num_ids, args.distractors, args.dim, args.seed, args.device,
-                 args.repeats, args.reference_repeats, python_reference=reference and not args.skip_python_reference,
-                 cython_reference=reference, cython_pyx=args.cython_pyx)
+    ev = measure(
+        args.num_query,
+        args.num_gallery,
+        args.num_ids,
+        args.distractors,
+        args.dim,
+        args.seed,
+        args.device,
+        args.repeats,
+        args.reference_repeats,
+        python_reference=reference and not args.skip_python_reference,
+        cython_reference=reference,
+        cython_pyx=args.cython_pyx,
+    )
     result["evaluation"] = ev
     mt = ev["metrics"]
-    print(f"\nevaluation: {ev['num_query']} queries x {ev['num_gallery']} gallery ({ev['num_ids']} ids, "
-          f"{ev['distractors']} distractors, {ev['cameras']} cameras, float32 distances; "
-          f"{ev['rows_with_tied_distances']} rows hold exact ties)")
-    print(f"  metrics: R1 {mt['R1']:.4f}  R5 {mt['R5']:.4f}  mAP {mt['mAP']:.4f}  mAP_official {mt['mAP_official']:.4f}"
-          f"  mINP {mt['mINP']:.4f}  skipped {mt['num_skipped']}")
+    print(
+        f"\nevaluation: {ev['num_query']} queries x {ev['num_gallery']} gallery ({ev['num_ids']} ids, "
+        f"{ev['distractors']} distractors, {ev['cameras']} cameras, float32 distances; "
+        f"{ev['rows_with_tied_distances']} rows hold exact ties)"
+    )
+    print(
+        f"  metrics: R1 {mt['R1']:.4f}  R5 {mt['R5']:.4f}  mAP {mt['mAP']:.4f}  mAP_official {mt['mAP_official']:.4f}"
+        f"  mINP {mt['mINP']:.4f}  skipped {mt['num_skipped']}"
+    )
     ours = ev["ours"]
-    extra = f", CUDA peak {_mib(ours['cuda_peak_beyond_inputs_bytes'])}" if "cuda_peak_beyond_inputs_bytes" in ours else ""
-    print(f"  ours ({args.device}):        {ours['time_s']:8.3f} s (runs: {', '.join(f'{t:.3f}' for t in ours['times_s'])})"
-          f"  peak RSS beyond inputs {_mib(ours['peak_beyond_inputs_bytes'])}{extra}")
+    extra = (
+        f", CUDA peak {_mib(ours['cuda_peak_beyond_inputs_bytes'])}" if "cuda_peak_beyond_inputs_bytes" in ours else ""
+    )
+    print(
+        f"  ours ({args.device}):        {ours['time_s']:8.3f} s (runs: {', '.join(f'{t:.3f}' for t in ours['times_s'])})"
+        f"  peak RSS beyond inputs {_mib(ours['peak_beyond_inputs_bytes'])}{extra}"
+    )
     for name, label in (("torchreid_python", "torchreid python"), ("torchreid_cython", "torchreid cython")):
         r = ev.get(name)
         if r is None:
@@ -317,24 +417,38 @@ def run(args) -> int:
         if "skipped" in r:
             print(f"  {label}:  not measured: {r['skipped']}")
             continue
-        print(f"  {label}:  {r['time_s']:8.3f} s  peak RSS beyond inputs {_mib(r['peak_beyond_inputs_bytes'])}"
-              f"  -> {r['time_ratio_over_ours']}x our time, {r['memory_ratio_over_ours']}x our memory;"
-              f" |mAP diff| {r['mAP_diff_vs_ours']:.2e}, max |CMC diff| {r['cmc_max_diff_vs_ours']:.2e}")
+        print(
+            f"  {label}:  {r['time_s']:8.3f} s  peak RSS beyond inputs {_mib(r['peak_beyond_inputs_bytes'])}"
+            f"  -> {r['time_ratio_over_ours']}x our time, {r['memory_ratio_over_ours']}x our memory;"
+            f" |mAP diff| {r['mAP_diff_vs_ours']:.2e}, max |CMC diff| {r['cmc_max_diff_vs_ours']:.2e}"
+        )
 
     if not args.skip_rerank:
         try:
             from reid.bench.rerank_bench import measure as rerank_measure
 
-            rr = rerank_measure(num_query=args.num_query, num_gallery=args.num_gallery, seed=args.seed,
-                                reference=reference, device=args.device)
+            rr = rerank_measure(
+                num_query=args.num_query,
+                num_gallery=args.num_gallery,
+                seed=args.seed,
+                reference=reference,
+                device=args.device,
+            )
             result["rerank"] = rr
             print("\nre-ranking (k1=20, k2=6, lambda=0.3), reid.bench.rerank_bench.measure:")
             for name in ("ours", "reference"):
                 if name in rr:
                     r = rr[name]
-                    print(f"  {name:9s} {r['time_s']:8.2f} s  peak RSS beyond inputs {_mib(r['peak_beyond_inputs_bytes'])}"
-                          + (f"  mAP {r['mAP']:.4f}" if "mAP" in r else ""))
-            for key in ("time_ratio_reference_over_ours", "memory_ratio_reference_over_ours", "max_abs_diff", "mAP_diff"):
+                    print(
+                        f"  {name:9s} {r['time_s']:8.2f} s  peak RSS beyond inputs {_mib(r['peak_beyond_inputs_bytes'])}"
+                        + (f"  mAP {r['mAP']:.4f}" if "mAP" in r else "")
+                    )
+            for key in (
+                "time_ratio_reference_over_ours",
+                "memory_ratio_reference_over_ours",
+                "max_abs_diff",
+                "mAP_diff",
+            ):
                 if key in rr:
                     print(f"  {key}: {rr[key]:.3g}")
         except Exception as err:  # the re-ranking bench is another module: report, don't lose the figures above

@@ -21,8 +21,9 @@ def torchreid_file(*parts: str) -> Path:
 
 def load_torchreid_file(*parts: str):
     """One torchreid module by path; its warnings (e.g. the missing Cython evaluator) are silenced."""
-    spec = importlib.util.spec_from_file_location("_torchreid_" + "_".join(parts).removesuffix(".py"),
-                                                  torchreid_file(*parts))
+    spec = importlib.util.spec_from_file_location(
+        "_torchreid_" + "_".join(parts).removesuffix(".py"), torchreid_file(*parts)
+    )
     module = importlib.util.module_from_spec(spec)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -66,5 +67,10 @@ def time_and_peak(call, repeats: int, cuda: bool) -> tuple[object, dict]:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
     peak = memory_status()["VmHWM"] if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return result, {"times_s": times, "peak_rss_bytes": peak, "rss_after_inputs_bytes": base["VmRSS"],
-                    "peak_beyond_inputs_bytes": peak - base["VmRSS"], "memory_method": memory_method}
+    return result, {
+        "times_s": times,
+        "peak_rss_bytes": peak,
+        "rss_after_inputs_bytes": base["VmRSS"],
+        "peak_beyond_inputs_bytes": peak - base["VmRSS"],
+        "memory_method": memory_method,
+    }

@@ -10,7 +10,7 @@ the inputs are loaded (the kernel's peak counter, VmHWM, is reset after loading 
 ``/proc/self/clear_refs``; where that is not allowed, ``ru_maxrss`` of the whole run is used and
 ``memory_method`` says so). On CUDA the peak of ``torch.cuda.max_memory_allocated`` beyond the
 inputs is reported too. Then it checks the max abs difference of the two results and the
-CMC / mAP of each (``reid.eval.cmc_map``).
+CMC / mAP of each (``reid.metrics.cmc_map``).
 """
 
 from __future__ import annotations
@@ -40,8 +40,14 @@ def load_reference():
     return load_torchreid_file("reid", "utils", "rerank.py")
 
 
-def make_problem(num_query: int = 3368, num_gallery: int = 15913, dim: int = 2048, seed: int = 0,
-                 num_ids: int = 750, distractor_fraction: float = 0.175):
+def make_problem(
+    num_query: int = 3368,
+    num_gallery: int = 15913,
+    dim: int = 2048,
+    seed: int = 0,
+    num_ids: int = 750,
+    distractor_fraction: float = 0.175,
+):
     """Random features with identity structure: feature = identity centre + camera offset + noise.
 
     Gallery: ``distractor_fraction`` of it distractors (pid 0, each its own random centre), the
@@ -56,8 +62,7 @@ def make_problem(num_query: int = 3368, num_gallery: int = 15913, dim: int = 204
     noise = 3.2
 
     num_distr = int(round(distractor_fraction * num_gallery))
-    g_pids = np.concatenate([np.zeros(num_distr, np.int64),
-                             1 + np.arange(num_gallery - num_distr) % num_ids])
+    g_pids = np.concatenate([np.zeros(num_distr, np.int64), 1 + np.arange(num_gallery - num_distr) % num_ids])
     g_cams = rng.integers(0, NUM_CAMERAS, num_gallery)
     q_pids = 1 + rng.integers(0, num_ids, num_query)
     q_cams = rng.integers(0, NUM_CAMERAS, num_query)
@@ -65,15 +70,21 @@ def make_problem(num_query: int = 3368, num_gallery: int = 15913, dim: int = 204
     def feats(pids, cams):
         out = np.empty((len(pids), dim), np.float32)
         for s in range(0, len(pids), 4096):
-            p, c = pids[s:s + 4096], cams[s:s + 4096]
+            p, c = pids[s : s + 4096], cams[s : s + 4096]
             base = centres[p].copy()
             d = p == 0  # distractors: a centre of their own
             base[d] = rng.standard_normal((int(d.sum()), dim), dtype=np.float32)
-            out[s:s + 4096] = base + cam_offsets[c] + noise * rng.standard_normal((len(p), dim), dtype=np.float32)
+            out[s : s + 4096] = base + cam_offsets[c] + noise * rng.standard_normal((len(p), dim), dtype=np.float32)
         return out
 
-    return {"q_feats": feats(q_pids, q_cams), "g_feats": feats(g_pids, g_cams),
-            "q_pids": q_pids, "g_pids": g_pids, "q_camids": q_cams, "g_camids": g_cams}
+    return {
+        "q_feats": feats(q_pids, q_cams),
+        "g_feats": feats(g_pids, g_cams),
+        "q_pids": q_pids,
+        "g_pids": g_pids,
+        "q_camids": q_cams,
+        "g_camids": g_cams,
+    }
 
 
 def euclidean(a: np.ndarray, b: np.ndarray, chunk: int = 4096) -> np.ndarray:
@@ -82,9 +93,9 @@ def euclidean(a: np.ndarray, b: np.ndarray, chunk: int = 4096) -> np.ndarray:
     sb = tb.square().sum(1)
     out = np.empty((len(a), len(b)), np.float32)
     for s in range(0, len(a), chunk):
-        x = ta[s:s + chunk]
+        x = ta[s : s + chunk]
         d = torch.addmm(sb[None, :], x, tb.T, alpha=-2).add_(x.square().sum(1)[:, None])
-        out[s:s + chunk] = d.clamp_(min=1e-12).sqrt_().numpy()
+        out[s : s + chunk] = d.clamp_(min=1e-12).sqrt_().numpy()
     return out
 
 
@@ -147,18 +158,28 @@ def _worker(folder: str, method: str, device: str, repeats: int) -> None:
 
 
 def _run_worker(folder: Path, method: str, device: str, repeats: int) -> dict:
-    code = ("import sys; from reid.bench.rerank_bench import _worker; "
-            "_worker(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]))")
-    proc = subprocess.run([sys.executable, "-c", code, str(folder), method, device, str(repeats)],
-                          capture_output=True, text=True)
+    code = (
+        "import sys; from reid.bench.rerank_bench import _worker; "
+        "_worker(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(folder), method, device, str(repeats)], capture_output=True, text=True
+    )
     lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"{method} run failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
-def measure(num_query: int = 3368, num_gallery: int = 15913, dim: int = 2048, seed: int = 0,
-            reference: bool = True, device: str = "cpu", repeats: int = 1) -> dict:
+def measure(
+    num_query: int = 3368,
+    num_gallery: int = 15913,
+    dim: int = 2048,
+    seed: int = 0,
+    reference: bool = True,
+    device: str = "cpu",
+    repeats: int = 1,
+) -> dict:
     """Time and memory of ``k_reciprocal`` (and of torchreid's ``re_ranking`` if ``reference``)
     on a Market-1501-sized problem (k1=20, k2=6, lambda=0.3), each in its own subprocess.
 
@@ -174,16 +195,28 @@ def measure(num_query: int = 3368, num_gallery: int = 15913, dim: int = 2048, se
     memory.
     Needs torchreid==0.2.5 for the reference (``ImportError`` otherwise).
     """
-    from reid.eval import cmc_map
+    from reid.metrics import cmc_map
 
     if reference:
         reference_path()  # fail early, before building anything
     prob = make_problem(num_query, num_gallery, dim, seed)
     qf, gf = prob.pop("q_feats"), prob.pop("g_feats")
-    report = {"num_query": num_query, "num_gallery": num_gallery, "dim": dim, "seed": seed,
-              "k1": 20, "k2": 6, "lambda_value": 0.3, "device": device, "repeats": repeats,
-              "torch": torch.__version__, "numpy": np.__version__, "cpu_count": os.cpu_count(),
-              "torch_threads": torch.get_num_threads(), "machine": platform.machine()}
+    report = {
+        "num_query": num_query,
+        "num_gallery": num_gallery,
+        "dim": dim,
+        "seed": seed,
+        "k1": 20,
+        "k2": 6,
+        "lambda_value": 0.3,
+        "device": device,
+        "repeats": repeats,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+    }
     with tempfile.TemporaryDirectory(prefix="rerank_bench_") as tmp:
         folder = Path(tmp)
         qg = euclidean(qf, gf)
@@ -219,6 +252,7 @@ def measure(num_query: int = 3368, num_gallery: int = 15913, dim: int = 2048, se
             report["mAP_official_diff"] = abs(float(e_ours["mAP_official"]) - float(e_ref["mAP_official"]))
             report["cmc_max_diff"] = float(np.abs(np.asarray(e_ours["cmc"]) - np.asarray(e_ref["cmc"])).max())
             report["time_ratio_reference_over_ours"] = report["reference"]["time_s"] / report["ours"]["time_s"]
-            report["memory_ratio_reference_over_ours"] = (report["reference"]["peak_beyond_inputs_bytes"]
-                                                          / max(1, report["ours"]["peak_beyond_inputs_bytes"]))
+            report["memory_ratio_reference_over_ours"] = report["reference"]["peak_beyond_inputs_bytes"] / max(
+                1, report["ours"]["peak_beyond_inputs_bytes"]
+            )
     return report

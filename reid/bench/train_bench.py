@@ -19,17 +19,23 @@ import torch
 
 from reid.config import TrainConfig
 from reid.data import load_market_layout
-from reid.engine.augment import augmentation_from_config, seeded_generator, to_device
-from reid.engine.sampler import pk_batches
+from reid.data.augment import augmentation_from_config, seeded_generator, to_device
+from reid.data.cache import load_images
+from reid.data.sampler import pk_batches
 from reid.losses import paper_loss
 from reid.models import build_model
-from reid.train import load_images, resolve_device
+from reid.runtime import Runtime
+from reid.variants import VARIANTS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, default=Path("data/synthetic"),
-                   help="a dataset in Market-1501 layout (default data/synthetic; a tiny synthetic set is made if missing)")
-    p.add_argument("--variant", default="residual", choices=["baseline", "avg", "max", "residual"])
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=Path("data/synthetic"),
+        help="a dataset in Market-1501 layout (default data/synthetic; a tiny synthetic set is made if missing)",
+    )
+    p.add_argument("--variant", default="residual", choices=VARIANTS)
     p.add_argument("--backbone", default="resnet50")
     p.add_argument("--height", type=int, default=288)
     p.add_argument("--width", type=int, default=144)
@@ -45,8 +51,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
-def _step(model, optimizer, scaler, x, y, amp, amp_dtype, device):
-    with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
+def _step(model, optimizer, scaler, x, y, runtime: Runtime):
+    with runtime.autocast():
         out = model(x)
     loss = paper_loss(out, y)["total"]
     optimizer.zero_grad(set_to_none=True)
@@ -55,19 +61,22 @@ def _step(model, optimizer, scaler, x, y, amp, amp_dtype, device):
     scaler.update()
 
 
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def run(args) -> int:
-    cfg = TrainConfig(backbone=args.backbone, pretrained="none", height=args.height, width=args.width,
-                      batch_size=args.batch_size, device=args.device, amp=args.amp,
-                      channels_last=args.channels_last, cache_dir="", progress=False)
-    device = resolve_device(cfg)
-    amp = device.type == "cuda" if args.amp == "auto" else args.amp == "on"
-    channels_last = device.type == "cuda" if args.channels_last == "auto" else args.channels_last == "on"
-    amp_dtype = torch.bfloat16 if device.type != "cuda" or torch.cuda.is_bf16_supported() else torch.float16
+    cfg = TrainConfig(
+        backbone=args.backbone,
+        pretrained="none",
+        height=args.height,
+        width=args.width,
+        batch_size=args.batch_size,
+        device=args.device,
+        amp=args.amp,
+        channels_last=args.channels_last,
+        compile=args.compile,
+        cache_dir="",
+        progress=False,
+    )
+    runtime = Runtime.from_config(cfg)
+    device = runtime.device
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
 
@@ -81,22 +90,23 @@ def run(args) -> int:
         print(f"{args.data} not found: using a tiny synthetic set")
     dataset = load_market_layout(data, name=data.name)
     t0 = time.perf_counter()
-    train_images = load_images(dataset, cfg, ("train",))["train"]
+    train_images = load_images(dataset, cfg.height, cfg.width, splits=("train",))["train"]
     decode_s = time.perf_counter() - t0
     if device.type == "cuda":
         train_images = train_images.to(device)
     labels = torch.tensor(dataset.train_labels)
 
     torch.manual_seed(0)
-    model = build_model(args.variant, dataset.num_train_pids, backbone=args.backbone, **cfg.model_options(args.variant)).to(device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
+    model = runtime.place(
+        build_model(args.variant, dataset.num_train_pids, backbone=args.backbone, **cfg.model_options(args.variant))
+    )
     params = list(model.parameters())
-    if (device.type == "cuda" and args.compile == "auto") or args.compile == "on":
+    if runtime.compile:
         model = torch.compile(model)
-    optimizer = torch.optim.SGD(params, lr=1e-3, momentum=0.9, weight_decay=5e-4,
-                                **({"fused": True} if device.type == "cuda" else {}))
-    scaler = torch.amp.GradScaler("cuda", enabled=amp and amp_dtype == torch.float16)
+    optimizer = torch.optim.SGD(
+        params, lr=1e-3, momentum=0.9, weight_decay=5e-4, **({"fused": True} if device.type == "cuda" else {})
+    )
+    scaler = torch.amp.GradScaler("cuda", enabled=runtime.amp and runtime.amp_dtype == torch.float16)
     augment = augmentation_from_config(cfg)
     generator = seeded_generator(0)
     rng = np.random.default_rng(0)
@@ -109,14 +119,12 @@ def run(args) -> int:
         return torch.from_numpy(batches.pop())
 
     # model alone: a fixed random batch already on the device, same labels structure
-    fixed_x = torch.randn(cfg.batch_size, 3, cfg.height, cfg.width, device=device)
-    if channels_last:
-        fixed_x = fixed_x.contiguous(memory_format=torch.channels_last)
+    fixed_x = runtime.batch(torch.randn(cfg.batch_size, 3, cfg.height, cfg.width, device=device))
     fixed_y = labels[next_batch()].to(device)
     labels_dev = labels.to(device)
 
     def model_alone():
-        _step(model, optimizer, scaler, fixed_x, fixed_y, amp, amp_dtype, device)
+        _step(model, optimizer, scaler, fixed_x, fixed_y, runtime)
 
     # as the training loop does: indices and augmentation draws of many steps copied at once
     ahead = {"idx": [], "params": []}
@@ -128,31 +136,36 @@ def run(args) -> int:
             ahead["idx"] = list(to_device(idx_all, device).split(cfg.batch_size))
             ahead["params"] = list(params_all.split(cfg.batch_size))
         idx, params = ahead["idx"].pop(), ahead["params"].pop()
-        x = augment.apply(train_images[idx.to(train_images.device)].to(device, non_blocking=True), params)
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        _step(model, optimizer, scaler, x, labels_dev[idx], amp, amp_dtype, device)
+        x = runtime.batch(
+            augment.apply(train_images[idx.to(train_images.device)].to(device, non_blocking=True), params)
+        )
+        _step(model, optimizer, scaler, x, labels_dev[idx], runtime)
 
     for _ in range(args.warmup):
         model_alone()
         pipeline()
-    _sync(device)
+    runtime.sync()
     seconds = {"model_alone": 0.0, "pipeline": 0.0}
     for _ in range(args.rounds):
         for name, fn in (("model_alone", model_alone), ("pipeline", pipeline)):
-            _sync(device)
+            runtime.sync()
             t = time.perf_counter()
             for _ in range(args.steps):
                 fn()
-            _sync(device)
+            runtime.sync()
             seconds[name] += time.perf_counter() - t
     n = args.rounds * args.steps * cfg.batch_size
     result = {
         "machine": _machine(device),
         "command": "python -m reid.bench train " + " ".join(_argv(args)),
-        "variant": args.variant, "backbone": args.backbone, "input": f"{cfg.height}x{cfg.width}",
-        "batch_size": cfg.batch_size, "amp": amp, "amp_dtype": str(amp_dtype).replace("torch.", "") if amp else None,
-        "channels_last": channels_last, "compile": args.compile,
+        "variant": args.variant,
+        "backbone": args.backbone,
+        "input": f"{cfg.height}x{cfg.width}",
+        "batch_size": cfg.batch_size,
+        "amp": runtime.amp,
+        "amp_dtype": runtime.precision if runtime.amp else None,
+        "channels_last": runtime.channels_last,
+        "compile": args.compile,
         "decode_images_per_s": round(len(train_images) / decode_s, 1),
         "model_alone_images_per_s": round(n / seconds["model_alone"], 2),
         "pipeline_images_per_s": round(n / seconds["pipeline"], 2),

@@ -21,8 +21,19 @@ from reid.data.market import (
 )
 
 __all__ = [
-    "CATALOG", "SPLITS", "DatasetSpec", "SplitCount", "DatasetError", "ReidDataset", "Sample",
-    "fingerprint", "layout_counts", "load_market_layout", "parse_name", "read_marker", "load_dataset",
+    "CATALOG",
+    "SPLITS",
+    "DatasetSpec",
+    "SplitCount",
+    "DatasetError",
+    "ReidDataset",
+    "Sample",
+    "fingerprint",
+    "layout_counts",
+    "load_market_layout",
+    "parse_name",
+    "read_marker",
+    "load_dataset",
     "dataset_path",
 ]
 
@@ -36,7 +47,9 @@ def dataset_path(name: str, root: str | os.PathLike | None = None, path: str | o
     return Path(root) / name
 
 
-def load_dataset(name: str, root: str | os.PathLike | None = None, path: str | os.PathLike | None = None) -> ReidDataset:
+def load_dataset(
+    name: str, root: str | os.PathLike | None = None, path: str | os.PathLike | None = None
+) -> ReidDataset:
     """Load a dataset by name.
 
     - ``market1501`` / ``dukemtmcreid``: ``root/<name>`` as written by ``python -m reid data fetch``;
@@ -53,4 +66,6 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, path: str | o
         return load_market_layout(folder, name=name, spec=spec, hint=hint)
     if name == "synthetic":
         return load_market_layout(folder, name=name, hint=f"Run: python -m reid data synth --root {folder}")
-    return load_market_layout(folder, name=name, hint="Point the config's dataset path at a folder in Market-1501 layout.")
+    return load_market_layout(
+        folder, name=name, hint="Point the config's dataset path at a folder in Market-1501 layout."
+    )

@@ -177,7 +177,9 @@ def load_market_layout(
     train = read_split(root / "bounding_box_train")
     query = read_split(root / "query")
     gallery = read_split(root / "bounding_box_test")
-    empty = [label for label, s in (("bounding_box_train", train), ("query", query), ("bounding_box_test", gallery)) if not s]
+    empty = [
+        label for label, s in (("bounding_box_train", train), ("query", query), ("bounding_box_test", gallery)) if not s
+    ]
     if empty:
         raise DatasetError(f"{root}: no images in {', '.join(empty)}.{(' ' + hint) if hint else ''}")
     if spec is not None:
@@ -213,17 +215,23 @@ def check_queries(query: list[Sample], gallery: list[Sample], root: Path) -> Non
     cameras = sorted({s.camid for s in query} | {s.camid for s in gallery})
     if not set(query_pids) & set(gallery_cams):
         shown = ", ".join(f"{p:04d}" for p in query_pids[:5]) + (" ..." if len(query_pids) > 5 else "")
-        cause = (f"none of the {len(query_pids)} query identities ({shown}) has an image in bounding_box_test/")
-        todo = ("Put gallery images of the query identities in bounding_box_test/ (or check that query/ and "
-                "bounding_box_test/ come from the same release).")
+        cause = f"none of the {len(query_pids)} query identities ({shown}) has an image in bounding_box_test/"
+        todo = (
+            "Put gallery images of the query identities in bounding_box_test/ (or check that query/ and "
+            "bounding_box_test/ come from the same release)."
+        )
     elif len(cameras) == 1:
         cause = f"every query and gallery image is from the same camera (c{cameras[0]} in the file names)"
-        todo = ("Check the camera ids in the file names ('_cN' after the identity): they must tell the cameras "
-                "apart, and the gallery must hold each query identity from another camera.")
+        todo = (
+            "Check the camera ids in the file names ('_cN' after the identity): they must tell the cameras "
+            "apart, and the gallery must hold each query identity from another camera."
+        )
     else:
         cause = "the query identities appear in bounding_box_test/ only in images from the query's own camera"
-        todo = ("Add gallery images of the query identities from other cameras, or check the camera ids in the "
-                "file names ('_cN').")
+        todo = (
+            "Add gallery images of the query identities from other cameras, or check the camera ids in the "
+            "file names ('_cN')."
+        )
     raise DatasetError(
         f"{root}: no query can be evaluated under the Market-1501 protocol, which needs a gallery image of the "
         f"same identity from another camera (same-camera matches are excluded): {cause}. {todo}"

@@ -26,8 +26,9 @@ from reid.data.market import DatasetError, fingerprint, read_marker
 from reid.utils import atomic_write_json
 
 
-def prepare(name: str, options: dict, data_root: str | os.PathLike, workers: int | None = None,
-            progress: bool = False) -> dict:
+def prepare(
+    name: str, options: dict, data_root: str | os.PathLike, workers: int | None = None, progress: bool = False
+) -> dict:
     """Make dataset ``name`` of a config ready; returns its status (never raises for a dataset
     that cannot be had: the status says why)."""
     from reid.data import synthetic
@@ -38,21 +39,33 @@ def prepare(name: str, options: dict, data_root: str | os.PathLike, workers: int
         if "path" in options:
             folder = Path(options["path"])
         elif name == "synthetic":
-            folder = synthetic.generate(Path(data_root) / name, size=options.get("size", "default"),
-                                        seed=options.get("seed", 0), workers=workers, progress=progress, overwrite=True)
+            folder = synthetic.generate(
+                Path(data_root) / name,
+                size=options.get("size", "default"),
+                seed=options.get("seed", 0),
+                workers=workers,
+                progress=progress,
+                overwrite=True,
+            )
         elif name in CATALOG:
             folder = fetch(name, data_root, archive=options.get("archive"), progress=progress)
         else:
-            raise DatasetError(f"dataset '{name}' is neither synthetic, market1501, dukemtmcreid nor a custom "
-                               f"dataset with a path: give its folder as datasets.{name}.path in the config.")
+            raise DatasetError(
+                f"dataset '{name}' is neither synthetic, market1501, dukemtmcreid nor a custom "
+                f"dataset with a path: give its folder as datasets.{name}.path in the config."
+            )
         dataset = load_dataset(name, path=folder)
     except (DatasetError, FetchError, FileExistsError) as err:
         return status | {"ok": False, "error": str(err)}
     return status | {
-        "ok": True, "path": str(folder), "fingerprint": fingerprint(dataset), "marker": read_marker(folder),
-        "counts": {split: {"images": len(samples), "ids": len({s.pid for s in samples})}
-                   for split, samples in (("train", dataset.train), ("query", dataset.query),
-                                          ("gallery", dataset.gallery))},
+        "ok": True,
+        "path": str(folder),
+        "fingerprint": fingerprint(dataset),
+        "marker": read_marker(folder),
+        "counts": {
+            split: {"images": len(samples), "ids": len({s.pid for s in samples})}
+            for split, samples in (("train", dataset.train), ("query", dataset.query), ("gallery", dataset.gallery))
+        },
     }
 
 
@@ -66,8 +79,9 @@ def read_status(path: str | os.PathLike) -> dict:
     except (OSError, ValueError) as err:
         raise DatasetError(f"cannot read the dataset status {path} ({err}); delete it and rerun the workflow") from err
     if not isinstance(status, dict) or "ok" not in status:
-        raise DatasetError(f"{path} is not a dataset status written by `python -m reid data prepare`; delete it "
-                           "and rerun the workflow")
+        raise DatasetError(
+            f"{path} is not a dataset status written by `python -m reid data prepare`; delete it and rerun the workflow"
+        )
     return status
 
 
@@ -77,5 +91,6 @@ def require_ready(path: str | os.PathLike) -> dict:
     if not status["ok"]:
         raise DatasetError(
             f"dataset '{status.get('dataset')}' is not available, so this job cannot run:\n{status.get('error')}\n"
-            "Fix that, then rerun the workflow: a failed dataset is tried again on every run.")
+            "Fix that, then rerun the workflow: a failed dataset is tried again on every run."
+        )
     return status

@@ -5,13 +5,20 @@ from __future__ import annotations
 from torch import nn
 
 from reid.models.backbone import CHANNELS, PretrainedWeightsError, build_backbone
-from reid.models.msrp import VARIANTS, Baseline, MultiScalePooling, residual_pooling
+from reid.models.msrp import Baseline, MultiScalePooling, residual_pooling
+from reid.variants import VARIANTS
 
 __all__ = ["build_model", "VARIANTS", "CHANNELS", "PretrainedWeightsError", "residual_pooling"]
 
 
-def build_model(variant: str, num_classes: int, backbone: str = "resnet50", pretrained: str = "none",
-                last_stride: int = 1, **options) -> nn.Module:
+def build_model(
+    variant: str,
+    num_classes: int,
+    backbone: str = "resnet50",
+    pretrained: str = "none",
+    last_stride: int = 1,
+    **options,
+) -> nn.Module:
     """A re-ID network; in train mode forward returns {"triplet": [...], "logits": [...]}, in
     eval mode the retrieval embedding (N, D).
 
@@ -34,7 +41,8 @@ def build_model(variant: str, num_classes: int, backbone: str = "resnet50", pret
 
 def _check_options(options: dict) -> None:
     allowed = {
-        "reduce_dim": None, "flatten_scale3": None,
+        "reduce_dim": None,
+        "flatten_scale3": None,
         "reduce_act": ("bn_relu", "bn", "none"),
         "embedding": ("post_bn", "pre_bn"),
         "triplet_on": ("pooled", "fused"),

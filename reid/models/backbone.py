@@ -54,7 +54,8 @@ def _load_state_dict(path: Path) -> dict:
     except Exception as err:
         raise PretrainedWeightsError(
             f"cannot load {path} as weights ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}): "
-            "give a state dict saved with torch.save(model.state_dict(), PATH), or pretrained: none") from err
+            "give a state dict saved with torch.save(model.state_dict(), PATH), or pretrained: none"
+        ) from err
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
@@ -63,7 +64,9 @@ def _load_state_dict(path: Path) -> dict:
     return {k.removeprefix("module."): v for k, v in state.items() if not k.removeprefix("module.").startswith("fc.")}
 
 
-def build_backbone(name: str = "resnet50", pretrained: str = "none", last_stride: int = 1) -> tuple[ResNetTrunk, tuple[int, int]]:
+def build_backbone(
+    name: str = "resnet50", pretrained: str = "none", last_stride: int = 1
+) -> tuple[ResNetTrunk, tuple[int, int]]:
     """``pretrained``: ``imagenet`` (torchvision's weights API), ``none``, or a path to a state dict."""
     if name not in CHANNELS:
         raise ValueError(f"unknown backbone '{name}': choose one of {', '.join(CHANNELS)}")
@@ -82,11 +85,13 @@ def build_backbone(name: str = "resnet50", pretrained: str = "none", last_stride
             path = Path(os.path.expanduser(str(pretrained)))
             if not path.is_file():
                 raise PretrainedWeightsError(
-                    f"pretrained weights file {path} does not exist; use pretrained: imagenet, none or an existing PATH")
+                    f"pretrained weights file {path} does not exist; use pretrained: imagenet, none or an existing PATH"
+                )
             state = _load_state_dict(path)
             missing, unexpected = resnet.load_state_dict(state, strict=False)
             missing = [k for k in missing if not k.startswith("fc.")]
             if missing or unexpected:
                 raise PretrainedWeightsError(
-                    f"{path} is not a {name} state dict: missing {missing[:5]}, unexpected {unexpected[:5]}")
+                    f"{path} is not a {name} state dict: missing {missing[:5]}, unexpected {unexpected[:5]}"
+                )
     return ResNetTrunk(resnet, last_stride), CHANNELS[name]

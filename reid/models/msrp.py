@@ -34,8 +34,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-VARIANTS = ("baseline", "avg", "max", "residual")
-
 
 class BNNeck(nn.Module):
     """BN before the classifier (Luo et al., BoT): the triplet sees the feature before it,
@@ -99,9 +97,18 @@ class MultiScalePooling(nn.Module):
     """Heads ``avg``, ``max`` and ``residual``: three scales, one fusion module, BNNeck and
     classifier per scale."""
 
-    def __init__(self, backbone: nn.Module, channels: tuple[int, int], num_classes: int, variant: str,
-                 reduce_dim: int = 512, reduce_act: str = "bn_relu", flatten_scale3: bool = True,
-                 embedding: str = "post_bn", triplet_on: str = "pooled"):
+    def __init__(
+        self,
+        backbone: nn.Module,
+        channels: tuple[int, int],
+        num_classes: int,
+        variant: str,
+        reduce_dim: int = 512,
+        reduce_act: str = "bn_relu",
+        flatten_scale3: bool = True,
+        embedding: str = "post_bn",
+        triplet_on: str = "pooled",
+    ):
         super().__init__()
         self.backbone = backbone
         self.variant = variant
@@ -161,8 +168,7 @@ class MultiScalePooling(nn.Module):
 class Baseline(nn.Module):
     """ResNet50_baseline of Table 2: layer4 global average pooling -> BNNeck -> classifier (BoT)."""
 
-    def __init__(self, backbone: nn.Module, channels: tuple[int, int], num_classes: int,
-                 embedding: str = "post_bn"):
+    def __init__(self, backbone: nn.Module, channels: tuple[int, int], num_classes: int, embedding: str = "post_bn"):
         super().__init__()
         self.backbone = backbone
         self.embedding = embedding

@@ -20,7 +20,8 @@ from PIL import Image
 from reid.cli import main as cli_main
 from reid.data import CATALOG, SplitCount
 from reid.data import fetch as fetch_mod
-from reid.data.fetch import ChecksumWarning, FetchError, download, fetch, safe_extract, verify_archive
+from reid.data.archive import ChecksumWarning, FetchError, safe_extract, verify_archive
+from reid.data.fetch import download, fetch
 from reid.data.market import MARKER, read_marker
 
 MARKET_TOP = "Market-1501-v15.09.15"
@@ -30,11 +31,17 @@ DUKE_TOP = "DukeMTMC-reID"
 # distractor (0000) and a junk image (-1), which counts as a file but not as an image.
 SPLIT_FILES = {
     "bounding_box_train": [
-        "0001_c1s1_000001_00.jpg", "0001_c2s1_000002_00.jpg", "0002_c1s1_000003_00.jpg", "0002_c3s1_000004_00.jpg",
+        "0001_c1s1_000001_00.jpg",
+        "0001_c2s1_000002_00.jpg",
+        "0002_c1s1_000003_00.jpg",
+        "0002_c3s1_000004_00.jpg",
     ],
     "query": ["0003_c1s1_000005_00.jpg", "0004_c2s1_000006_00.jpg"],
     "bounding_box_test": [
-        "0003_c2s1_000007_01.jpg", "0004_c1s1_000008_01.jpg", "0000_c3s1_000009_01.jpg", "-1_c1s1_000010_01.jpg",
+        "0003_c2s1_000007_01.jpg",
+        "0004_c1s1_000008_01.jpg",
+        "0000_c3s1_000009_01.jpg",
+        "-1_c1s1_000010_01.jpg",
     ],
 }
 COUNTS = {
@@ -531,9 +538,18 @@ def test_not_a_dataset_at_all(tmp_path):
 
 def test_wrong_counts(tmp_path):
     archive = write_zip(tmp_path / "src" / "more.zip", dataset_members(extra_gallery=2))
-    msg = _fails(tmp_path, archive, market_spec(archive),
-                 ["bounding_box_test: expected 3 images / 3 ids, found 5 / 5", "expected 4 files", "found 6",
-                  "md5 matches, so the catalog or this code is wrong", "Nothing was installed"])
+    msg = _fails(
+        tmp_path,
+        archive,
+        market_spec(archive),
+        [
+            "bounding_box_test: expected 3 images / 3 ids, found 5 / 5",
+            "expected 4 files",
+            "found 6",
+            "md5 matches, so the catalog or this code is wrong",
+            "Nothing was installed",
+        ],
+    )
     assert "bounding_box_train" not in msg  # only the split that differs is named
 
 
@@ -609,8 +625,12 @@ def test_duke_repackaging_with_wrong_counts_is_refused(tmp_path):
     archive = write_zip(tmp_path / "src" / "DukeMTMC-reID.zip", dataset_members(top=DUKE_TOP, extra_gallery=1))
     spec = duke_spec()
     with pytest.warns(ChecksumWarning):
-        msg = _fails(tmp_path, archive, spec, ["does not hold the dukemtmcreid release", "This repackaging differs",
-                                                    "Nothing was installed"])
+        msg = _fails(
+            tmp_path,
+            archive,
+            spec,
+            ["does not hold the dukemtmcreid release", "This repackaging differs", "Nothing was installed"],
+        )
     assert "found 4 / 4" in msg
 
 
@@ -663,8 +683,15 @@ def test_http_404_and_refused_connection(tmp_path, server):
     with pytest.raises(FetchError) as err:
         fetch("market1501", root, progress=False, spec=spec)
     msg = str(err.value)
-    for needle in [missing, "404", refused, "refused", str(root / "Market-1501-v15.09.15.zip"), "--archive PATH",
-                   "Download Market-1501-v15.09.15.zip yourself"]:
+    for needle in [
+        missing,
+        "404",
+        refused,
+        "refused",
+        str(root / "Market-1501-v15.09.15.zip"),
+        "--archive PATH",
+        "Download Market-1501-v15.09.15.zip yourself",
+    ]:
         assert needle in msg, msg
     assert [r["path"] for r in server.requests] == ["/nope/Market-1501-v15.09.15.zip"]
     assert leftovers(root) == []

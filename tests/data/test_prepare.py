@@ -26,11 +26,14 @@ def test_custom_folder_is_checked_in_place(tmp_path, tiny_synthetic):
     assert not (tmp_path / "mine").exists()
 
 
-@pytest.mark.parametrize("name, options, expected", [
-    ("market1501", {"archive": "/nonexistent/Market-1501-v15.09.15.zip"}, "does not exist"),
-    ("mine", {"path": "/nonexistent/folder"}, "/nonexistent/folder"),
-    ("dukemtmcreid", {"archive": "/nonexistent/DukeMTMC-reID.zip"}, "does not exist"),
-])
+@pytest.mark.parametrize(
+    "name, options, expected",
+    [
+        ("market1501", {"archive": "/nonexistent/Market-1501-v15.09.15.zip"}, "does not exist"),
+        ("mine", {"path": "/nonexistent/folder"}, "/nonexistent/folder"),
+        ("dukemtmcreid", {"archive": "/nonexistent/DukeMTMC-reID.zip"}, "does not exist"),
+    ],
+)
 def test_a_missing_dataset_is_recorded_not_raised(tmp_path, name, options, expected):
     status = prepare(name, options, tmp_path / "data")
     assert status["ok"] is False and expected in status["error"]
@@ -59,13 +62,47 @@ def test_an_unreadable_status_says_what_to_do(tmp_path):
 def test_cli_records_failure_and_train_stops_with_it(tmp_path):
     config = json.dumps({"data_root": str(tmp_path / "data"), "datasets": {"mine": {"path": str(tmp_path / "none")}}})
     status = tmp_path / "results" / "mine" / "dataset.json"
-    done = subprocess.run([sys.executable, "-m", "reid", "data", "prepare", "mine", "--config-json", config,
-                           "--status", str(status), "--quiet"], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reid",
+            "data",
+            "prepare",
+            "mine",
+            "--config-json",
+            config,
+            "--status",
+            str(status),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0 and "is not available" in done.stderr
     assert json.loads(status.read_text())["ok"] is False
     out = tmp_path / "results" / "mine" / "residual" / "seed1"
-    done = subprocess.run([sys.executable, "-m", "reid", "train", "--config-json", config, "--dataset", "mine",
-                           "--variant", "residual", "--seed", "1", "--out", str(out), "--dataset-status", str(status)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reid",
+            "train",
+            "--config-json",
+            config,
+            "--dataset",
+            "mine",
+            "--variant",
+            "residual",
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+            "--dataset-status",
+            str(status),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2 and "dataset 'mine' is not available" in done.stderr
     assert str(tmp_path / "none") in done.stderr and not out.exists()

@@ -23,7 +23,13 @@ def test_shapes_resnet50_288x144(residual50):
         assert f3.shape == (2, 1024, 18, 9) and f4.shape == (2, 2048, 18, 9)  # last stride 1
         pooled = residual50.pooled(x)
         assert [tuple(p.shape[1:]) for pair in pooled for p in pair] == [
-            (1024, 1, 1), (1024, 1, 1), (2048, 1, 1), (2048, 1, 1), (2048, 2, 2), (2048, 2, 2)]
+            (1024, 1, 1),
+            (1024, 1, 1),
+            (2048, 1, 1),
+            (2048, 1, 1),
+            (2048, 2, 2),
+            (2048, 2, 2),
+        ]
         p_cont = [fuse(a, m) for (a, m), fuse in zip(pooled, residual50.fusion)]
         assert [tuple(p.shape[1:]) for p in p_cont] == [(512, 1, 1), (512, 1, 1), (512, 2, 2)]
         out = residual50(x)

@@ -1,5 +1,6 @@
-# Shared helpers for the rule files: the config's lists, how a job gets its config, and
-# which package files a result depends on (so that a code change reruns what it affects).
+# Shared helpers of the workflow (and nothing else: the stages' rules are in their own files):
+# the config's lists, the wildcards' patterns, how a job gets its config, which package files a
+# result depends on (so that a code change reruns what it affects), and the targets.
 import json
 import os
 import re
@@ -7,9 +8,13 @@ import shlex
 import time
 from pathlib import Path
 
+from reid import targets  # what the workflow asks for is what the report expects
+from reid.variants import VARIANTS as ALL_VARIANTS
+
 DATA_ROOT = config["data_root"]
 DATASETS = list(config["datasets"])
-VARIANTS = list(config.get("variants", ["baseline", "avg", "max", "residual"]))
+VARIANTS = targets.config_variants(config)
+GRADCAM_VARIANTS = targets.gradcam_variants(VARIANTS)
 
 
 def _gpu_jobs_at_once():
@@ -36,6 +41,7 @@ ALL_CORES = _cores()  # a job that must run alone (latency measurements) takes t
 
 wildcard_constraints:
     dataset="|".join(re.escape(d) for d in DATASETS),
+    variant="|".join(ALL_VARIANTS),  # residual+rerank is no variant: its rule names it
     seed=r"\d+",
 
 
@@ -85,7 +91,7 @@ def job_config(name):
 
 
 def package_code(*modules):
-    """Source files of the package modules a rule runs, as inputs: editing them reruns the rule.
+    """Source files of the package modules that a job runs, as its inputs; editing them reruns the job.
     None with a default storage provider (the Kubernetes executor): there every input is looked
     up in the storage, and the jobs get the package with the workflow's sources instead."""
     if workflow.storage_settings.default_storage_provider is not None:
@@ -98,5 +104,43 @@ def package_code(*modules):
     return files
 
 
-TRAIN_CODE = package_code("models", "engine", "data", "train", "losses", "config", "features", "eval", "utils")
+RUNTIME_CODE = package_code("config", "runtime", "provenance", "utils", "variants")
+TRAIN_CODE = RUNTIME_CODE + package_code("models", "data", "checkpoints", "train", "losses", "features", "metrics")
 EVAL_CODE = TRAIN_CODE + package_code("evaluate", "rerank")
+PROFILE_CODE = package_code("profile", "models", "runtime")
+FIGURE_CODE = package_code("figures")
+GRADCAM_CODE = package_code("figures", "models", "checkpoints")
+REPORT_CODE = package_code("report", "figures", "targets")
+
+
+# ---------------------------------------------------------------- targets
+
+
+def dataset_results(dataset):
+    """Every result file the config asks for on one dataset."""
+    return targets.dataset_results(config, dataset)
+
+
+def all_results():
+    """Every dataset's results: a dataset that is missing fails these, with its error."""
+    return [r for d in DATASETS for r in dataset_results(d)]
+
+
+def profile_results():
+    return targets.profile_results(config)
+
+
+def histogram_baselines():
+    """The no-learning calibration of the synthetic set (the public sets need none)."""
+    return [f"results/{d}/histogram_baseline.json" for d in DATASETS if d == "synthetic"]
+
+
+def report_inputs(wildcards):
+    """The statuses of all datasets, and the results of those that are ready."""
+    inputs = [checkpoints.dataset.get(dataset=d).output.status for d in DATASETS]
+    return inputs + [r for d in DATASETS if dataset_ready(d) for r in dataset_results(d)]
+
+
+def gradcam_checkpoints(wildcards, input):
+    """Figure 6's rows as --checkpoint LABEL=model.pt options, in the paper's order."""
+    return " ".join(f"--checkpoint {v}={shlex.quote(m)}" for v, m in zip(GRADCAM_VARIANTS, input.models))

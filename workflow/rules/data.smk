@@ -34,5 +34,7 @@ rule histogram_baseline:
         root=lambda w: f"{DATA_ROOT}/{w.dataset}",
     log:
         "logs/histogram_baseline/{dataset}.log",
+    benchmark:
+        "benchmarks/histogram_baseline/{dataset}.tsv"
     shell:
         "python -m reid data histogram-baseline --root {params.root} --out {output} > {log} 2>&1"

@@ -10,9 +10,6 @@ rule evaluate:
     output:
         metrics="results/{dataset}/{variant}/seed{seed}/metrics.json",
         per_query="results/{dataset}/{variant}/seed{seed}/per_query.npz",
-    wildcard_constraints:
-        variant="baseline|avg|max|residual",
-        seed=r"\d+",
     params:
         config=lambda w: job_config(w.dataset),
         out=lambda w, output: os.path.dirname(output.metrics),
@@ -36,8 +33,6 @@ rule evaluate_rerank:
     output:
         metrics="results/{dataset}/residual+rerank/seed{seed}/metrics.json",
         per_query="results/{dataset}/residual+rerank/seed{seed}/per_query.npz",
-    wildcard_constraints:
-        seed=r"\d+",
     params:
         config=lambda w: job_config(w.dataset),
         out=lambda w, output: os.path.dirname(output.metrics),

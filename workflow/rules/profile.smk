@@ -4,11 +4,9 @@
 
 rule profile:
     input:
-        code=package_code("profile", "models"),
+        code=PROFILE_CODE,
     output:
         "results/profile/{variant}.json",
-    wildcard_constraints:
-        variant="baseline|avg|max|residual",
     params:
         config=lambda w: shlex.quote(json.dumps({"train": config.get("train", {}),
                                                  "profile": config.get("profile", {})}, sort_keys=True)),

@@ -10,9 +10,6 @@ rule train:
     output:
         model="results/{dataset}/{variant}/seed{seed}/model.pt",
         log_csv="results/{dataset}/{variant}/seed{seed}/log.csv",
-    wildcard_constraints:
-        variant="baseline|avg|max|residual",
-        seed=r"\d+",
     params:
         config=lambda w: job_config(w.dataset),
         out=lambda w, output: os.path.dirname(output.model),

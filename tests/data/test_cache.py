@@ -3,8 +3,8 @@ import pytest
 import torch
 from PIL import Image
 
+from reid.data.cache import cached_images, decode
 from reid.data.market import DatasetError, Sample
-from reid.engine.cache import cached_images, decode
 
 
 def _images(tmp_path, n=5):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from reid.eval import cmc_map
+from reid.metrics import cmc_map
 
 
 def test_hand_computed_single_query():
@@ -57,7 +57,8 @@ def _brute_force(dist, q_pids, g_pids, q_cams, g_cams):
         keep = ~((g_pids[order] == q_pids[i]) & (g_cams[order] == q_cams[i]))
         matches = (g_pids[order] == q_pids[i])[keep]
         if not matches.any():
-            aps.append(np.nan); firsts.append(-1)
+            aps.append(np.nan)
+            firsts.append(-1)
             continue
         hits = np.flatnonzero(matches)
         aps.append(np.mean([(k + 1) / (r + 1) for k, r in enumerate(hits)]))
@@ -85,6 +86,7 @@ def test_matches_brute_force_on_random_problem(chunk):
 
 
 # ---------------------------------------------------------------- exactness beyond the fast path
+
 
 def _reference(dist, q_pids, g_pids, q_cams, g_cams):
     """Per query, by the definitions on a stable arg-sort: AP (mean precision at hits), AP by the
@@ -152,9 +154,9 @@ def test_random_problems_with_ties_match_the_definitions(seed):
 @pytest.mark.parametrize("limit", [0, 10**9])
 def test_both_tie_strategies_are_exact(monkeypatch, limit):
     # limit 0: every row with a tie is arg-sorted; huge: every tie is resolved pairwise
-    import reid.eval
+    import reid.metrics
 
-    monkeypatch.setattr(reid.eval, "TIE_PAIRS_PER_ROW", limit)
+    monkeypatch.setattr(reid.metrics, "TIE_PAIRS_PER_ROW", limit)
     dist, *ids = _random_problem(7, decimals=1)
     _check_against_reference(cmc_map(dist, *ids, chunk=9), dist, *ids)
 
@@ -169,17 +171,23 @@ def test_chunk_size_and_input_types_do_not_change_anything():
     dist, q_pids, g_pids, q_cams, g_cams = _random_problem(5, decimals=3)
     ref = cmc_map(dist, q_pids, g_pids, q_cams, g_cams, chunk=1000)
     for chunk in (1, 3, 17):
-        r = cmc_map(torch.as_tensor(dist), torch.as_tensor(q_pids), list(g_pids), q_cams, torch.as_tensor(g_cams),
-                    chunk=chunk)
+        r = cmc_map(
+            torch.as_tensor(dist), torch.as_tensor(q_pids), list(g_pids), q_cams, torch.as_tensor(g_cams), chunk=chunk
+        )
         for key in ("ap", "first_hit", "cmc"):
             np.testing.assert_array_equal(r[key], ref[key])
-        assert (r["mAP"], r["mAP_official"], r["mINP"], r["num_skipped"]) == \
-            (ref["mAP"], ref["mAP_official"], ref["mINP"], ref["num_skipped"])
+        assert (r["mAP"], r["mAP_official"], r["mINP"], r["num_skipped"]) == (
+            ref["mAP"],
+            ref["mAP_official"],
+            ref["mINP"],
+            ref["num_skipped"],
+        )
     # float32 and float16 inputs are ranked in their own precision (no new ties, none lost)
     for dtype in (torch.float32, torch.float16):
         t = torch.as_tensor(dist).to(dtype)
-        _check_against_reference(cmc_map(t, q_pids, g_pids, q_cams, g_cams), t.double().numpy(), q_pids, g_pids,
-                                 q_cams, g_cams)
+        _check_against_reference(
+            cmc_map(t, q_pids, g_pids, q_cams, g_cams), t.double().numpy(), q_pids, g_pids, q_cams, g_cams
+        )
 
 
 def test_shape_mismatch_raises():
@@ -188,14 +196,15 @@ def test_shape_mismatch_raises():
 
 
 def test_ranked_gallery_is_a_stable_argsort_prefix():
-    from reid.eval import ranked_gallery
+    from reid.metrics import ranked_gallery
 
     dist, *_ = _random_problem(2, nq=30, ng=50, decimals=1)
     dist[0, :] = 0.5
     dist[1, 3] = np.nan
     for k in (1, 10, 50, 80):
-        np.testing.assert_array_equal(ranked_gallery(dist, k, chunk=7),
-                                      np.argsort(dist, axis=1, kind="stable")[:, :min(k, 50)])
+        np.testing.assert_array_equal(
+            ranked_gallery(dist, k, chunk=7), np.argsort(dist, axis=1, kind="stable")[:, : min(k, 50)]
+        )
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
@@ -209,6 +218,7 @@ def test_cuda_matches_cpu():
 
 # ---------------------------------------------------------------- parity with torchreid
 
+
 @pytest.fixture(scope="module")
 def torchreid_rank():
     """torchreid==0.2.5's reid/metrics/rank.py, loaded by path (its package __init__ needs cv2 and more)."""
@@ -220,8 +230,9 @@ def torchreid_rank():
         pytest.skip(str(err))
 
 
-@pytest.mark.parametrize("seed,nq,ng,ids,cams", [(0, 50, 400, 25, 6), (1, 80, 250, 10, 3), (2, 120, 600, 60, 6),
-                                                 (3, 30, 100, 5, 2)])
+@pytest.mark.parametrize(
+    "seed,nq,ng,ids,cams", [(0, 50, 400, 25, 6), (1, 80, 250, 10, 3), (2, 120, 600, 60, 6), (3, 30, 100, 5, 2)]
+)
 def test_matches_torchreid_eval_market1501(torchreid_rank, seed, nq, ng, ids, cams):
     dist, q_pids, g_pids, q_cams, g_cams = _random_problem(seed, nq, ng, ids, cams)  # float64: no ties
     assert (g_pids == 0).any()

@@ -80,8 +80,10 @@ def cmc_map(distmat, q_pids, g_pids, q_camids, g_camids, max_rank: int = 50, chu
     g_camids = _as_tensor(g_camids, torch.int64, device).reshape(-1)
     num_q, num_g = dist.shape
     if q_pids.numel() != num_q or g_pids.numel() != num_g or q_camids.numel() != num_q or g_camids.numel() != num_g:
-        raise ValueError(f"distmat is {num_q}x{num_g} but got {q_pids.numel()} query / {g_pids.numel()} gallery ids "
-                         f"and {q_camids.numel()} / {g_camids.numel()} camera ids")
+        raise ValueError(
+            f"distmat is {num_q}x{num_g} but got {q_pids.numel()} query / {g_pids.numel()} gallery ids "
+            f"and {q_camids.numel()} / {g_camids.numel()} camera ids"
+        )
     if num_g == 0:
         raise ValueError("the gallery is empty")
     max_rank = min(max_rank, num_g)
@@ -210,9 +212,9 @@ def _stable_ranks(rows: torch.Tensor, idx: torch.Tensor, valid: torch.Tensor) ->
         step = max(1, _TIE_BLOCK // num_g)
         g = torch.arange(num_g, device=rows.device)
         for a in range(0, len(r), step):
-            rr, cc = r[a:a + step], c[a:a + step]
+            rr, cc = r[a : a + step], c[a : a + step]
             same_value = rows[rr] == values[rr, cc][:, None]
-            earlier[a:a + step] = (same_value & (g[None, :] < idx[rr, cc][:, None])).sum(1)
+            earlier[a : a + step] = (same_value & (g[None, :] < idx[rr, cc][:, None])).sum(1)
         rank = rank.clone()
         rank[r, c] += earlier
     if bool(fallback.any()):
@@ -236,7 +238,7 @@ def ranked_gallery(distmat, k: int = 10, chunk: int = 1024) -> np.ndarray:
     if k <= 0 or num_q == 0:
         return out.numpy()
     for start in range(0, num_q, chunk):
-        rows = dist[start:start + chunk]
+        rows = dist[start : start + chunk]
         kth = torch.topk(rows, k, dim=1, largest=False, sorted=True).values[:, -1:]
         # the k nearest and anything tied with the k-th, row-major (gallery order inside a row)
         r, c = (rows <= kth).nonzero(as_tuple=True)
@@ -254,5 +256,5 @@ def ranked_gallery(distmat, k: int = 10, chunk: int = 1024) -> np.ndarray:
         top[~short] = c[take.reshape(-1)].reshape(-1, k)
         if bool(short.any()):
             top[short] = torch.argsort(rows[short], dim=1, stable=True)[:, :k]
-        out[start:start + len(rows)] = top.cpu()
+        out[start : start + len(rows)] = top.cpu()
     return out.numpy()

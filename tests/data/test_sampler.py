@@ -3,7 +3,7 @@ import collections
 import numpy as np
 import pytest
 
-from reid.engine.sampler import pk_batches
+from reid.data.sampler import pk_batches
 
 
 def test_pk_batches_structure():

@@ -1,6 +1,6 @@
 """Fault trials: kill -9 a training job at random moments, rerun the workflow, compare.
 
-    python -m reid.faults --trials 10 [--seed 0] [--workdir DIR] [--keep]
+    python tools/faults.py --trials 10 [--seed 0] [--workdir DIR] [--keep]
 
 Runs the workflow once without interruption on a tiny CPU profile (the reference), then, per
 trial, in a fresh folder: starts the same target, sends SIGKILL to the training process at a
@@ -41,18 +41,48 @@ def trial_config(data_root: Path, cache_dir: Path) -> dict:
     return {
         "data_root": str(data_root),
         "datasets": {"synthetic": {"size": "tiny", "seed": 0}},
-        "variants": ["residual"], "seeds": [1],
-        "train": {"backbone": "resnet18", "pretrained": "none", "height": 64, "width": 32, "pad": 3,
-                  "batch_size": 8, "num_instances": 2, "epochs": 24, "eval_every": 6, "warmup_epochs": 1,
-                  "milestones": [18], "progress": False, "cache_dir": str(cache_dir), "device": "cpu"},
+        "variants": ["residual"],
+        "seeds": [1],
+        "train": {
+            "backbone": "resnet18",
+            "pretrained": "none",
+            "height": 64,
+            "width": 32,
+            "pad": 3,
+            "batch_size": 8,
+            "num_instances": 2,
+            "epochs": 24,
+            "eval_every": 6,
+            "warmup_epochs": 1,
+            "milestones": [18],
+            "progress": False,
+            "cache_dir": str(cache_dir),
+            "device": "cpu",
+        },
     }
 
 
 def snakemake(workdir: Path, config: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        ["snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), TARGET, "--cores", "2",
-         "--resources", "gpu=1", "--configfile", str(config)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        [
+            "snakemake",
+            "-s",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(workdir),
+            TARGET,
+            "--cores",
+            "2",
+            "--resources",
+            "gpu=1",
+            "--configfile",
+            str(config),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def training_process(workdir: Path) -> int | None:
@@ -159,21 +189,30 @@ def run_trials(trials: int, seed: int, workdir: Path, log=print) -> list[Trial]:
         rerun_out, _ = rerun.communicate()
         resumed = re.search(r"resuming \S+ after epoch (\d+)", train_log.read_text() if train_log.exists() else "")
         ok = rerun.returncode == 0 and (folder / TARGET).exists()
-        trial = Trial(number, delay, killed, checkpoint_epoch, int(resumed[1]) if resumed else None, ok,
-                      ok and comparable(folder / TARGET) == ref_metrics,
-                      ok and same_weights(weights(folder / RUN / "model.pt"), ref_weights))
+        trial = Trial(
+            number,
+            delay,
+            killed,
+            checkpoint_epoch,
+            int(resumed[1]) if resumed else None,
+            ok,
+            ok and comparable(folder / TARGET) == ref_metrics,
+            ok and same_weights(weights(folder / RUN / "model.pt"), ref_weights),
+        )
         results.append(trial)
-        log(f"trial {number:2d}: kill -9 at {delay:5.2f} s of training; checkpoint had epoch "
+        log(
+            f"trial {number:2d}: kill -9 at {delay:5.2f} s of training; checkpoint had epoch "
             f"{trial.checkpoint_epoch if trial.checkpoint_epoch is not None else '-'}; rerun resumed after epoch "
             f"{trial.resumed_from if trial.resumed_from is not None else '- (from the start)'}; metrics equal: "
-            f"{trial.metrics_equal}; weights equal: {trial.weights_equal}: {'PASS' if trial.passed else 'FAIL'}")
+            f"{trial.metrics_equal}; weights equal: {trial.weights_equal}: {'PASS' if trial.passed else 'FAIL'}"
+        )
         if not ok:
             log(rerun_out[-2000:])
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reid.faults", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python tools/faults.py", description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0, help="seed of the kill moments")
     parser.add_argument("--workdir", type=Path, default=None, help="where the runs go (default: a new temp folder)")

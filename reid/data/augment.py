@@ -39,8 +39,15 @@ def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 class BatchAugment:
-    def __init__(self, flip_prob: float = 0.5, pad: int = 10, erasing_prob: float = 0.5,
-                 erasing_area: tuple[float, float] = (0.02, 0.4), erasing_ratio: float = 0.3, attempts: int = 10):
+    def __init__(
+        self,
+        flip_prob: float = 0.5,
+        pad: int = 10,
+        erasing_prob: float = 0.5,
+        erasing_area: tuple[float, float] = (0.02, 0.4),
+        erasing_ratio: float = 0.3,
+        attempts: int = 10,
+    ):
         self.flip_prob, self.pad, self.erasing_prob = flip_prob, pad, erasing_prob
         self.erasing_area, self.erasing_ratio, self.attempts = erasing_area, erasing_ratio, attempts
 
@@ -105,4 +112,3 @@ def seeded_generator(*seeds: int) -> torch.Generator:
     for s in seeds:
         value = (value * 1_000_003 + int(s)) % (2**63 - 1)
     return torch.Generator().manual_seed(value)
-

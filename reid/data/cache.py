@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from reid.data.market import DatasetError, Sample
+from reid.data.market import DatasetError, ReidDataset, Sample, fingerprint
 from reid.utils import atomic_path
 
 
@@ -37,7 +37,7 @@ def _decode_chunk(args) -> np.ndarray:
 
 def decode_all(paths: list[str], height: int, width: int, workers: int = 0) -> np.ndarray:
     workers = workers or os.cpu_count() or 1
-    chunks = [paths[i:i + 256] for i in range(0, len(paths), 256)]
+    chunks = [paths[i : i + 256] for i in range(0, len(paths), 256)]
     if workers == 1 or len(chunks) <= 1:
         parts = [_decode_chunk((c, height, width)) for c in chunks]
     else:
@@ -48,8 +48,9 @@ def decode_all(paths: list[str], height: int, width: int, workers: int = 0) -> n
     return np.concatenate(parts) if parts else np.zeros((0, 3, height, width), np.uint8)
 
 
-def cached_images(samples: list[Sample], key: str, height: int, width: int, cache_dir: str | os.PathLike | None,
-                  workers: int = 0) -> torch.Tensor:
+def cached_images(
+    samples: list[Sample], key: str, height: int, width: int, cache_dir: str | os.PathLike | None, workers: int = 0
+) -> torch.Tensor:
     """uint8 (N, 3, H, W) for ``samples`` in order; ``key`` names the dataset content and split.
 
     With ``cache_dir`` the array is read from (or written to) ``cache_dir/<key>-<H>x<W>.npy``.
@@ -70,3 +71,22 @@ def cached_images(samples: list[Sample], key: str, height: int, width: int, cach
         with open(tmp, "wb") as f:
             np.save(f, array)
     return torch.from_numpy(array)
+
+
+def load_images(
+    dataset: ReidDataset,
+    height: int,
+    width: int,
+    cache_dir: str | os.PathLike | None = None,
+    workers: int = 0,
+    splits=("train", "query", "gallery"),
+) -> dict:
+    """{split: uint8 (N, 3, H, W)} for a dataset's splits, through the cache (keyed by the
+    dataset's content fingerprint): training and evaluation decode each image once."""
+    key = fingerprint(dataset)
+    return {
+        split: cached_images(
+            getattr(dataset, split), f"{dataset.name}-{key}-{split}", height, width, cache_dir or None, workers
+        )
+        for split in splits
+    }

@@ -1,6 +1,6 @@
 import torch
 
-from reid.engine.augment import IMAGENET_MEAN, IMAGENET_STD, BatchAugment, normalize, seeded_generator
+from reid.data.augment import IMAGENET_MEAN, IMAGENET_STD, BatchAugment, normalize, seeded_generator
 
 
 def _ramp(b=4, h=16, w=8):
@@ -42,7 +42,7 @@ def test_erasing_fills_a_rectangle_with_the_mean_pixel():
     for img in erased[erased.flatten(1).any(1)][:20]:
         rows, cols = img.any(1).nonzero().flatten(), img.any(0).nonzero().flatten()
         # a filled axis-aligned rectangle
-        assert img[rows.min():rows.max() + 1, cols.min():cols.max() + 1].all()
+        assert img[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].all()
         area = img.float().mean().item()
         assert 0.015 <= area <= 0.45
 

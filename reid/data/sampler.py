@@ -30,7 +30,7 @@ def pk_batches(labels, num_instances: int, batch_size: int, rng: np.random.Gener
             idx = rng.choice(idx, size=num_instances, replace=True)
         idx = rng.permutation(idx)
         n = len(idx) // num_instances
-        groups[label] = [idx[i * num_instances:(i + 1) * num_instances] for i in range(n)]
+        groups[label] = [idx[i * num_instances : (i + 1) * num_instances] for i in range(n)]
     available = [label for label in sorted(groups) if groups[label]]
     batches = []
     while len(available) >= p:

@@ -1,2 +1,0 @@
-"""Data feeding for training and evaluation: the PK sampler, the decoded-image cache and the
-batched on-device augmentation."""

@@ -1,0 +1,67 @@
+"""Where a number came from: the package's commit, package versions, device and host.
+
+Written into every model file and metrics.json, and shown in the report. Torch is imported
+only to name a GPU, so the report (which needs no network) does not load it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+
+# what the report lists under "package versions"
+PACKAGES = ("torch", "torchvision", "numpy", "pandas", "matplotlib", "snakemake", "fvcore", "thop", "grad-cam")
+
+
+def git_commit() -> str:
+    """The package's commit, with "-dirty" if its tree has uncommitted changes; "" outside git."""
+
+    def git(*args):
+        done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10, cwd=Path(__file__).parent)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        if not commit:
+            return ""
+        return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def device_name(device) -> str:
+    """ "cuda: <GPU model>" or "cpu: <processor>" for a torch.device."""
+    if device.type == "cuda":
+        import torch
+
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return f"cpu: {platform.processor() or platform.machine()}"
+
+
+def provenance(device) -> dict:
+    """What a job ran with: commit, torch and Python versions, device, host, GPU slot and time."""
+    import torch
+
+    return {
+        "commit": git_commit() or "unknown",
+        "torch": str(torch.__version__),
+        "python": platform.python_version(),
+        "device": device_name(device),
+        "host": platform.node(),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),  # the GPU slot a job ran on
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def package_versions(names=PACKAGES) -> dict:
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions

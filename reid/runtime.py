@@ -1,0 +1,99 @@
+"""Device and precision, resolved once: where a job runs and how.
+
+Every torch job (training, evaluation, feature extraction, profiling, the benchmarks) turns the
+config's ``device``, ``amp``, ``channels_last`` and ``compile`` switches ("auto" | "on" | "off")
+into one ``Runtime`` and hands it on, so that they all make the same choice: on a CUDA device
+"auto" means bf16 autocast (fp16 where bf16 is unsupported), channels_last and a compiled
+training step; on the CPU it means none of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+
+class DeviceError(RuntimeError):
+    """A device was asked for that this machine does not have."""
+
+
+def resolve_device(device: str | torch.device = "auto", source: str = "device") -> torch.device:
+    """ "auto" (CUDA if visible, else the CPU), "cpu", "cuda" or "cuda:N"; ``source`` names the
+    setting in the error."""
+    if isinstance(device, torch.device):
+        device = str(device)
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise DeviceError(f"{source} is {device!r} but no CUDA device is visible; use auto or cpu")
+    return torch.device(device)
+
+
+def switch(value: str | bool, device: torch.device) -> bool:
+    """An "auto | on | off" setting: auto is on with CUDA."""
+    if isinstance(value, bool):
+        return value
+    return device.type == "cuda" if value == "auto" else value == "on"
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype:
+    """bf16, except on a GPU without it (fp16, with a gradient scaler)."""
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
+
+
+@dataclass(frozen=True)
+class Runtime:
+    device: torch.device
+    amp: bool = False
+    amp_dtype: torch.dtype = torch.bfloat16
+    channels_last: bool = False
+    compile: bool = False
+
+    @classmethod
+    def resolve(
+        cls,
+        device: str | torch.device = "auto",
+        amp: str | bool = "auto",
+        channels_last: str | bool = "auto",
+        compile: str | bool = "off",
+        source: str = "device",
+    ) -> Runtime:
+        dev = resolve_device(device, source)
+        return cls(dev, switch(amp, dev), autocast_dtype(dev), switch(channels_last, dev), switch(compile, dev))
+
+    @classmethod
+    def from_config(cls, cfg, device: str | None = None) -> Runtime:
+        """A TrainConfig's choices; ``device`` overrides its ``device`` (e.g. evaluate --device)."""
+        source = "train.device" if device is None else "--device"
+        return cls.resolve(cfg.device if device is None else device, cfg.amp, cfg.channels_last, cfg.compile, source)
+
+    @property
+    def cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def precision(self) -> str:
+        return str(self.amp_dtype).replace("torch.", "") if self.amp else "float32"
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp)
+
+    def place(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The model on the device, in the memory format of its inputs."""
+        model.to(self.device)
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
+        return model
+
+    def batch(self, x: torch.Tensor) -> torch.Tensor:
+        """An input batch in the memory format the model expects."""
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def sync(self) -> None:
+        """Wait for the device (before reading a clock)."""
+        if self.cuda:
+            torch.cuda.synchronize(self.device)

@@ -1,0 +1,45 @@
+"""The result files a config's workflow run produces: the workflow asks for exactly these, and
+the report lists those missing. Torch-free: the Snakefile imports it when it loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reid.variants import VARIANTS, table_rows
+
+DEFAULT_SEEDS = [1, 2, 3]
+
+
+def config_variants(config: dict) -> list[str]:
+    return list(config.get("variants") or VARIANTS)
+
+
+def gradcam_variants(variants: list[str]) -> list[str]:
+    """Figure 6's rows, in the paper's order."""
+    return [v for v in ("avg", "max", "residual") if v in variants]
+
+
+def dataset_results(config: dict, dataset: str, results_dir: str | Path = "results") -> list[str]:
+    """The result files a config's workflow run produces on one dataset: each variant's and the
+    re-ranked residual's metrics per seed, and Figures 4 and 6 for the first seed."""
+    root = Path(results_dir) / dataset
+    variants = config_variants(config)
+    seeds = list(config.get("seeds") or DEFAULT_SEEDS)
+    files = [str(root / v / f"seed{s}" / "metrics.json") for v in table_rows(variants) for s in seeds]
+    if "residual" in variants:
+        files.append(str(root / "figures" / f"ranked_lists_seed{seeds[0]}.png"))
+    if gradcam_variants(variants):
+        files.append(str(root / "figures" / f"gradcam_seed{seeds[0]}.png"))
+    return files
+
+
+def profile_results(config: dict, results_dir: str | Path = "results") -> list[str]:
+    """Table 4's profiles, one per variant (they need no dataset)."""
+    return [str(Path(results_dir) / "profile" / f"{v}.json") for v in config_variants(config)]
+
+
+def expected_results(config: dict, results_dir: str | Path = "results") -> list[str]:
+    """Every result file a config's workflow run produces."""
+    return [f for d in config.get("datasets") or {} for f in dataset_results(config, d, results_dir)] + profile_results(
+        config, results_dir
+    )

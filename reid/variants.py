@@ -1,0 +1,19 @@
+"""The variants of the paper's Table 2, defined once.
+
+Torch-free, so that the CLI parser, the workflow's rules and the config schema's test can
+import it without loading a network:
+    baseline   ResNet50_baseline: layer4, global average pooling, BNNeck (BoT's head)
+    avg, max   the multi-scale head with average or max pooling only (Table 2's Avg and Max)
+    residual   the multi-scale head with the residual pooling module, equation (1)
+``residual+rerank`` (Table 2's last row) is not a variant: it is residual's models evaluated
+with k-reciprocal re-ranking.
+"""
+
+VARIANTS = ("baseline", "avg", "max", "residual")
+RERANKED = "residual+rerank"  # the results folder of residual's re-ranked evaluation
+
+
+def table_rows(variants) -> list[str]:
+    """Table 2's rows for a config's variants: each variant, then residual re-ranked."""
+    variants = list(variants)
+    return variants + ([RERANKED] if "residual" in variants else [])
