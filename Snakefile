@@ -22,5 +22,6 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         "report/index.html",
+        "report/claims.csv",
         all_results(),  # --keep-going still builds the report when a dataset is missing
         histogram_baselines(),

@@ -26,6 +26,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from reid.report import build_report, paper_tables, paper_value
@@ -33,6 +34,7 @@ from reid.report import build_report, paper_tables, paper_value
 # ------------------------------------------------------------------------------------------ the browser
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+WINDOW_WIDTH = 1400  # the page must fit a window this wide
 TIMEOUT_S = 120
 FLAGS = (
     "--headless",
@@ -185,7 +187,7 @@ CHECK_SCRIPT = r"""<script data-reid-check>
     });
     var tables = [];
     Array.prototype.forEach.call(document.querySelectorAll('table'), function (table) {
-      tables.push({id: table.id, rows: Array.prototype.map.call(table.rows, function (row) {
+      tables.push({id: table.id, right: table.getBoundingClientRect().right, rows: Array.prototype.map.call(table.rows, function (row) {
         return {section: row.parentNode.tagName.toLowerCase(), cells: Array.prototype.map.call(row.cells, function (c) {
           return {text: text(c), colspan: c.colSpan, rowspan: c.rowSpan, th: c.tagName === 'TH'};
         })};
@@ -202,7 +204,7 @@ CHECK_SCRIPT = r"""<script data-reid-check>
       charset: document.characterSet, pwned: window.__pwned || null,
       scripts: document.querySelectorAll('script:not([data-reid-check])').length,
       elements: Array.prototype.map.call(document.querySelectorAll('body *'), function (n) { return n.tagName; }),
-      bodyText: text(document.body)
+      bodyText: text(document.body), viewport: window.innerWidth
     });
     document.body.appendChild(out);
   });
@@ -248,7 +250,11 @@ def check_page(binary: str, page: Path, workdir: Path, name: str = "checked") ->
     workdir.mkdir(parents=True, exist_ok=True)
     copy = workdir / f"{name}.html"
     copy.write_text(inject(page.read_text(encoding="utf-8")), encoding="utf-8")
-    done = run_chromium(binary, ["--dump-dom", "--virtual-time-budget=10000", copy.as_uri()], workdir)
+    done = run_chromium(
+        binary,
+        ["--dump-dom", f"--window-size={WINDOW_WIDTH},3000", "--virtual-time-budget=10000", copy.as_uri()],
+        workdir,
+    )
     match = re.search(r'<pre id="reid-check">(.*?)</pre>', done.stdout, re.S)
     assert match, f"the page's load event never came (no #reid-check in the DOM)\nstderr:\n{done.stderr[-4000:]}"
     return PageCheck(json.loads(html.unescape(match[1])), parse_log(done.stderr))
@@ -348,6 +354,7 @@ def write_results(root: Path, datasets=tuple(DATASETS), seeds=SEEDS, profiles=PR
             folder.mkdir(parents=True)
             metrics = {m: value(dataset, variant, m, seed) for m in METRICS}
             (folder / "metrics.json").write_text(json.dumps({**metrics, "device": "cpu: test"}))
+            write_per_query(folder, metrics["mAP"], metrics["rank1"])
             if variant in ("avg", "max", "residual"):  # Figure 5's curves
                 rows = ["epoch,loss,triplet,ce,train_acc,lr,epoch_seconds,images_per_s,rank1,mAP"]
                 for epoch in range(6):
@@ -378,6 +385,16 @@ def write_results(root: Path, datasets=tuple(DATASETS), seeds=SEEDS, profiles=PR
                 }
             )
         )
+
+
+QUERY_PATHS = np.array([f"query/{i:04d}_c1s1_000001_00.jpg" for i in range(200)])
+
+
+def write_per_query(folder: Path, mean_ap: float, rank1: float) -> None:
+    """per_query.npz whose AP averages to mean_ap exactly (for the claims table)."""
+    spread = np.tile([-0.05, 0.05], len(QUERY_PATHS) // 2)
+    hits = np.arange(len(QUERY_PATHS)) < round(rank1 * len(QUERY_PATHS))
+    np.savez(folder / "per_query.npz", ap=mean_ap + spread, first_hit=np.where(hits, 0, 2), q_paths=QUERY_PATHS)
 
 
 def write_benchmarks(root: Path) -> None:
@@ -614,3 +631,26 @@ def row_widths(table: dict) -> set[int]:
 def test_table_rows_are_as_wide_as_their_header(checked):
     for table in checked.found["tables"]:
         assert len(row_widths(table)) == 1, (table["id"], grid(table)[0])
+
+
+def test_summary_and_claims_come_first_and_hold_the_differences(checked):
+    text = checked.found["bodyText"]
+    assert text.index("What ran") < text.index("The paper's claims") < text.index("Table 2")
+    table = checked.table("claims-table")
+    rows = [[c["text"] for c in r["cells"]] for r in table["rows"] if r["section"] == "tbody"]
+    by_key = {(r[1], r[2], r[3]): r for r in rows}
+    for dataset, label in DATASETS.items():
+        ours = statistics.mean(percents(dataset, "residual", "mAP")) - statistics.mean(percents(dataset, "max", "mAP"))
+        row = by_key[("residual vs max", label, "mAP")]
+        assert row[5] == f"{ours:.2f}" and row[7] in ("supported", "contradicted", "inconclusive"), row
+    duke_avg = by_key[("residual vs avg", "DukeMTMC-reID", "mAP")]  # avg was not run there
+    assert duke_avg[7] == "untestable" and "not run: avg" in duke_avg[9], duke_avg
+    assert all(r[7] in ("supported", "contradicted", "inconclusive", "untestable") for r in rows)
+
+
+def test_every_table_fits_the_window_or_scrolls_inside_the_page(checked):
+    assert checked.found["viewport"] == WINDOW_WIDTH
+    for table in checked.found["tables"]:
+        if table["id"] in ("table2", "table3", "claims-table", "timing", ""):
+            continue  # inside a horizontally scrolling box (or folded away)
+        assert table["right"] <= WINDOW_WIDTH, (table["id"], table["right"])

@@ -74,6 +74,10 @@ def test_tiny_suite_end_to_end_and_rerun_of_one_target(tmp_path):
     done = snakemake(tmp_path, "--cores", "2", "--resources", "gpu=1", "--configfile", str(tmp_path / "tiny.yaml"))
     assert done.returncode == 0, done.stderr[-3000:]
     page = (tmp_path / "report" / "index.html").read_text()
+    claims = (tmp_path / "report" / "claims.csv").read_text().splitlines()
+    assert claims[0].startswith("claim_id,claim,dataset,metric,paper,ours,ci_low,ci_high,verdict")
+    assert any(line.startswith("C1,residual vs avg,synthetic,mAP,") for line in claims)
+    assert 'id="claims-table"' in page and "tests the suite, not the paper" in page
     for variant in ("avg", "residual", "residual+rerank"):
         assert (tmp_path / "results" / "synthetic" / variant / "seed1" / "metrics.json").is_file()
         assert f"<th>{variant} <small>(1 seed)</small>" in page

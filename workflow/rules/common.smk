@@ -110,7 +110,7 @@ EVAL_CODE = TRAIN_CODE + package_code("evaluate", "rerank")
 PROFILE_CODE = package_code("profile", "models", "runtime")
 FIGURE_CODE = package_code("figures")
 GRADCAM_CODE = package_code("figures", "models", "checkpoints")
-REPORT_CODE = package_code("report", "figures", "targets")
+REPORT_CODE = package_code("report", "figures", "targets", "claims", "stats", "paper")
 
 
 # ---------------------------------------------------------------- targets

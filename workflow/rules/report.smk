@@ -9,7 +9,8 @@ rule report:
         profiles=profile_results(),
         code=REPORT_CODE,
     output:
-        "report/index.html",
+        page="report/index.html",
+        claims="report/claims.csv",  # written beside the page
     params:
         config=shlex.quote(json.dumps(config, sort_keys=True)),
         # where this job reads them: under the storage prefix with the Kubernetes profile
@@ -21,4 +22,4 @@ rule report:
         "benchmarks/report.tsv"
     shell:
         "python -m reid report --config-json {params.config} --results {params.results} --benchmarks {params.benchmarks} "
-        "--out {output} > {log} 2>&1"
+        "--out {output.page} > {log} 2>&1"

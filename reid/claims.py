@@ -1,0 +1,217 @@
+"""What the suite concludes about the paper's claims: each with the paper's value, ours (the
+mean over seeds), a 95% interval that counts the seeds and the queries (``reid.stats``), and
+a verdict. All in percentage points.
+
+    C1  residual beats avg and max (Table 2, Figure 5's text), on mAP and R1
+    C2  residual beats the ResNet50 baseline by a wide margin (+23.0 / +45.2 mAP)
+    C3  re-ranking improves residual (+6.84 / +11.60 mAP)
+    C4  the absolute numbers of residual and residual + re-ranking (Table 2)
+
+A comparison (C1-C3) is ``supported`` when its whole interval lies on the paper's side of
+zero, ``contradicted`` when it lies on the other side, ``inconclusive`` when it contains zero.
+An absolute number (C4) is ``supported`` when the paper's value lies inside our interval,
+``contradicted`` when the whole interval lies below or above it. A claim is ``untestable``
+when its dataset or a variant was not run. On a dataset the paper does not report (the
+synthetic set, a custom set), a comparison takes its direction from the paper's Market-1501
+difference: such verdicts test the suite, not the paper; absolute numbers are untestable there.
+Per-query scores come from each evaluation's per_query.npz: AP for mAP, a first-rank hit for R1.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from reid.paper import PAPER_DATASETS, PAPER_ROWS, paper_tables, paper_value
+from reid.stats import Interval, difference_interval, mean_interval
+from reid.utils import atomic_path
+
+METRICS = {"mAP": "mAP", "R1": "rank1"}  # ours -> the paper's column
+# (id, A, B, whether A and B are the same models: re-ranking re-evaluates residual's)
+COMPARISONS = (
+    ("C1", "residual", "avg", False),
+    ("C1", "residual", "max", False),
+    ("C2", "residual", "baseline", False),
+    ("C3", "residual+rerank", "residual", True),
+)
+ABSOLUTE = (("C4", "residual"), ("C4", "residual+rerank"))
+VERDICTS = ("supported", "contradicted", "inconclusive", "untestable")
+NOT_SUPPLIED = "dataset not supplied to this run"
+CSV_COLUMNS = (
+    "claim_id",
+    "claim",
+    "dataset",
+    "metric",
+    "paper",
+    "ours",
+    "ci_low",
+    "ci_high",
+    "verdict",
+    "seeds",
+    "queries",
+    "interval",
+    "paper_dataset",
+    "note",
+)
+
+
+@dataclass
+class Claim:
+    claim_id: str
+    claim: str  # "residual vs avg", or a variant's name for an absolute number
+    dataset: str
+    metric: str  # mAP | R1
+    paper: float | None
+    ours: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    verdict: str = "untestable"
+    seeds: str = ""  # seeds per variant, "3" or "3 / 3"
+    queries: int | None = None
+    interval: str = ""  # what the interval counts
+    paper_dataset: str = ""  # whose paper value stands in the paper column
+    note: str = ""
+
+
+# ---------------------------------------------------------------------------------------- inputs
+
+
+@dataclass
+class Scores:
+    """One variant's per-query scores on a dataset: seeds x queries tables, skipped queries NaN."""
+
+    seeds: list[int]
+    paths: np.ndarray  # the query files, to check that tables line up
+    tables: dict[str, np.ndarray]  # metric -> (seeds, queries)
+
+
+def load_scores(results_dir: str | Path, dataset: str, variant: str) -> Scores | None:
+    """The per_query.npz files of every seed of a run, or None if there are none (or they do
+    not hold the same queries)."""
+    seeds, rows, paths = [], {m: [] for m in METRICS}, None
+    for path in sorted(Path(results_dir, dataset, variant).glob("seed*/per_query.npz")):
+        try:
+            seed = int(path.parent.name.removeprefix("seed"))
+            with np.load(path) as data:
+                ap, first_hit, q_paths = data["ap"].astype(np.float64), data["first_hit"], data["q_paths"]
+        except (ValueError, OSError, KeyError):
+            continue  # a damaged or foreign file is not a result
+        if paths is not None and not np.array_equal(paths, q_paths):
+            return None
+        paths = q_paths
+        skipped = first_hit < 0
+        seeds.append(seed)
+        rows["mAP"].append(np.where(skipped, np.nan, ap))
+        rows["R1"].append(np.where(skipped, np.nan, (first_hit == 0).astype(np.float64)))
+    if not seeds:
+        return None
+    return Scores(seeds, paths, {m: 100.0 * np.stack(r) for m, r in rows.items()})
+
+
+def _valid(*tables: np.ndarray) -> np.ndarray:
+    """Queries every run could evaluate (the same for all models of a dataset)."""
+    return np.logical_and.reduce([~np.isnan(t).any(0) for t in tables])
+
+
+# ---------------------------------------------------------------------------------------- claims
+
+
+def _paper(rows: list[dict], dataset: str, variant: str, metric: str) -> float | None:
+    return paper_value(rows, 2, PAPER_ROWS.get(variant, ""), dataset, METRICS[metric])
+
+
+def _fill(claim: Claim, interval: Interval) -> None:
+    claim.ours, claim.ci_low, claim.ci_high = interval.estimate, interval.low, interval.high
+    claim.seeds = " / ".join(str(s) for s in interval.seeds)
+    claim.queries = interval.queries
+    claim.interval = (
+        "seeds and queries" if interval.seed_spread_known else "queries only (one seed: seed spread unknown)"
+    )
+
+
+def comparison_claims(scores: dict[str, Scores | None], dataset: str, rows: list[dict]) -> list[Claim]:
+    """C1-C3 on one dataset; ``scores`` maps each run (variant or residual+rerank) to its scores."""
+    in_paper = dataset in PAPER_DATASETS
+    reference = dataset if in_paper else "market1501"
+    claims = []
+    for claim_id, a, b, paired in COMPARISONS:
+        for metric in METRICS:
+            pa, pb = _paper(rows, reference, a, metric), _paper(rows, reference, b, metric)
+            paper = pa - pb if pa is not None and pb is not None else None
+            claim = Claim(claim_id, f"{a} vs {b}", dataset, metric, paper, paper_dataset=reference)
+            claims.append(claim)
+            sa, sb = scores.get(a), scores.get(b)
+            missing = [v for v, s in ((a, sa), (b, sb)) if s is None]
+            if missing:
+                claim.note = f"not run: {', '.join(missing)}"
+                continue
+            if not np.array_equal(sa.paths, sb.paths):
+                claim.note = f"{a} and {b} were evaluated on different queries"
+                continue
+            ta, tb = sa.tables[metric], sb.tables[metric]
+            if paired and sa.seeds != sb.seeds:
+                claim.note = f"{a} and {b} were evaluated for different seeds ({sa.seeds}, {sb.seeds})"
+                continue
+            keep = _valid(ta, tb)
+            interval = difference_interval(ta[:, keep], tb[:, keep], paired=paired)
+            _fill(claim, interval)
+            claim.verdict = interval.verdict(paper_side=1.0 if paper is None or paper >= 0 else -1.0)
+            if not in_paper:
+                claim.note = "the paper has no numbers on this dataset: its Market-1501 difference gives the direction"
+    return claims
+
+
+def absolute_claims(scores: dict[str, Scores | None], dataset: str, rows: list[dict]) -> list[Claim]:
+    """C4 on one dataset: does the paper's value lie inside our interval?"""
+    claims = []
+    for claim_id, variant in ABSOLUTE:
+        for metric in METRICS:
+            paper = _paper(rows, dataset, variant, metric)
+            claim = Claim(claim_id, variant, dataset, metric, paper, paper_dataset=dataset if paper is not None else "")
+            claims.append(claim)
+            got = scores.get(variant)
+            if got is None:
+                claim.note = f"not run: {variant}"
+                continue
+            table = got.tables[metric]
+            interval = mean_interval(table[:, _valid(table)])
+            _fill(claim, interval)
+            if paper is None:
+                claim.note = "the paper has no numbers on this dataset"
+                continue
+            claim.verdict = "supported" if interval.contains(paper) else "contradicted"
+    return claims
+
+
+def paper_claims(results_dir: str | Path, datasets: list[str], runs: list[str]) -> list[Claim]:
+    """Every claim on the config's datasets, and on the paper's datasets that were not run
+    (untestable). ``runs``: the variants the config trains and residual+rerank."""
+    rows = paper_tables()
+    claims = []
+    for dataset in list(datasets) + [d for d in PAPER_DATASETS if d not in datasets]:
+        ran = dataset in datasets
+        scores = {run: load_scores(results_dir, dataset, run) if ran and run in runs else None for run in runs}
+        found = comparison_claims(scores, dataset, rows) + absolute_claims(scores, dataset, rows)
+        if not ran:
+            for claim in found:
+                claim.note = NOT_SUPPLIED
+        claims += found
+    return claims
+
+
+def write_claims_csv(claims: list[Claim], path: str | Path) -> Path:
+    """report/claims.csv: the claims table, one row per claim, dataset and metric (atomic)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            for claim in claims:
+                row = asdict(claim)
+                for key in ("paper", "ours", "ci_low", "ci_high"):
+                    row[key] = "" if row[key] is None else f"{row[key]:.2f}"
+                writer.writerow(row)
+    return path
