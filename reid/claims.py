@@ -88,15 +88,18 @@ class Scores:
     tables: dict[str, np.ndarray]  # metric -> (seeds, queries)
 
 
-def load_scores(results_dir: str | Path, dataset: str, variant: str) -> Scores | None:
+def load_scores(results_dir: str | Path, dataset: str, variant: str, reading: str | None = None) -> Scores | None:
     """The per_query.npz files of every seed of a run, or None if there are none (or they do
-    not hold the same queries)."""
+    not hold the same queries). ``reading``: "raw" or "normalized" for the scores under that
+    reading of the test distance (reid.evaluate writes both), None for the evaluation's own."""
+    suffix = f"_{reading}" if reading else ""
     seeds, rows, paths = [], {m: [] for m in METRICS}, None
     for path in sorted(Path(results_dir, dataset, variant).glob("seed*/per_query.npz")):
         try:
             seed = int(path.parent.name.removeprefix("seed"))
             with np.load(path) as data:
-                ap, first_hit, q_paths = data["ap"].astype(np.float64), data["first_hit"], data["q_paths"]
+                ap, first_hit = data[f"ap{suffix}"].astype(np.float64), data[f"first_hit{suffix}"]
+                q_paths = data["q_paths"]
         except (ValueError, OSError, KeyError):
             continue  # a damaged or foreign file is not a result
         if paths is not None and not np.array_equal(paths, q_paths):
@@ -186,20 +189,49 @@ def absolute_claims(scores: dict[str, Scores | None], dataset: str, rows: list[d
     return claims
 
 
-def paper_claims(results_dir: str | Path, datasets: list[str], runs: list[str]) -> list[Claim]:
+def paper_claims(
+    results_dir: str | Path, datasets: list[str], runs: list[str], reading: str | None = None
+) -> list[Claim]:
     """Every claim on the config's datasets, and on the paper's datasets that were not run
-    (untestable). ``runs``: the variants the config trains and residual+rerank."""
+    (untestable). ``runs``: the variants the config trains and residual+rerank; ``reading``: see
+    ``load_scores``."""
     rows = paper_tables()
     claims = []
     for dataset in list(datasets) + [d for d in PAPER_DATASETS if d not in datasets]:
         ran = dataset in datasets
-        scores = {run: load_scores(results_dir, dataset, run) if ran and run in runs else None for run in runs}
+        scores = {run: load_scores(results_dir, dataset, run, reading) if ran and run in runs else None for run in runs}
         found = comparison_claims(scores, dataset, rows) + absolute_claims(scores, dataset, rows)
         if not ran:
             for claim in found:
                 claim.note = NOT_SUPPLIED
         claims += found
     return claims
+
+
+# the readings of the paper that move the numbers most, each: (name, what it is, its results)
+DISTANCE_READINGS = (("raw", "raw features (euclidean)"), ("normalized", "L2-normalised features (cosine)"))
+
+
+@dataclass
+class Sensitivity:
+    claim: Claim  # under the evaluation's own reading
+    verdicts: dict  # reading -> verdict under it
+
+    @property
+    def changes(self) -> bool:
+        return len({v for v in self.verdicts.values() if v != "untestable"}) > 1
+
+
+def sensitivity(results_dir: str | Path, datasets: list[str], runs: list[str]) -> list[Sensitivity]:
+    """The verdict of each claim on the datasets that ran, under each reading of the test
+    distance: does any verdict change with the reading?"""
+    by_reading = {name: paper_claims(results_dir, datasets, runs, name) for name, _ in DISTANCE_READINGS}
+    own = paper_claims(results_dir, datasets, runs)
+    return [
+        Sensitivity(claim, {name: claims[i].verdict for name, claims in by_reading.items()})
+        for i, claim in enumerate(own)
+        if claim.dataset in datasets
+    ]
 
 
 def write_claims_csv(claims: list[Claim], path: str | Path) -> Path:

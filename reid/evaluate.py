@@ -14,7 +14,10 @@ always comes with its per-query file):
     per_query.npz  ap, first_hit (0-based, -1: skipped), q_pids, q_camids, top10 (each query's
                    10 nearest gallery indices, after re-ranking if any, without the query's junk
                    as the metric ranks them, ties in gallery order; -1 pads), g_pids, g_camids,
-                   q_paths and g_paths (relative to the dataset root)
+                   q_paths and g_paths (relative to the dataset root); ap_raw, first_hit_raw,
+                   ap_normalized, first_hit_normalized: the same under both readings of the test
+                   distance (raw features: euclidean; L2-normalised: cosine), for the report's
+                   sensitivity table (``metrics.json``'s ``by_distance`` summarises them)
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from reid.checkpoints import build_from_checkpoint, load_model_file, train_config_of
 from reid.data import ReidDataset, fingerprint
@@ -36,6 +40,10 @@ from reid.runtime import Runtime
 from reid.utils import atomic_path, atomic_write_json
 
 DISTANCES = {"euclidean": euclidean_distances, "cosine": cosine_distances}
+# the two readings of the test distance (the paper does not say): raw features, or L2-normalised
+# ones as BoT does (cosine distance: the same ranking as euclidean on normalised features)
+READINGS = {"raw": "euclidean", "normalized": "cosine"}
+READING_OF = {distance: reading for reading, distance in READINGS.items()}
 RERANK_PARAMS = {"k1": 20, "k2": 6, "lambda_value": 0.3}
 AS_CONFIG = "config"  # cache_dir default: the one the model was trained with
 
@@ -57,6 +65,26 @@ def top_ranked(
     if top.shape[1] < k:
         top = np.pad(top, ((0, 0), (0, k - top.shape[1])), constant_values=-1)
     return top
+
+
+def ranking_distances(feats: dict, measure, rerank: bool, runtime: Runtime) -> tuple[torch.Tensor, dict]:
+    """Query x gallery distances by ``measure``, k-reciprocal re-ranked if asked; and their timings."""
+    timings = {}
+    t = time.perf_counter()
+    dist = measure(feats["query"], feats["gallery"])
+    runtime.sync()
+    timings["distance_s"] = time.perf_counter() - t
+    if rerank:
+        from reid.rerank import k_reciprocal
+
+        t = time.perf_counter()
+        q_q = measure(feats["query"], feats["query"])
+        g_g = measure(feats["gallery"], feats["gallery"])
+        dist = k_reciprocal(dist, q_q, g_g, **RERANK_PARAMS)
+        del q_q, g_g
+        runtime.sync()
+        timings["rerank_s"] = time.perf_counter() - t
+    return dist, timings
 
 
 def evaluate_checkpoint(
@@ -110,36 +138,40 @@ def evaluate_checkpoint(
     timings["extract_s"] = time.perf_counter() - t
     del images
 
-    measure = DISTANCES[distance]
-    t = time.perf_counter()
-    dist = measure(feats["query"], feats["gallery"])
-    runtime.sync()
-    timings["distance_s"] = time.perf_counter() - t
-    if rerank:
-        from reid.rerank import k_reciprocal
-
-        t = time.perf_counter()
-        q_q = measure(feats["query"], feats["query"])
-        g_g = measure(feats["gallery"], feats["gallery"])
-        dist = k_reciprocal(dist, q_q, g_g, **RERANK_PARAMS)
-        del q_q, g_g
-        runtime.sync()
-        timings["rerank_s"] = time.perf_counter() - t
-
     q_pids = np.array([s.pid for s in dataset.query], dtype=np.int64)
     g_pids = np.array([s.pid for s in dataset.gallery], dtype=np.int64)
     q_cams = np.array([s.camid for s in dataset.query], dtype=np.int64)
     g_cams = np.array([s.camid for s in dataset.gallery], dtype=np.int64)
-    t = time.perf_counter()
-    result = cmc_map(dist, q_pids, g_pids, q_cams, g_cams)
-    timings["metric_s"] = time.perf_counter() - t
-    top10 = top_ranked(dist, q_pids, g_pids, q_cams, g_cams, 10)
+    # every evaluation under both readings of the test distance (raw features, and L2-normalised
+    # ones: cosine); the one asked for is the result, the other is for the report's sensitivity table
+    chosen = READING_OF[distance]
+    readings = {}
+    for reading in (chosen, *(r for r in READINGS if r != chosen)):
+        dist, spent = ranking_distances(feats, DISTANCES[READINGS[reading]], rerank, runtime)
+        if reading == chosen:
+            timings.update(spent)
+            t = time.perf_counter()
+        readings[reading] = cmc_map(dist, q_pids, g_pids, q_cams, g_cams)
+        if reading == chosen:
+            timings["metric_s"] = time.perf_counter() - t
+            result = readings[reading]
+            top10 = top_ranked(dist, q_pids, g_pids, q_cams, g_cams, 10)
+        del dist
     timings["total_s"] = time.perf_counter() - started
     cmc = result["cmc"]
     prov = provenance(runtime.device)
 
-    def rank(k: int) -> float:
-        return float(cmc[min(k, len(cmc)) - 1])
+    def rank(k: int, curve=cmc) -> float:
+        return float(curve[min(k, len(curve)) - 1])
+
+    def summary(r: dict) -> dict:
+        return {
+            "R1": rank(1, r["cmc"]),
+            "R5": rank(5, r["cmc"]),
+            "R10": rank(10, r["cmc"]),
+            "mAP": r["mAP"],
+            "mINP": r["mINP"],
+        }
 
     metrics = {
         "R1": rank(1),
@@ -153,6 +185,7 @@ def evaluate_checkpoint(
         "num_skipped": result["num_skipped"],
         "num_gallery": len(dataset.gallery),
         "distance": distance,
+        "by_distance": {reading: summary(r) for reading, r in readings.items()},
         "rerank": bool(rerank),
         "rerank_params": dict(RERANK_PARAMS) if rerank else None,
         "flip": bool(flip),
@@ -189,6 +222,7 @@ def evaluate_checkpoint(
                 g_camids=g_cams,
                 q_paths=np.array([os.path.relpath(s.path, dataset.root) for s in dataset.query]),
                 g_paths=np.array([os.path.relpath(s.path, dataset.root) for s in dataset.gallery]),
+                **{f"{key}_{reading}": r[key] for reading, r in readings.items() for key in ("ap", "first_hit")},
             )
     atomic_write_json(out / "metrics.json", metrics)
     return metrics

@@ -13,14 +13,25 @@ RUNS = ["baseline", "avg", "max", "residual", "residual+rerank"]
 QUERIES = 400
 
 
-def write_run(root, dataset, variant, seed, ap, first_hit):
+def write_run(root, dataset, variant, seed, ap, first_hit, normalized_ap=None):
+    """A per_query.npz; under the normalised reading the AP is ``normalized_ap`` (default: the same)."""
     folder = root / dataset / variant / f"seed{seed}"
     folder.mkdir(parents=True)
     paths = np.array([f"query/{i:04d}_c1s1_000001_00.jpg" for i in range(len(ap))])
-    np.savez_compressed(folder / "per_query.npz", ap=ap, first_hit=first_hit, q_paths=paths)
+    other = ap if normalized_ap is None else normalized_ap
+    np.savez_compressed(
+        folder / "per_query.npz",
+        ap=ap,
+        first_hit=first_hit,
+        q_paths=paths,
+        ap_raw=ap,
+        first_hit_raw=first_hit,
+        ap_normalized=other,
+        first_hit_normalized=first_hit,
+    )
 
 
-def fake_results(root, dataset="synthetic", means=None, seeds=(1, 2, 3), skip=5, clip=True):
+def fake_results(root, dataset="synthetic", means=None, seeds=(1, 2, 3), skip=5, clip=True, normalized_shift=None):
     """Per-query AP around each run's mean (a shared query difficulty, small seed effects); R1
     hits where AP is high; the first ``skip`` queries have no valid match (skipped)."""
     means = means or {"baseline": 0.30, "avg": 0.40, "max": 0.60, "residual": 0.60, "residual+rerank": 0.66}
@@ -34,7 +45,8 @@ def fake_results(root, dataset="synthetic", means=None, seeds=(1, 2, 3), skip=5,
             ap = np.clip(ap, 0, 1) if clip else ap  # unclipped: the mean is exactly the one asked for
             hit = np.where(ap > 0.5, 0, 3)
             ap[:skip], hit[:skip] = np.nan, -1
-            write_run(root, dataset, variant, seed, ap, hit)
+            shifted = None if normalized_shift is None else ap + normalized_shift.get(variant, 0.0)
+            write_run(root, dataset, variant, seed, ap, hit, shifted)
 
 
 def find(claims, claim, dataset="synthetic", metric="mAP"):
@@ -118,3 +130,15 @@ def test_report_on_a_dataset_of_the_paper_has_no_synthetic_caveat(tmp_path):
     config = {"datasets": {"market1501": {}}, "variants": RUNS[:4], "seeds": [1, 2, 3]}
     page = build_report(tmp_path / "results", tmp_path / "index.html", config, benchmarks_dir=tmp_path).read_text()
     assert "tests the suite, not the paper" not in page and "DukeMTMC-reID: not supplied" in page
+
+
+def test_sensitivity_marks_a_verdict_that_changes_with_the_distance(tmp_path):
+    from reid.claims import sensitivity
+
+    fake_results(tmp_path, normalized_shift={"avg": 0.4})  # normalised features: avg overtakes residual
+    rows = sensitivity(tmp_path, ["synthetic"], RUNS)
+    assert {r.claim.dataset for r in rows} == {"synthetic"}
+    by = {(r.claim.claim, r.claim.metric): r for r in rows}
+    vs_avg = by[("residual vs avg", "mAP")]
+    assert vs_avg.verdicts == {"raw": "supported", "normalized": "contradicted"} and vs_avg.changes
+    assert not by[("residual vs max", "mAP")].changes and not by[("residual vs avg", "R1")].changes

@@ -86,7 +86,8 @@ def test_evaluate_with_rerank_uses_k_reciprocal(tmp_path, tiny, model_file, monk
     metrics = evaluate_checkpoint(model_file, tiny, tmp_path / "rr", rerank=True, device="cpu")
     written, per = _check_outputs(tmp_path / "rr", tiny, metrics)
     nq, ng = len(tiny.query), len(tiny.gallery)
-    assert [c[:3] for c in calls] == [((nq, ng), (nq, nq), (ng, ng))]
+    # the chosen distance first, then the other reading of it (for the sensitivity table)
+    assert [c[:3] for c in calls] == [((nq, ng), (nq, nq), (ng, ng))] * 2
     assert written["rerank"] is True and "rerank_s" in written["timings"]
     ids = (
         [s.pid for s in tiny.query],
@@ -95,6 +96,24 @@ def test_evaluate_with_rerank_uses_k_reciprocal(tmp_path, tiny, model_file, monk
         [s.camid for s in tiny.gallery],
     )
     assert written["mAP"] == pytest.approx(cmc_map(calls[0][3], *ids)["mAP"])
+    assert written["by_distance"]["normalized"]["mAP"] == pytest.approx(cmc_map(calls[1][3], *ids)["mAP"])
+    assert written["by_distance"]["raw"]["mAP"] == written["mAP"]
+    np.testing.assert_array_equal(per["ap_raw"], per["ap"])
+
+
+def test_both_readings_of_the_distance_are_written(tmp_path, tiny, model_file):
+    from reid.features import cosine_distances, euclidean_distances
+
+    raw = evaluate_checkpoint(model_file, tiny, tmp_path / "raw", device="cpu")
+    cos = evaluate_checkpoint(model_file, tiny, tmp_path / "cos", distance="cosine", device="cpu")
+    assert raw["by_distance"] == cos["by_distance"]  # the same two readings, whichever is chosen
+    assert cos["mAP"] == cos["by_distance"]["normalized"]["mAP"] and raw["mAP"] == raw["by_distance"]["raw"]["mAP"]
+    per = np.load(tmp_path / "raw" / "per_query.npz")
+    np.testing.assert_array_equal(per["first_hit_normalized"], np.load(tmp_path / "cos" / "per_query.npz")["first_hit"])
+    # L2-normalised euclidean ranks as cosine does
+    q, g = torch.randn(5, 8), torch.randn(7, 8)
+    normed = euclidean_distances(torch.nn.functional.normalize(q), torch.nn.functional.normalize(g))
+    assert torch.equal(normed.argsort(1), cosine_distances(q, g).argsort(1))
 
 
 def test_flip_and_cosine_are_recorded(tmp_path, tiny, model_file):

@@ -394,7 +394,9 @@ def write_per_query(folder: Path, mean_ap: float, rank1: float) -> None:
     """per_query.npz whose AP averages to mean_ap exactly (for the claims table)."""
     spread = np.tile([-0.05, 0.05], len(QUERY_PATHS) // 2)
     hits = np.arange(len(QUERY_PATHS)) < round(rank1 * len(QUERY_PATHS))
-    np.savez(folder / "per_query.npz", ap=mean_ap + spread, first_hit=np.where(hits, 0, 2), q_paths=QUERY_PATHS)
+    ap, first_hit = mean_ap + spread, np.where(hits, 0, 2)
+    readings = {f"{k}_{r}": v for r in ("raw", "normalized") for k, v in (("ap", ap), ("first_hit", first_hit))}
+    np.savez(folder / "per_query.npz", ap=ap, first_hit=first_hit, q_paths=QUERY_PATHS, **readings)
 
 
 def write_benchmarks(root: Path) -> None:
@@ -646,11 +648,15 @@ def test_summary_and_claims_come_first_and_hold_the_differences(checked):
     duke_avg = by_key[("residual vs avg", "DukeMTMC-reID", "mAP")]  # avg was not run there
     assert duke_avg[7] == "untestable" and "not run: avg" in duke_avg[9], duke_avg
     assert all(r[7] in ("supported", "contradicted", "inconclusive", "untestable") for r in rows)
+    readings = checked.table("sensitivity-table")
+    shown = [[c["text"] for c in r["cells"]] for r in readings["rows"] if r["section"] == "tbody"]
+    assert len(shown) == len(rows) and all(r[-1] == "same" for r in shown)  # both readings alike here
+    assert "0 of" in text[text.index("Sensitivity to the readings") :]
 
 
 def test_every_table_fits_the_window_or_scrolls_inside_the_page(checked):
     assert checked.found["viewport"] == WINDOW_WIDTH
     for table in checked.found["tables"]:
-        if table["id"] in ("table2", "table3", "claims-table", "timing", ""):
+        if table["id"] in ("table2", "table3", "claims-table", "sensitivity-table", "timing", ""):
             continue  # inside a horizontally scrolling box (or folded away)
         assert table["right"] <= WINDOW_WIDTH, (table["id"], table["right"])

@@ -18,11 +18,11 @@ import csv
 import json
 from pathlib import Path
 
-from reid.claims import paper_claims, write_claims_csv
+from reid.claims import paper_claims, sensitivity, write_claims_csv
 from reid.figures import learning_curves
 from reid.paper import DATASET_LABELS, paper_tables, paper_value
 from reid.provenance import git_commit, package_versions
-from reid.report.claims_section import claims_table, run_summary
+from reid.report.claims_section import claims_table, run_summary, sensitivity_table
 from reid.report.inputs import Results, mean_std, read_results
 from reid.report.tables import datasets_table, esc, table2, table3, table4
 from reid.utils import atomic_write_text
@@ -122,6 +122,7 @@ def build_report(
     claims = paper_claims(results_dir, datasets, table_variants)
     write_claims_csv(claims, Path(out).with_name("claims.csv"))
     parts.append(claims_table(claims))
+    parts.append(sensitivity_table(sensitivity(results_dir, datasets, table_variants)))
     missing = [p for p in (expected or []) if not Path(p).exists()]
     if missing:
         items = "".join(f"<li>{esc(p)}</li>" for p in missing)

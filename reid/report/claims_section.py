@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from reid.claims import NOT_SUPPLIED, Claim
+from reid.claims import DISTANCE_READINGS, NOT_SUPPLIED, Claim, Sensitivity
 from reid.paper import DATASET_LABELS, PAPER_DATASETS
 
 VERDICT_WORDS = {
@@ -117,4 +117,30 @@ def claims_table(claims: list[Claim]) -> str:
         f'<ul class="legend">{legend}</ul>'
         f'<div class="scroll"><table id="claims-table">{HEAD}<tbody>{_rows(shown)}</tbody></table>{folded}</div>'
         f'<p class="method"><b>How the intervals are made.</b> {esc(METHOD)}</p></div>'
+    )
+
+
+def sensitivity_table(rows: list[Sensitivity]) -> str:
+    """Each claim's verdict under each reading of the test distance; a changed verdict is marked."""
+    if not rows:
+        return ""
+    names = [name for name, _ in DISTANCE_READINGS]
+    body = []
+    for r in rows:
+        c = r.claim
+        cells = "".join(f'<td class="verdict-{esc(r.verdicts[n])}">{esc(r.verdicts[n])}</td>' for n in names)
+        body.append(
+            f"<tr><td>{esc(c.claim_id)}</td><th>{esc(c.claim)}</th><td>{esc(DATASET_LABELS.get(c.dataset, c.dataset))}</td>"
+            f"<td>{esc(c.metric)}</td>{cells}<td>{'<b>changes</b>' if r.changes else 'same'}</td></tr>"
+        )
+    changed = sum(r.changes for r in rows)
+    heads = "".join(f"<th>{esc(words)}</th>" for _, words in DISTANCE_READINGS)
+    return (
+        '<div id="sensitivity"><h3>Sensitivity to the readings</h3>'
+        "<p>Where the paper is silent, the test distance can be taken on the raw retrieval features or on "
+        "L2-normalised ones (BoT normalises); the concatenated feature is dominated by its largest scale "
+        "unless normalised. Every evaluation is scored both ways (no retraining), and each claim is judged "
+        f"under each: <b>{changed} of {len(rows)}</b> verdicts change with the reading.</p>"
+        '<div class="scroll"><table id="sensitivity-table"><thead><tr><th>claim</th><th>what</th><th>dataset</th>'
+        f"<th>metric</th>{heads}<th>verdict</th></tr></thead><tbody>{''.join(body)}</tbody></table></div></div>"
     )
