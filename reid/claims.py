@@ -35,6 +35,7 @@ COMPARISONS = (
     ("C1", "residual", "avg", False),
     ("C1", "residual", "max", False),
     ("C2", "residual", "baseline", False),
+    ("C2", "residual", "plain_baseline", False),
     ("C3", "residual+rerank", "residual", True),
 )
 ABSOLUTE = (("C4", "residual"), ("C4", "residual+rerank"))

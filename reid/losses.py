@@ -51,7 +51,8 @@ def paper_loss(
     Returns the total and its parts (detached parts for logging, ``total`` with its graph).
     """
     triplets = [batch_hard_triplet(f, labels, margin) for f in outputs["triplet"]]
-    l_triplet = torch.stack([t[0] for t in triplets]).mean()  # 1/6 sum over Pavg1 ... Pmax3
+    # 1/6 sum over Pavg1 ... Pmax3; none for the plain baseline (softmax alone)
+    l_triplet = torch.stack([t[0] for t in triplets]).mean() if triplets else outputs["logits"][0].new_zeros(())
     l_ce = torch.stack(
         [label_smoothed_ce(z, labels, epsilon) for z in outputs["logits"]]
     ).mean()  # 1/3 sum over Pcont1..3

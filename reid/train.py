@@ -179,7 +179,19 @@ def train(
     for epoch in range(start_epoch, cfg.epochs):
         if stop_after is not None and epochs_this_call >= stop_after:
             return {"stopped_after_epoch": epoch}
-        row = train_one_epoch(step_model, optimizer, scaler, augment, train_images, labels, cfg, runtime, epoch, seed)
+        row = train_one_epoch(
+            step_model,
+            optimizer,
+            scaler,
+            augment,
+            train_images,
+            labels,
+            cfg,
+            runtime,
+            epoch,
+            seed,
+            cfg.loss_options(variant),
+        )
         last = epoch + 1 == cfg.epochs
         if cfg.eval_every and ((epoch + 1) % cfg.eval_every == 0 or last):
             metrics = evaluate(model, dataset, images, cfg, runtime)
@@ -243,8 +255,11 @@ def train_one_epoch(
     runtime: Runtime,
     epoch: int,
     seed: int,
+    loss_options: dict | None = None,
 ) -> dict:
-    """One epoch of PK batches: augmentation on the device, equation (2), an SGD step each."""
+    """One epoch of PK batches: augmentation on the device, equation (2), an SGD step each.
+
+    ``loss_options``: the variant's (``cfg.loss_options(variant)``); by default the paper's."""
     model.train()
     device = runtime.device
     labels_dev = labels.to(device)
@@ -278,7 +293,7 @@ def train_one_epoch(
         y = labels_dev[idx]
         with runtime.autocast():
             outputs = model(x)
-        losses = paper_loss(outputs, y, cfg.margin, cfg.label_smoothing, cfg.triplet_weight, cfg.ce_weight)
+        losses = paper_loss(outputs, y, **(loss_options or cfg.loss_options()))
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(losses["total"]).backward()
         scaler.step(optimizer)

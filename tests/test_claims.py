@@ -9,7 +9,7 @@ import pytest
 from reid.claims import CSV_COLUMNS, NOT_SUPPLIED, paper_claims, write_claims_csv
 from reid.report import build_report
 
-RUNS = ["baseline", "avg", "max", "residual", "residual+rerank"]
+RUNS = ["baseline", "plain_baseline", "avg", "max", "residual", "residual+rerank"]
 QUERIES = 400
 
 
@@ -103,7 +103,7 @@ def test_claims_csv_columns_and_rows(tmp_path):
         rows = list(csv.DictReader(f))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert {"claim", "dataset", "metric", "paper", "ours", "ci_low", "ci_high", "verdict"} <= set(rows[0])
-    assert len(rows) == len(claims) == 3 * 2 * (4 + 2)  # datasets x metrics x (comparisons + absolutes)
+    assert len(rows) == len(claims) == 3 * 2 * (5 + 2)  # datasets x metrics x (comparisons + absolutes)
     row = next(
         r for r in rows if r["claim"] == "residual vs avg" and r["metric"] == "R1" and r["dataset"] == "synthetic"
     )

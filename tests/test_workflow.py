@@ -51,13 +51,16 @@ def job_counts(output: str) -> dict:
     return {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
 
 
-@pytest.mark.parametrize("profile, trains", [("config.yaml", 12), ("paper.yaml", 24)])
-def test_dry_run_of_the_shipped_profiles(tmp_path, profile, trains):
+@pytest.mark.parametrize(
+    "profile, trains, variants",
+    [("config.yaml", 12, 4), ("paper.yaml", 30, 5)],  # paper.yaml: the plain baseline too
+)
+def test_dry_run_of_the_shipped_profiles(tmp_path, profile, trains, variants):
     done = snakemake(tmp_path, "-n", "--configfile", str(ROOT / "configs" / profile))
     assert done.returncode == 0, done.stderr
     counts = job_counts(done.stdout + done.stderr)
     assert counts["train"] == trains and counts["evaluate"] == trains and counts["report"] == 1
-    assert counts["evaluate_rerank"] == trains // 4 and counts["profile"] == 4
+    assert counts["evaluate_rerank"] == trains // variants and counts["profile"] == variants
 
 
 def test_bad_value_stops_before_any_job(tmp_path):
@@ -70,7 +73,7 @@ def test_bad_value_stops_before_any_job(tmp_path):
 
 
 def test_tiny_suite_end_to_end_and_rerun_of_one_target(tmp_path):
-    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(dict(TINY, variants=[*TINY["variants"], "plain_baseline"])))
     done = snakemake(tmp_path, "--cores", "2", "--resources", "gpu=1", "--configfile", str(tmp_path / "tiny.yaml"))
     assert done.returncode == 0, done.stderr[-3000:]
     page = (tmp_path / "report" / "index.html").read_text()
@@ -78,6 +81,8 @@ def test_tiny_suite_end_to_end_and_rerun_of_one_target(tmp_path):
     assert claims[0].startswith("claim_id,claim,dataset,metric,paper,ours,ci_low,ci_high,verdict")
     assert any(line.startswith("C1,residual vs avg,synthetic,mAP,") for line in claims)
     assert 'id="claims-table"' in page and "tests the suite, not the paper" in page
+    assert any(line.startswith("C2,residual vs plain_baseline,synthetic,mAP,") for line in claims)
+    assert "<th>plain_baseline <small>(1 seed)</small>" in page  # Table 2: both readings of the baseline
     for variant in ("avg", "residual", "residual+rerank"):
         assert (tmp_path / "results" / "synthetic" / variant / "seed1" / "metrics.json").is_file()
         assert f"<th>{variant} <small>(1 seed)</small>" in page

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from reid.models.backbone import CHANNELS, PretrainedWeightsError, build_backbone
-from reid.models.msrp import Baseline, MultiScalePooling, residual_pooling
+from reid.models.msrp import Baseline, MultiScalePooling, PlainBaseline, residual_pooling
 from reid.variants import VARIANTS
 
 __all__ = ["build_model", "VARIANTS", "CHANNELS", "PretrainedWeightsError", "residual_pooling"]
@@ -30,6 +30,10 @@ def build_model(
     if num_classes < 2:
         raise ValueError(f"num_classes must be at least 2, got {num_classes}")
     trunk, channels = build_backbone(backbone, pretrained, last_stride)
+    if variant == "plain_baseline":
+        if options:
+            raise ValueError(f"options {sorted(options)} do not apply to the plain baseline")
+        return PlainBaseline(trunk, channels, num_classes)
     if variant == "baseline":
         unknown = set(options) - {"embedding"}
         if unknown:

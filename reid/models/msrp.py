@@ -165,6 +165,27 @@ class MultiScalePooling(nn.Module):
         return {"triplet": triplet_feats, "logits": [n[1] for n in necked]}
 
 
+class PlainBaseline(nn.Module):
+    """ResNet50_baseline as the paper's numbers suggest: layer4 global average pooling -> one linear
+    classifier, softmax cross-entropy only (no BNNeck, no triplet), the IDE-style baseline many
+    papers of 2017-2018 compared against. The retrieval feature is the pooled 2048-d vector."""
+
+    def __init__(self, backbone: nn.Module, channels: tuple[int, int], num_classes: int):
+        super().__init__()
+        self.backbone = backbone
+        self.classifier = nn.Linear(channels[1], num_classes)
+
+    def class_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Identity logits, in any mode."""
+        return self.classifier(F.adaptive_avg_pool2d(self.backbone(x)[1], 1).flatten(1))
+
+    def forward(self, x: torch.Tensor):
+        gap = F.adaptive_avg_pool2d(self.backbone(x)[1], 1).flatten(1)
+        if not self.training:
+            return gap
+        return {"triplet": [], "logits": [self.classifier(gap)]}
+
+
 class Baseline(nn.Module):
     """ResNet50_baseline of Table 2: layer4 global average pooling -> BNNeck -> classifier (BoT)."""
 

@@ -147,3 +147,27 @@ def test_class_scores_are_the_training_logits():
             eval_scores = model.class_scores(x)
         assert scores.shape == (2, 5)
         assert torch.allclose(scores, expected, atol=1e-6) and torch.allclose(eval_scores, expected, atol=1e-6)
+
+
+def test_plain_baseline_is_softmax_on_the_pooled_feature():
+    import torch
+
+    from reid.losses import paper_loss
+    from reid.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("plain_baseline", num_classes=5, backbone="resnet18")
+    x, y = torch.randn(4, 3, 64, 32), torch.tensor([0, 0, 1, 1])
+    out = model.train()(x)
+    assert out["triplet"] == [] and len(out["logits"]) == 1 and out["logits"][0].shape == (4, 5)
+    losses = paper_loss(out, y, epsilon=0.0)
+    assert losses["triplet"] == 0 and losses["total"] == losses["ce"]
+    assert losses["ce"] == torch.nn.functional.cross_entropy(out["logits"][0], y)
+    losses["total"].backward()
+    assert model.classifier.weight.grad is not None
+    model.eval()
+    with torch.no_grad():
+        assert model(x).shape == (4, 512)  # resnet18's pooled layer4
+        assert torch.equal(model.class_scores(x), model.classifier(model(x)))
+    with pytest.raises(ValueError, match="do not apply to the plain baseline"):
+        build_model("plain_baseline", 5, backbone="resnet18", reduce_dim=64)
