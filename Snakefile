@@ -17,9 +17,11 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/profile.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/readings.smk"
 
 
 rule all:
+    default_target: True
     input:
         "report/index.html",
         "report/claims.csv",

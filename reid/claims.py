@@ -28,6 +28,7 @@ import numpy as np
 from reid.paper import PAPER_DATASETS, PAPER_ROWS, paper_tables, paper_value
 from reid.stats import Interval, difference_interval, mean_interval
 from reid.utils import atomic_path
+from reid.variants import RERANKED, TRAINING_READINGS
 
 METRICS = {"mAP": "mAP", "R1": "rank1"}  # ours -> the paper's column
 # (id, A, B, whether A and B are the same models: re-ranking re-evaluates residual's)
@@ -89,13 +90,14 @@ class Scores:
     tables: dict[str, np.ndarray]  # metric -> (seeds, queries)
 
 
-def load_scores(results_dir: str | Path, dataset: str, variant: str, reading: str | None = None) -> Scores | None:
-    """The per_query.npz files of every seed of a run, or None if there are none (or they do
-    not hold the same queries). ``reading``: "raw" or "normalized" for the scores under that
-    reading of the test distance (reid.evaluate writes both), None for the evaluation's own."""
+def load_scores(folder: str | Path, reading: str | None = None) -> Scores | None:
+    """The per_query.npz files of every seed of a run (``folder``: results/<dataset>/<run>), or
+    None if there are none (or they do not hold the same queries). ``reading``: "raw" or
+    "normalized" for the scores under that reading of the test distance (reid.evaluate writes
+    both), None for the evaluation's own."""
     suffix = f"_{reading}" if reading else ""
     seeds, rows, paths = [], {m: [] for m in METRICS}, None
-    for path in sorted(Path(results_dir, dataset, variant).glob("seed*/per_query.npz")):
+    for path in sorted(Path(folder).glob("seed*/per_query.npz")):
         try:
             seed = int(path.parent.name.removeprefix("seed"))
             with np.load(path) as data:
@@ -190,17 +192,34 @@ def absolute_claims(scores: dict[str, Scores | None], dataset: str, rows: list[d
     return claims
 
 
+def run_folder(results_dir: str | Path, dataset: str, run: str, retrained: str | None = None) -> Path | None:
+    """Where a run's results are; under a training reading, its retrained variants' (the others
+    as they are, and None for the re-ranked residual, which that reading did not evaluate)."""
+    if retrained is None:
+        return Path(results_dir, dataset, run)
+    if run in TRAINING_READINGS[retrained]["variants"]:
+        return Path(results_dir, dataset, "readings", retrained, run)
+    return None if run == RERANKED else Path(results_dir, dataset, run)
+
+
 def paper_claims(
-    results_dir: str | Path, datasets: list[str], runs: list[str], reading: str | None = None
+    results_dir: str | Path,
+    datasets: list[str],
+    runs: list[str],
+    reading: str | None = None,
+    retrained: str | None = None,
 ) -> list[Claim]:
     """Every claim on the config's datasets, and on the paper's datasets that were not run
     (untestable). ``runs``: the variants the config trains and residual+rerank; ``reading``: see
-    ``load_scores``."""
+    ``load_scores``; ``retrained``: a training reading (TRAINING_READINGS) to judge instead."""
     rows = paper_tables()
     claims = []
     for dataset in list(datasets) + [d for d in PAPER_DATASETS if d not in datasets]:
         ran = dataset in datasets
-        scores = {run: load_scores(results_dir, dataset, run, reading) if ran and run in runs else None for run in runs}
+        scores = {}
+        for run in runs:
+            folder = run_folder(results_dir, dataset, run, retrained) if ran else None
+            scores[run] = load_scores(folder, reading) if folder is not None else None
         found = comparison_claims(scores, dataset, rows) + absolute_claims(scores, dataset, rows)
         if not ran:
             for claim in found:
@@ -223,10 +242,16 @@ class Sensitivity:
         return len({v for v in self.verdicts.values() if v != "untestable"}) > 1
 
 
+READING_WORDS = dict(DISTANCE_READINGS) | {name: r["words"] for name, r in TRAINING_READINGS.items()}
+
+
 def sensitivity(results_dir: str | Path, datasets: list[str], runs: list[str]) -> list[Sensitivity]:
     """The verdict of each claim on the datasets that ran, under each reading of the test
-    distance: does any verdict change with the reading?"""
+    distance, and under each training reading that was run: does any verdict change with it?"""
     by_reading = {name: paper_claims(results_dir, datasets, runs, name) for name, _ in DISTANCE_READINGS}
+    for name in TRAINING_READINGS:
+        if any(next(Path(results_dir, d, "readings", name).glob("*/seed*/per_query.npz"), None) for d in datasets):
+            by_reading[name] = paper_claims(results_dir, datasets, runs, retrained=name)
     own = paper_claims(results_dir, datasets, runs)
     return [
         Sensitivity(claim, {name: claims[i].verdict for name, claims in by_reading.items()})

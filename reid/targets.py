@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reid.variants import VARIANTS, table_rows
+from reid.variants import TRAINING_READINGS, VARIANTS, table_rows
 
 DEFAULT_SEEDS = [1, 2, 3]
 
@@ -43,3 +43,17 @@ def expected_results(config: dict, results_dir: str | Path = "results") -> list[
     return [f for d in config.get("datasets") or {} for f in dataset_results(config, d, results_dir)] + profile_results(
         config, results_dir
     )
+
+
+def reading_results(config: dict, results_dir: str | Path = "results") -> list[str]:
+    """What the ``readings`` target produces: the variants each training reading retrains (those
+    the config has), per dataset and seed, evaluated. Not part of the default run."""
+    seeds = list(config.get("seeds") or DEFAULT_SEEDS)
+    return [
+        str(Path(results_dir, d, "readings", name, v, f"seed{s}", "metrics.json"))
+        for d in config.get("datasets") or {}
+        for name, reading in TRAINING_READINGS.items()
+        for v in reading["variants"]
+        if v in config_variants(config)
+        for s in seeds
+    ]

@@ -17,6 +17,18 @@ VARIANTS = ("baseline", "plain_baseline", "avg", "max", "residual")
 RERANKED = "residual+rerank"  # the results folder of residual's re-ranked evaluation
 
 
+# Readings of the paper that need trainings of their own (the workflow's ``readings`` target):
+# name -> what it is, the train: keys it changes, and the variants it retrains. Their results
+# are under results/<dataset>/readings/<name>/<variant>/seed<N>/.
+TRAINING_READINGS = {
+    "triplet_fused": {
+        "words": "triplet on the fused features (BoT's arrangement)",
+        "train": {"triplet_on": "fused"},  # the default, "pooled", is equation (2) read literally
+        "variants": ("avg", "max", "residual"),
+    },
+}
+
+
 def table_rows(variants) -> list[str]:
     """Table 2's rows for a config's variants: each variant, then residual re-ranked."""
     variants = list(variants)

@@ -261,7 +261,11 @@ def test_unknown_variant_on_the_command_line(tiny_synthetic, tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:  # argparse: exit status 2, the choices listed
         main(["train", "--config", str(config), "--variant", "foo", "--out", str(tmp_path / "run")])
     assert stop.value.code == 2
-    says(capsys.readouterr().err, "argument --variant: invalid choice: 'foo'", "'baseline', 'plain_baseline', 'avg', 'max', 'residual'")
+    says(
+        capsys.readouterr().err,
+        "argument --variant: invalid choice: 'foo'",
+        "'baseline', 'plain_baseline', 'avg', 'max', 'residual'",
+    )
     assert not (tmp_path / "run").exists()
 
 

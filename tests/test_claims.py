@@ -142,3 +142,18 @@ def test_sensitivity_marks_a_verdict_that_changes_with_the_distance(tmp_path):
     vs_avg = by[("residual vs avg", "mAP")]
     assert vs_avg.verdicts == {"raw": "supported", "normalized": "contradicted"} and vs_avg.changes
     assert not by[("residual vs max", "mAP")].changes and not by[("residual vs avg", "R1")].changes
+
+
+def test_a_training_reading_joins_the_sensitivity_table_once_run(tmp_path):
+    from reid.claims import sensitivity
+
+    fake_results(tmp_path)
+    assert set(sensitivity(tmp_path, ["synthetic"], RUNS)[0].verdicts) == {"raw", "normalized"}
+    # avg, max and residual retrained with the triplet on the fused features: avg now wins
+    readings = tmp_path / "synthetic" / "readings" / "triplet_fused"
+    fake_results(readings, dataset="", means={"avg": 0.7, "max": 0.6, "residual": 0.5})
+    by = {(r.claim.claim, r.claim.metric): r for r in sensitivity(tmp_path, ["synthetic"], RUNS)}
+    vs_avg = by[("residual vs avg", "mAP")]
+    assert vs_avg.verdicts["triplet_fused"] == "contradicted" and vs_avg.changes
+    assert by[("residual+rerank vs residual", "mAP")].verdicts["triplet_fused"] == "untestable"  # not re-ranked
+    assert by[("residual vs baseline", "mAP")].verdicts["triplet_fused"] == "supported"  # baseline as it was

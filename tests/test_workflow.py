@@ -73,7 +73,10 @@ def test_bad_value_stops_before_any_job(tmp_path):
 
 
 def test_tiny_suite_end_to_end_and_rerun_of_one_target(tmp_path):
+    import torch
+
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(dict(TINY, variants=[*TINY["variants"], "plain_baseline"])))
+    config = str(tmp_path / "tiny.yaml")
     done = snakemake(tmp_path, "--cores", "2", "--resources", "gpu=1", "--configfile", str(tmp_path / "tiny.yaml"))
     assert done.returncode == 0, done.stderr[-3000:]
     page = (tmp_path / "report" / "index.html").read_text()
@@ -96,6 +99,21 @@ def test_tiny_suite_end_to_end_and_rerun_of_one_target(tmp_path):
     plan = snakemake(tmp_path, target, "-n", "--configfile", str(tmp_path / "tiny.yaml"))  # --configfile takes several
     assert plan.returncode == 0
     assert job_counts(plan.stdout + plan.stderr) == {"evaluate": 1, "total": 1}
+    # the readings target: avg and residual again with the triplet on the fused features; the
+    # next run of the workflow puts them in the report's sensitivity table
+    assert "<code>snakemake readings</code>" in page and "(not run here)" in page
+    readings = snakemake(tmp_path, "readings", "--cores", "2", "--resources", "gpu=1", "--configfile", config)
+    assert readings.returncode == 0, readings.stderr[-3000:]
+    for variant in ("avg", "residual"):
+        run = tmp_path / "results" / "synthetic" / "readings" / "triplet_fused" / variant / "seed1"
+        assert (run / "metrics.json").is_file()
+        assert torch.load(run / "model.pt", weights_only=True)["config"]["triplet_on"] == "fused"
+    again = snakemake(tmp_path, "--cores", "2", "--resources", "gpu=1", "--configfile", config)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert job_counts(again.stdout + again.stderr) == {"evaluate": 1, "report": 1, "all": 1, "total": 3}
+    page = (tmp_path / "report" / "index.html").read_text()
+    table = page[page.index('id="sensitivity-table"') :]
+    assert "triplet on the fused features" in table[: table.index("</thead>")] and "(not run here)" not in page
 
 
 def test_python_runs_the_package(tmp_path):

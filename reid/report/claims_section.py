@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from reid.claims import DISTANCE_READINGS, NOT_SUPPLIED, Claim, Sensitivity
+from reid.claims import NOT_SUPPLIED, READING_WORDS, TRAINING_READINGS, Claim, Sensitivity
 from reid.paper import DATASET_LABELS, PAPER_DATASETS
 
 VERDICT_WORDS = {
@@ -124,7 +124,7 @@ def sensitivity_table(rows: list[Sensitivity]) -> str:
     """Each claim's verdict under each reading of the test distance; a changed verdict is marked."""
     if not rows:
         return ""
-    names = [name for name, _ in DISTANCE_READINGS]
+    names = list(rows[0].verdicts)
     body = []
     for r in rows:
         c = r.claim
@@ -134,13 +134,18 @@ def sensitivity_table(rows: list[Sensitivity]) -> str:
             f"<td>{esc(c.metric)}</td>{cells}<td>{'<b>changes</b>' if r.changes else 'same'}</td></tr>"
         )
     changed = sum(r.changes for r in rows)
-    heads = "".join(f"<th>{esc(words)}</th>" for _, words in DISTANCE_READINGS)
+    heads = "".join(f"<th>{esc(READING_WORDS[name])}</th>" for name in names)
+    untrained = [name for name in TRAINING_READINGS if name not in names]
     return (
         '<div id="sensitivity"><h3>Sensitivity to the readings</h3>'
         "<p>Where the paper is silent, the test distance can be taken on the raw retrieval features or on "
         "L2-normalised ones (BoT normalises); the concatenated feature is dominated by its largest scale "
         "unless normalised. Every evaluation is scored both ways (no retraining), and each claim is judged "
-        f"under each: <b>{changed} of {len(rows)}</b> verdicts change with the reading.</p>"
+        "under each. Equation (2)'s triplet can see the six pooled backbone features (the literal "
+        "reading, our default) or the fused features (BoT's arrangement): that needs trainings of its own, "
+        "<code>snakemake readings</code> (avg, max and residual again), and joins this table once run"
+        f"{' (not run here)' if untrained else ''}. <b>{changed} of {len(rows)}</b> verdicts change with "
+        "the reading.</p>"
         '<div class="scroll"><table id="sensitivity-table"><thead><tr><th>claim</th><th>what</th><th>dataset</th>'
         f"<th>metric</th>{heads}<th>verdict</th></tr></thead><tbody>{''.join(body)}</tbody></table></div></div>"
     )

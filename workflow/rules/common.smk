@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from reid import targets  # what the workflow asks for is what the report expects
+from reid.variants import TRAINING_READINGS
 from reid.variants import VARIANTS as ALL_VARIANTS
 
 DATA_ROOT = config["data_root"]
@@ -43,6 +44,7 @@ wildcard_constraints:
     dataset="|".join(re.escape(d) for d in DATASETS),
     variant="|".join(ALL_VARIANTS),  # residual+rerank is no variant: its rule names it
     seed=r"\d+",
+    reading="|".join(TRAINING_READINGS),
 
 
 def dataset_options(name):
@@ -83,10 +85,12 @@ def dataset_config(name):
     return shlex.quote(json.dumps({"data_root": DATA_ROOT, "datasets": {name: dataset_options(name)}}, sort_keys=True))
 
 
-def job_config(name):
+def job_config(name, reading=None):
     """The part of the config a job on dataset ``name`` reads, as one shell-quoted JSON string:
-    a change to it (and only to it) reruns the job (Snakemake's params rerun trigger)."""
-    part = {"data_root": DATA_ROOT, "datasets": {name: dataset_options(name)}, "train": config.get("train", {})}
+    a change to it (and only to it) reruns the job (Snakemake's params rerun trigger). Under a
+    training ``reading`` (reid.variants.TRAINING_READINGS), with that reading's train: keys."""
+    train = dict(config.get("train", {}), **(TRAINING_READINGS[reading]["train"] if reading else {}))
+    part = {"data_root": DATA_ROOT, "datasets": {name: dataset_options(name)}, "train": train}
     return shlex.quote(json.dumps(part, sort_keys=True))
 
 
@@ -135,10 +139,17 @@ def histogram_baselines():
     return [f"results/{d}/histogram_baseline.json" for d in DATASETS if d == "synthetic"]
 
 
+def reading_results():
+    """What the readings target trains and evaluates (not part of the default run)."""
+    return targets.reading_results(config)
+
+
 def report_inputs(wildcards):
-    """The statuses of all datasets, and the results of those that are ready."""
+    """The statuses of all datasets, the results of those that are ready, and the readings'
+    results that exist (after ``snakemake readings``, the next run adds them to the report)."""
     inputs = [checkpoints.dataset.get(dataset=d).output.status for d in DATASETS]
-    return inputs + [r for d in DATASETS if dataset_ready(d) for r in dataset_results(d)]
+    inputs += [r for d in DATASETS if dataset_ready(d) for r in dataset_results(d)]
+    return inputs + [r for r in reading_results() if stored(r).exists()]
 
 
 def gradcam_checkpoints(wildcards, input):
