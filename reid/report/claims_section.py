@@ -40,7 +40,7 @@ def run_summary(
     labels = ", ".join(DATASET_LABELS.get(d, d) for d in datasets) or "none"
     items = [
         f"<li><b>Datasets:</b> {esc(labels)}</li>",
-        f"<li><b>Variants:</b> {esc(', '.join(variants))}, and residual re-ranked</li>",
+        f"<li><b>Variants:</b> {esc(', '.join(variants))}{', and residual re-ranked' if 'residual' in variants else ''}</li>",
         f"<li><b>Seeds:</b> {esc(', '.join(str(s) for s in seeds))}</li>",
         f"<li><b>Recipe:</b> {esc(train.get('epochs', 220))} epochs, {esc(train.get('backbone', 'resnet50'))} at "
         f"{esc(train.get('height', 288))}x{esc(train.get('width', 144))}</li>",
