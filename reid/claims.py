@@ -245,14 +245,17 @@ class Sensitivity:
 READING_WORDS = dict(DISTANCE_READINGS) | {name: r["words"] for name, r in TRAINING_READINGS.items()}
 
 
-def sensitivity(results_dir: str | Path, datasets: list[str], runs: list[str]) -> list[Sensitivity]:
+def sensitivity(
+    results_dir: str | Path, datasets: list[str], runs: list[str], own: list[Claim] | None = None
+) -> list[Sensitivity]:
     """The verdict of each claim on the datasets that ran, under each reading of the test
-    distance, and under each training reading that was run: does any verdict change with it?"""
+    distance, and under each training reading that was run: does any verdict change with it?
+    ``own``: the claims under the evaluations' own reading, if already judged (not read again)."""
     by_reading = {name: paper_claims(results_dir, datasets, runs, name) for name, _ in DISTANCE_READINGS}
     for name in TRAINING_READINGS:
         if any(next(Path(results_dir, d, "readings", name).glob("*/seed*/per_query.npz"), None) for d in datasets):
             by_reading[name] = paper_claims(results_dir, datasets, runs, retrained=name)
-    own = paper_claims(results_dir, datasets, runs)
+    own = own if own is not None else paper_claims(results_dir, datasets, runs)
     return [
         Sensitivity(claim, {name: claims[i].verdict for name, claims in by_reading.items()})
         for i, claim in enumerate(own)

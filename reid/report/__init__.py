@@ -122,7 +122,7 @@ def build_report(
     claims = paper_claims(results_dir, datasets, table_variants)
     write_claims_csv(claims, Path(out).with_name("claims.csv"))
     parts.append(claims_table(claims))
-    parts.append(sensitivity_table(sensitivity(results_dir, datasets, table_variants)))
+    parts.append(sensitivity_table(sensitivity(results_dir, datasets, table_variants, own=claims)))
     missing = [p for p in (expected or []) if not Path(p).exists()]
     if missing:
         items = "".join(f"<li>{esc(p)}</li>" for p in missing)

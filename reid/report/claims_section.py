@@ -3,10 +3,10 @@ in words a skimming reader will not misread."""
 
 from __future__ import annotations
 
-import html
-
 from reid.claims import NOT_SUPPLIED, READING_WORDS, TRAINING_READINGS, Claim, Sensitivity
 from reid.paper import DATASET_LABELS, PAPER_DATASETS
+from reid.report.tables import esc
+from reid.targets import DEFAULT_SEEDS
 
 VERDICT_WORDS = {
     "supported": "our whole 95% interval lies on the paper's side",
@@ -27,16 +27,12 @@ METHOD = (
 )
 
 
-def esc(value) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def run_summary(
     config: dict, datasets: list[str], variants: list[str], devices: list[str], job_seconds: float | None
 ) -> str:
     """What ran: datasets, variants, seeds, epochs, device and the jobs' wall time."""
     train = config.get("train") or {}
-    seeds = config.get("seeds") or [1, 2, 3]
+    seeds = config.get("seeds") or DEFAULT_SEEDS
     labels = ", ".join(DATASET_LABELS.get(d, d) for d in datasets) or "none"
     items = [
         f"<li><b>Datasets:</b> {esc(labels)}</li>",
