@@ -107,6 +107,7 @@ def measure_latency(
         "latency_ms_median": float(np.median(times)),
         "latency_ms_p90": float(np.percentile(times, 90)),
         "runs": runs,
+        "latency_ms_runs": [round(t, 4) for t in times],  # for the interval of a latency ratio (C5)
         "throughput_images_per_s": batch * batches / seconds,
         "throughput_batch": batch,
         "precision": runtime.precision,

@@ -119,3 +119,14 @@ def difference_interval(scores_a, scores_b, level: float = LEVEL, paired: bool =
     interaction = (_residual_mean_square(a) / sa + _residual_mean_square(b) / sb) / q
     query_part = max(0.0, float(d.var(ddof=1)) / q - interaction)
     return _interval(a.mean() - b.mean(), parts, query_part, q, (sa, sb), level)
+
+
+def seed_difference_interval(values_a, values_b, level: float = LEVEL) -> Interval | None:
+    """The Welch t-interval of ``mean(A) - mean(B)`` from one number per seed and variant (e.g.
+    a training curve's mean), for results with no per-query part; None unless both variants
+    have at least two seeds (with one, the seed-to-seed spread is unknown)."""
+    a, b = np.asarray(values_a, dtype=np.float64), np.asarray(values_b, dtype=np.float64)
+    if len(a) < 2 or len(b) < 2:
+        return None
+    parts = [(float(x.var(ddof=1)) / len(x), len(x)) for x in (a, b)]
+    return _interval(a.mean() - b.mean(), parts, 0.0, 1, (len(a), len(b)), level)

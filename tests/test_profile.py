@@ -33,6 +33,7 @@ def test_latency_and_profile_variant():
         build_model("max", 10, backbone="resnet18"), 64, 32, torch.device("cpu"), runs=5, warmup=1, batch=4, batches=1
     )
     assert 0 < lat["latency_ms_median"] <= lat["latency_ms_p90"] and lat["runs"] == 5
+    assert len(lat["latency_ms_runs"]) == 5 and min(lat["latency_ms_runs"]) <= lat["latency_ms_median"]
     assert lat["throughput_images_per_s"] > 0 and lat["precision"] == "float32"
     result = profile_variant("residual", 10, "resnet18", 64, 32, runs=3, devices=["cpu"], cpu_batch=2)
     assert set(result["latency"]) == {"cpu"} and result["fvcore_GMACs"] > 0

@@ -648,9 +648,19 @@ def test_summary_and_claims_come_first_and_hold_the_differences(checked):
     duke_avg = by_key[("residual vs avg", "DukeMTMC-reID", "mAP")]  # avg was not run there
     assert duke_avg[7] == "untestable" and "not run: avg" in duke_avg[9], duke_avg
     assert all(r[7] in ("supported", "contradicted", "inconclusive", "untestable") for r in rows)
+    # C5 from the profiles: residual against the baseline, FLOPs from fvcore's count to thop's
+    flops = by_key[("residual vs baseline", "all (no data)", "FLOPs (%)")]
+    res, base = PROFILES["residual"], PROFILES["baseline"]
+    low, high = sorted(100 * (res[k] / base[k] - 1) for k in ("fvcore_GFLOPs", "thop_GFLOPs"))
+    assert flops[6] == f"[{low:.2f}, {high:.2f}]" and flops[7] == "contradicted", flops  # +25%: above the margin
+    assert by_key[("residual", "all (no data)", "params (M)")][4] == "30.55"
+    # C6 from the logs: the three variants logged the same curves, so residual is no better
+    curve = by_key[("residual vs max", "Market-1501", "train acc")]
+    assert curve[4] == "higher" and curve[5] == "0.00" and curve[7] == "inconclusive", curve
     readings = checked.table("sensitivity-table")
     shown = [[c["text"] for c in r["cells"]] for r in readings["rows"] if r["section"] == "tbody"]
-    assert len(shown) == len(rows) and all(r[-1] == "same" for r in shown)  # both readings alike here
+    accuracy = [r for r in rows if r[0] in ("C1", "C2", "C3", "C4")]
+    assert len(shown) == len(accuracy) and all(r[-1] == "same" for r in shown)  # both readings alike here
     assert "0 of" in text[text.index("Sensitivity to the readings") :]
 
 

@@ -18,7 +18,7 @@ import csv
 import json
 from pathlib import Path
 
-from reid.claims import paper_claims, sensitivity, write_claims_csv
+from reid.claims import cost_claims, curve_claims, paper_claims, sensitivity, write_claims_csv
 from reid.figures import learning_curves
 from reid.paper import DATASET_LABELS, paper_tables, paper_value
 from reid.provenance import git_commit, package_versions
@@ -119,10 +119,11 @@ def build_report(
     devices = sorted({m.get("device", "") for per in results.metrics.values() for m in per.values()} - {""})
     timing = _benchmarks(Path(benchmarks_dir))
     parts.append(run_summary(config, datasets, variants, devices, sum(s for _, s in timing) if timing else None))
-    claims = paper_claims(results_dir, datasets, table_variants)
+    accuracy = paper_claims(results_dir, datasets, table_variants)
+    claims = accuracy + cost_claims(results_dir, variants) + curve_claims(results_dir, datasets)
     write_claims_csv(claims, Path(out).with_name("claims.csv"))
     parts.append(claims_table(claims))
-    parts.append(sensitivity_table(sensitivity(results_dir, datasets, table_variants, own=claims)))
+    parts.append(sensitivity_table(sensitivity(results_dir, datasets, table_variants, own=accuracy)))
     missing = [p for p in (expected or []) if not Path(p).exists()]
     if missing:
         items = "".join(f"<li>{esc(p)}</li>" for p in missing)

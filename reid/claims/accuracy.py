@@ -1,6 +1,6 @@
-"""What the suite concludes about the paper's claims: each with the paper's value, ours (the
-mean over seeds), a 95% interval that counts the seeds and the queries (``reid.stats``), and
-a verdict. All in percentage points.
+"""C1-C4: the paper's accuracy claims (Table 2), judged from each evaluation's per_query.npz
+(AP for mAP, a first-rank hit for R1), with a 95% interval that counts the seeds and the
+queries (``reid.stats``). In percentage points.
 
     C1  residual beats avg and max (Table 2, Figure 5's text), on mAP and R1
     C2  residual beats the ResNet50 baseline by a wide margin (+23.0 / +45.2 mAP)
@@ -14,20 +14,18 @@ An absolute number (C4) is ``supported`` when the paper's value lies inside our 
 when its dataset or a variant was not run. On a dataset the paper does not report (the
 synthetic set, a custom set), a comparison takes its direction from the paper's Market-1501
 difference: such verdicts test the suite, not the paper; absolute numbers are untestable there.
-Per-query scores come from each evaluation's per_query.npz: AP for mAP, a first-rank hit for R1.
 """
 
 from __future__ import annotations
 
-import csv
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from reid.claims.claim import NOT_SUPPLIED, Claim
 from reid.paper import PAPER_DATASETS, PAPER_ROWS, paper_tables, paper_value
 from reid.stats import Interval, difference_interval, mean_interval
-from reid.utils import atomic_path
 from reid.variants import RERANKED, TRAINING_READINGS
 
 METRICS = {"mAP": "mAP", "R1": "rank1"}  # ours -> the paper's column
@@ -40,44 +38,6 @@ COMPARISONS = (
     ("C3", "residual+rerank", "residual", True),
 )
 ABSOLUTE = (("C4", "residual"), ("C4", "residual+rerank"))
-VERDICTS = ("supported", "contradicted", "inconclusive", "untestable")
-NOT_SUPPLIED = "dataset not supplied to this run"
-CSV_COLUMNS = (
-    "claim_id",
-    "claim",
-    "dataset",
-    "metric",
-    "paper",
-    "ours",
-    "ci_low",
-    "ci_high",
-    "verdict",
-    "seeds",
-    "queries",
-    "interval",
-    "paper_dataset",
-    "note",
-)
-
-
-@dataclass
-class Claim:
-    claim_id: str
-    claim: str  # "residual vs avg", or a variant's name for an absolute number
-    dataset: str
-    metric: str  # mAP | R1
-    paper: float | None
-    ours: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    verdict: str = "untestable"
-    seeds: str = ""  # seeds per variant, "3" or "3 / 3"
-    queries: int | None = None
-    interval: str = ""  # what the interval counts
-    paper_dataset: str = ""  # whose paper value stands in the paper column
-    note: str = ""
-
-
 # ---------------------------------------------------------------------------------------- inputs
 
 
@@ -261,18 +221,3 @@ def sensitivity(
         for i, claim in enumerate(own)
         if claim.dataset in datasets
     ]
-
-
-def write_claims_csv(claims: list[Claim], path: str | Path) -> Path:
-    """report/claims.csv: the claims table, one row per claim, dataset and metric (atomic)."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
-            writer.writeheader()
-            for claim in claims:
-                row = asdict(claim)
-                for key in ("paper", "ours", "ci_low", "ci_high"):
-                    row[key] = "" if row[key] is None else f"{row[key]:.2f}"
-                writer.writerow(row)
-    return path

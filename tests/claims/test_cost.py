@@ -1,0 +1,119 @@
+"""C5 (Table 4): residual's cost against the other variants' and the paper's, from profiles."""
+
+import json
+
+import numpy as np
+import pytest
+
+from reid.claims.cost import MARGIN, cost_claims, median_ratio_interval
+from reid.paper import paper_tables, paper_value
+
+VARIANTS = ["baseline", "plain_baseline", "avg", "max", "residual"]
+
+
+def profile(variant, params, gflops, latency_ms, backbone="resnet50", size=(288, 144), thop_extra=0.004, spread=0.02):
+    rng = np.random.default_rng(hash(variant) % 2**32)
+    runs = list(latency_ms * (1 + rng.normal(0, spread, 100)))
+    return {
+        "variant": variant,
+        "backbone": backbone,
+        "input": list(size),
+        "num_classes": 751,
+        "params_M": params,
+        "fvcore_GFLOPs": gflops,
+        "thop_GFLOPs": gflops * (1 + thop_extra),
+        "latency": {"cpu": {"latency_ms_median": float(np.median(runs)), "latency_ms_runs": runs, "device": "cpu (x)"}},
+    }
+
+
+def write_profiles(root, profiles):
+    (root / "profile").mkdir(parents=True)
+    for p in profiles:
+        (root / "profile" / f"{p['variant']}.json").write_text(json.dumps(p))
+
+
+def find(claims, claim, metric):
+    return next(c for c in claims if c.claim == claim and c.metric == metric)
+
+
+# ResNet50 at 288x144 as counted by reid.profile (tests/test_profile.py checks these counts)
+MEASURED = {"residual": (31.07, 10.33), "avg": (28.45, 10.32), "max": (28.45, 10.31), "baseline": (25.05, 10.30)}
+
+
+def test_paper_setting_cheap_module(tmp_path):
+    write_profiles(tmp_path, [profile(v, p, f, 10.0 + p / 100) for v, (p, f) in MEASURED.items()])
+    claims = cost_claims(tmp_path, VARIANTS)
+    params, flops = find(claims, "residual", "params (M)"), find(claims, "residual", "FLOPs (G)")
+    assert params.paper == 30.55 and params.ours == 31.07 and params.verdict == "supported"  # 1.7% apart
+    assert flops.paper == 10.82 and flops.verdict == "supported"  # 4.5% apart: counting conventions
+    assert find(claims, "residual", "latency (ms)").verdict == "untestable"  # a GTX 1080Ti's
+    vs_avg = find(claims, "residual vs avg", "params (%)")
+    assert vs_avg.ours == pytest.approx(100 * (31.07 / 28.45 - 1)) and vs_avg.verdict == "supported"
+    assert find(claims, "residual vs avg", "FLOPs (%)").verdict == "supported"  # +0.1%
+    latency = find(claims, "residual vs avg", "latency (%)")
+    assert latency.ci_low < latency.ours < latency.ci_high < MARGIN and latency.verdict == "supported"
+    unprofiled = find(claims, "residual vs plain_baseline", "FLOPs (%)")
+    assert unprofiled.verdict == "untestable" and "not profiled: plain_baseline" in unprofiled.note
+    # the paper's relative numbers: Residual against SVDNet, beside plain_baseline
+    rows = paper_tables()
+    expected = 100 * (
+        paper_value(rows, 4, "Residual", "", "flops_G") / paper_value(rows, 4, "SVDNet", "", "flops_G") - 1
+    )
+    assert unprofiled.paper == pytest.approx(expected) and unprofiled.paper == pytest.approx(0.0925, abs=1e-3)
+
+
+def test_a_costly_module_is_contradicted_and_a_different_model_too(tmp_path):
+    write_profiles(
+        tmp_path,
+        [profile("residual", 45.0, 13.0, 12.0), profile("avg", 28.45, 10.32, 10.0)],
+    )
+    claims = cost_claims(tmp_path, ["avg", "residual"])
+    assert find(claims, "residual", "params (M)").verdict == "contradicted"
+    assert find(claims, "residual", "FLOPs (G)").verdict == "contradicted"
+    assert find(claims, "residual vs avg", "FLOPs (%)").verdict == "contradicted"  # +26%
+    latency = find(claims, "residual vs avg", "latency (%)")
+    assert latency.ci_low > MARGIN and latency.verdict == "contradicted"  # +20%
+
+
+def test_a_noisy_latency_near_the_margin_is_inconclusive(tmp_path):
+    write_profiles(
+        tmp_path,
+        [profile("residual", 31.07, 10.33, 10.5, spread=0.3), profile("avg", 28.45, 10.32, 10.0, spread=0.3)],
+    )
+    latency = find(cost_claims(tmp_path, ["avg", "residual"]), "residual vs avg", "latency (%)")
+    assert latency.ci_low < MARGIN < latency.ci_high and latency.verdict == "inconclusive"
+
+
+def test_absolute_counts_only_for_the_papers_setting(tmp_path):
+    small = dict(backbone="resnet18", size=(64, 32))
+    write_profiles(tmp_path, [profile("residual", 12.0, 0.6, 2.0, **small), profile("max", 11.5, 0.59, 2.0, **small)])
+    claims = cost_claims(tmp_path, ["max", "residual"])
+    params = find(claims, "residual", "params (M)")
+    assert params.verdict == "untestable" and "resnet18 at 64x32" in params.note and params.ours == 12.0
+    assert find(claims, "residual vs max", "FLOPs (%)").verdict == "supported"  # relative: still judged
+
+
+def test_different_settings_or_no_runs_are_not_compared(tmp_path):
+    old = profile("avg", 28.45, 10.32, 10.0)
+    del old["latency"]["cpu"]["latency_ms_runs"]  # a profile from before the runs were kept
+    write_profiles(tmp_path, [profile("residual", 31.07, 10.33, 10.0), old, profile("max", 11.0, 0.6, 2.0, "resnet18")])
+    claims = cost_claims(tmp_path, ["avg", "max", "residual"])
+    latency = find(claims, "residual vs avg", "latency (%)")
+    assert latency.verdict == "untestable" and "rerun" in latency.interval and latency.ours is not None
+    assert all(find(claims, "residual vs max", m).verdict == "untestable" for m in ("params (%)", "FLOPs (%)"))
+
+
+def test_no_profiles_untestable(tmp_path):
+    claims = cost_claims(tmp_path, VARIANTS)
+    assert claims and all(c.verdict == "untestable" for c in claims)
+    assert len(claims) == 3 + 3 * 4  # residual's own three, three per other variant
+
+
+def test_bootstrap_interval_of_a_median_ratio_covers_the_truth():
+    rng = np.random.default_rng(1)
+    covered = 0
+    for _ in range(200):
+        a, b = 11.0 * rng.lognormal(0, 0.1, 100), 10.0 * rng.lognormal(0, 0.1, 100)
+        low, high = median_ratio_interval(a, b, seed=int(rng.integers(1 << 30)))
+        covered += low <= 10.0 <= high
+    assert 0.90 <= covered / 200 <= 0.99  # nominal 95%, a percentile bootstrap of medians at n=100
