@@ -115,8 +115,9 @@ def save_model_file(
     dataset: str,
     dataset_fingerprint: str,
     provenance: dict,
-) -> None:
-    """Write model.pt (atomically): the weights on the CPU, what they are, and their digest."""
+) -> str:
+    """Write model.pt (atomically): the weights on the CPU, what they are, and their digest
+    (returned)."""
     payload = {
         "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
         "variant": variant,
@@ -131,6 +132,7 @@ def save_model_file(
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     atomic_write_bytes(path, buffer.getvalue())
+    return payload["weights_sha256"]
 
 
 def load_model_file(path: str | os.PathLike) -> dict:

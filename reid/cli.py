@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -391,6 +392,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def torch_threads(variable: str = "REID_TORCH_THREADS") -> None:
+    """The torch threads the workflow gives this job (``variable``, set by
+    workflow/rules/common.smk: on a machine without a GPU, jobs run side by side with the cores
+    split between them); unset, torch's default (OMP_NUM_THREADS, else every core)."""
+    value = os.environ.get(variable, "")
+    if value.isdigit() and int(value) > 0:
+        import torch
+
+        torch.set_num_threads(int(value))
+
+
 def main(argv: list[str] | None = None) -> int:
     from reid.checkpoints import CheckpointError, RunFolderError
     from reid.data.fetch import FetchError
@@ -414,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
             from reid.gpu_slot import claim_gpu
 
             claim_gpu()
+            # a latency measurement runs alone, on every core; the others on their share
+            torch_threads("REID_MACHINE_THREADS" if args.func is _profile else "REID_TORCH_THREADS")
         return args.func(args)
     except user_errors as err:
         print(f"error: {err}", file=sys.stderr)

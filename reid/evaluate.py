@@ -10,7 +10,9 @@ always comes with its per-query file):
 
     metrics.json   R1, R5, R10, mAP, mAP_official, mINP (fractions), the CMC curve to rank 50,
                    counts, options, timings, checkpoint, variant, dataset and its fingerprint,
-                   device and provenance
+                   device and provenance; ``features``: extracted here, or taken from the
+                   training's last evaluation (its features.pt, when of the same weights,
+                   images and extraction settings: nothing is extracted twice)
     per_query.npz  ap, first_hit (0-based, -1: skipped), q_pids, q_camids, top10 (each query's
                    10 nearest gallery indices, after re-ranking if any, without the query's junk
                    as the metric ranks them, ties in gallery order; -1 pads), g_pids, g_camids,
@@ -33,7 +35,14 @@ import torch
 from reid.checkpoints import build_from_checkpoint, load_model_file, train_config_of
 from reid.data import ReidDataset, fingerprint
 from reid.data.cache import load_images
-from reid.features import cosine_distances, euclidean_distances, extract_features
+from reid.features import (
+    FEATURES_FILE,
+    cosine_distances,
+    euclidean_distances,
+    extract_features,
+    extraction_key,
+    load_run_features,
+)
 from reid.metrics import cmc_map, ranked_gallery
 from reid.provenance import provenance
 from reid.runtime import Runtime
@@ -123,20 +132,28 @@ def evaluate_checkpoint(
         )
 
     timings = {}
-    t = time.perf_counter()
-    cache = cfg.cache_dir if cache_dir == AS_CONFIG else (str(cache_dir) if cache_dir else "")
-    images = load_images(dataset, cfg.height, cfg.width, cache, cfg.decode_workers, ("query", "gallery"))
-    timings["load_images_s"] = time.perf_counter() - t
-
-    runtime.place(model)
-    t = time.perf_counter()
-    feats = {
-        split: extract_features(model, images[split], runtime, batch_size, flip).to(runtime.device)
-        for split in ("query", "gallery")
-    }
-    runtime.sync()
-    timings["extract_s"] = time.perf_counter() - t
-    del images
+    # the training's last evaluation extracted these features already, if of the same weights,
+    # images and extraction (reid.features.extraction_key); else they are extracted here
+    saved = None
+    if payload.get("weights_sha256"):
+        wanted = extraction_key(payload["weights_sha256"], key, runtime, flip, batch_size)
+        saved = load_run_features(Path(checkpoint).parent / FEATURES_FILE, wanted)
+    if saved is not None:
+        feats = {split: f.to(runtime.device) for split, f in saved.items()}
+    else:
+        t = time.perf_counter()
+        cache = cfg.cache_dir if cache_dir == AS_CONFIG else (str(cache_dir) if cache_dir else "")
+        images = load_images(dataset, cfg.height, cfg.width, cache, cfg.decode_workers, ("query", "gallery"))
+        timings["load_images_s"] = time.perf_counter() - t
+        runtime.place(model)
+        t = time.perf_counter()
+        feats = {
+            split: extract_features(model, images[split], runtime, batch_size, flip).to(runtime.device)
+            for split in ("query", "gallery")
+        }
+        runtime.sync()
+        timings["extract_s"] = time.perf_counter() - t
+        del images
 
     q_pids = np.array([s.pid for s in dataset.query], dtype=np.int64)
     g_pids = np.array([s.pid for s in dataset.gallery], dtype=np.int64)
@@ -192,6 +209,7 @@ def evaluate_checkpoint(
         "amp": runtime.amp,
         "input": [cfg.height, cfg.width],
         "feature_dim": int(feats["query"].shape[1]),
+        "features": "from the training's last evaluation" if saved is not None else "extracted",
         "timings": {k: round(v, 4) for k, v in timings.items()},
         "checkpoint": str(Path(checkpoint).resolve()),
         "variant": payload["variant"],

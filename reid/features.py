@@ -41,3 +41,48 @@ def euclidean_distances(q: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
 def cosine_distances(q: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """1 - cosine similarity."""
     return 1 - F.normalize(q.float(), dim=1) @ F.normalize(g.float(), dim=1).t()
+
+
+# A training's last evaluation extracts the test features of the final model: it leaves them in
+# the run folder, and the evaluation jobs (with and without re-ranking) take them from there
+# instead of extracting them again, when they are of the same weights, images and extraction.
+FEATURES_FILE = "features.pt"
+
+
+def extraction_key(
+    weights_sha256: str, dataset_fingerprint: str, runtime: Runtime, flip: bool, batch_size: int
+) -> dict:
+    """Everything the features depend on besides the images' pixels (named by the fingerprint)."""
+    return {
+        "weights_sha256": weights_sha256,
+        "dataset_fingerprint": dataset_fingerprint,
+        "device_type": runtime.device.type,
+        "precision": runtime.precision,
+        "channels_last": runtime.channels_last,
+        "flip": bool(flip),
+        "batch_size": int(batch_size),
+    }
+
+
+def save_run_features(path, feats: dict[str, torch.Tensor], key: dict) -> None:
+    """Write a run's query and gallery features with their extraction key (atomically)."""
+    import io
+
+    from reid.utils import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    torch.save({"key": key, "query": feats["query"].cpu(), "gallery": feats["gallery"].cpu()}, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_run_features(path, key: dict) -> dict[str, torch.Tensor] | None:
+    """The features saved at ``path`` if they were extracted under ``key``; None otherwise (no
+    file, a damaged one, or features of other weights or settings: extract them again)."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # absent, truncated or foreign: not a result, only a shortcut missed
+        return None
+    if not isinstance(saved, dict) or saved.get("key") != key:
+        return None
+    feats = {split: saved.get(split) for split in ("query", "gallery")}
+    return feats if all(isinstance(f, torch.Tensor) for f in feats.values()) else None

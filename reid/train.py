@@ -6,6 +6,7 @@ Everything a run writes lives in DIR:
     log.csv          one row per epoch (losses, accuracy, lr, seconds, images/s, R1/mAP every N)
     checkpoint.pt    after every epoch (atomic; the previous one kept as checkpoint.prev.pt)
     model.pt         the final weights with their config and provenance
+    features.pt      the test features of the last evaluation, for the evaluation jobs
 Rerunning the same command resumes from the last checkpoint; with the same seed on the CPU the
 result is the same as an uninterrupted run.
 """
@@ -35,7 +36,7 @@ from reid.data import ReidDataset, fingerprint
 from reid.data.augment import augmentation_from_config, seeded_generator, to_device
 from reid.data.cache import load_images
 from reid.data.sampler import pk_batches
-from reid.features import euclidean_distances, extract_features
+from reid.features import FEATURES_FILE, euclidean_distances, extract_features, extraction_key, save_run_features
 from reid.losses import paper_loss
 from reid.metrics import cmc_map
 from reid.models import build_model
@@ -72,20 +73,21 @@ def write_log(path: Path, rows: list[dict]) -> None:
                 writer.writerow({k: row.get(k, "") for k in LOG_FIELDS})
 
 
-def evaluate(model, dataset: ReidDataset, images: dict, cfg: TrainConfig, runtime: Runtime) -> dict:
-    """R1 and mAP on the test split during training (the Figure 5 curves)."""
+def evaluate(model, dataset: ReidDataset, images: dict, cfg: TrainConfig, runtime: Runtime) -> tuple[dict, dict]:
+    """R1 and mAP on the test split during training (the Figure 5 curves), and the features."""
     feats = {
         split: extract_features(model, images[split], runtime, cfg.eval_batch_size, cfg.eval_flip)
         for split in ("query", "gallery")
     }
     dist = euclidean_distances(feats["query"].to(runtime.device), feats["gallery"].to(runtime.device))
-    return cmc_map(
+    metrics = cmc_map(
         dist,
         [s.pid for s in dataset.query],
         [s.pid for s in dataset.gallery],
         [s.camid for s in dataset.query],
         [s.camid for s in dataset.gallery],
     )
+    return metrics, feats
 
 
 def train(
@@ -166,7 +168,7 @@ def train(
     started = time.time()
     if start_epoch == 0 and cfg.eval_every:
         # epoch 0: the untrained network, the floor every learning curve starts from
-        metrics = evaluate(model, dataset, images, cfg, runtime)
+        metrics, _ = evaluate(model, dataset, images, cfg, runtime)
         history = [
             {
                 "epoch": 0,
@@ -176,6 +178,7 @@ def train(
             }
         ]
     epochs_this_call = 0
+    final_features = None
     for epoch in range(start_epoch, cfg.epochs):
         if stop_after is not None and epochs_this_call >= stop_after:
             return {"stopped_after_epoch": epoch}
@@ -194,7 +197,8 @@ def train(
         )
         last = epoch + 1 == cfg.epochs
         if cfg.eval_every and ((epoch + 1) % cfg.eval_every == 0 or last):
-            metrics = evaluate(model, dataset, images, cfg, runtime)
+            metrics, feats = evaluate(model, dataset, images, cfg, runtime)
+            final_features = feats if last else None
             row.update(rank1=round(float(metrics["cmc"][0]), 6), mAP=round(metrics["mAP"], 6))
         history.append(row)
         save_checkpoint(
@@ -228,7 +232,7 @@ def train(
         "untrained": history[0] if history and history[0]["epoch"] == 0 else None,
         "train_seconds_this_run": round(time.time() - started, 3),
     }
-    save_model_file(
+    digest = save_model_file(
         out / "model.pt",
         model,
         variant,
@@ -239,6 +243,11 @@ def train(
         dataset_fingerprint=data_key,
         provenance=provenance(device),
     )
+    if final_features is not None:
+        features_key = extraction_key(digest, data_key, runtime, cfg.eval_flip, cfg.eval_batch_size)
+        save_run_features(out / FEATURES_FILE, final_features, features_key)
+    else:  # none of these weights: an older run's must not stay beside them
+        (out / FEATURES_FILE).unlink(missing_ok=True)
     atomic_write_json(out / "train.json", summary)
     remove_checkpoints(out)
     return summary

@@ -245,3 +245,84 @@ def test_cli_user_errors_exit_2(tmp_path, tiny_synthetic, model_file, capsys, ca
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("error:") and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+@pytest.fixture(scope="module")
+def model_with_features(tiny, tmp_path_factory):
+    """A one-epoch residual run whose last evaluation left its features.pt."""
+    from reid.config import TrainConfig
+    from reid.train import train
+
+    tmp = tmp_path_factory.mktemp("with_features")
+    cfg = TrainConfig(
+        backbone="resnet18",
+        pretrained="none",
+        height=64,
+        width=32,
+        batch_size=8,
+        num_instances=2,
+        epochs=1,
+        eval_every=1,
+        cache_dir=str(tmp / "cache"),
+        progress=False,
+        decode_workers=1,
+        warmup_epochs=1,
+        milestones=[1],
+        base_lr=0.01,
+        device="cpu",
+        reduce_dim=32,
+    )
+    train(cfg, tiny, "residual", seed=0, out=tmp / "run")
+    return tmp / "run" / "model.pt"
+
+
+def test_features_of_the_training_are_reused_and_give_the_same_result(tmp_path, tiny, model_with_features):
+    from reid.features import FEATURES_FILE
+
+    features = model_with_features.parent / FEATURES_FILE
+    assert features.is_file()
+    for rerank in (False, True):
+        reused = evaluate_checkpoint(
+            model_with_features, tiny, tmp_path / f"reused{rerank}", rerank=rerank, device="cpu"
+        )
+        assert reused["features"] == "from the training's last evaluation" and "extract_s" not in reused["timings"]
+        saved = features.read_bytes()
+        features.unlink()
+        try:
+            fresh = evaluate_checkpoint(
+                model_with_features, tiny, tmp_path / f"fresh{rerank}", rerank=rerank, device="cpu"
+            )
+        finally:
+            features.write_bytes(saved)
+        assert fresh["features"] == "extracted" and "extract_s" in fresh["timings"]
+        for key in ("R1", "R5", "R10", "mAP", "mINP", "cmc"):
+            assert reused[key] == pytest.approx(fresh[key], abs=1e-6), key
+        for reading, values in fresh["by_distance"].items():
+            assert reused["by_distance"][reading] == pytest.approx(values, abs=1e-6), reading
+        a, b = (
+            np.load(tmp_path / f"reused{rerank}" / "per_query.npz"),
+            np.load(tmp_path / f"fresh{rerank}" / "per_query.npz"),
+        )
+        np.testing.assert_allclose(a["ap"], b["ap"], atol=1e-6)
+        np.testing.assert_array_equal(a["first_hit"], b["first_hit"])
+
+
+def test_features_of_other_settings_or_damaged_are_extracted_again(tmp_path, tiny, model_with_features):
+    from reid.features import FEATURES_FILE
+
+    copy = tmp_path / "run"
+    copy.mkdir()
+    (copy / "model.pt").write_bytes(model_with_features.read_bytes())
+    saved = (model_with_features.parent / FEATURES_FILE).read_bytes()
+    (copy / FEATURES_FILE).write_bytes(saved)
+    # another extraction (flip) than the training's: not the same features
+    assert (
+        evaluate_checkpoint(copy / "model.pt", tiny, tmp_path / "f", flip=True, device="cpu")["features"] == "extracted"
+    )
+    (copy / FEATURES_FILE).write_bytes(saved[: len(saved) // 2])  # truncated: a shortcut missed, not an error
+    assert evaluate_checkpoint(copy / "model.pt", tiny, tmp_path / "t", device="cpu")["features"] == "extracted"
+    # features whose key names other weights (an older training's, left beside new weights)
+    stale = torch.load(model_with_features.parent / FEATURES_FILE, weights_only=True)
+    stale["key"]["weights_sha256"] = "0" * 64
+    torch.save(stale, copy / FEATURES_FILE)
+    assert evaluate_checkpoint(copy / "model.pt", tiny, tmp_path / "s", device="cpu")["features"] == "extracted"

@@ -5,13 +5,19 @@ import sys
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reid.bench", description="benchmarks that print figures")
     commands = parser.add_subparsers(dest="command", required=True)
-    from reid.bench import eval_bench, train_bench
+    from reid.bench import cpu_bench, eval_bench, suite_bench, train_bench
 
     train_bench.add_arguments(commands.add_parser("train", help="training throughput: real pipeline vs model alone"))
     eval_bench.add_arguments(
         commands.add_parser(
             "eval", help="CMC/mAP evaluation: ours vs torchreid's evaluators (and re-ranking figures), Market-1501 size"
         )
+    )
+    cpu_bench.add_arguments(
+        commands.add_parser("cpu", help="CPU choices: threads, jobs side by side, channels_last, determinism")
+    )
+    suite_bench.add_arguments(
+        commands.add_parser("suite", help="the README's first command, timed per stage, with the machine's figure")
     )
     args = parser.parse_args(argv)
     return args.func(args)

@@ -16,8 +16,8 @@ def write_log(root, dataset, variant, seed, loss, acc, rank1_every=2):
     with open(folder / "log.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["epoch", "loss", "train_acc", "rank1"])
         writer.writeheader()
-        for e, (l, a) in enumerate(zip(loss, acc), start=1):
-            writer.writerow({"epoch": e, "loss": l, "train_acc": a, "rank1": a / 2 if e % rank1_every == 0 else ""})
+        for e, (value, a) in enumerate(zip(loss, acc), start=1):
+            writer.writerow({"epoch": e, "loss": value, "train_acc": a, "rank1": a / 2 if e % rank1_every == 0 else ""})
 
 
 def fake_logs(root, dataset="synthetic", rates=None, seeds=(1, 2, 3), epochs=8):

@@ -34,11 +34,35 @@ def _cores():
         return os.cpu_count() or 1
 
 
-# Snakemake sets OMP_NUM_THREADS to a job's threads (1 unless said). A torch job gets its
-# share of the cores: all of them with --resources gpu=1 (one GPU job at a time), a quarter
-# each with gpu=4; never more than the machine has
-JOB_THREADS = max(1, min(os.cpu_count() or 1, _cores()) // _gpu_jobs_at_once())
+def _cpu_only():
+    """Snakemake runs on a machine without a GPU, or the config trains on the CPU. (On a
+    cluster's login node too: the cluster profiles pin gpu=1 for the GPU rules.)"""
+    from reid.gpu_slot import device_pool
+
+    return (config.get("train") or {}).get("device") == "cpu" or not device_pool()
+
+
+# How a torch job (train, evaluate, Grad-CAM) shares the machine. With a GPU it holds one
+# (--resources gpu=N lets N run at once) and gets its share of the cores. Without one, a GPU
+# slot would only serialise the jobs: there they hold none, and CPU_JOBS of them run side by
+# side with the cores split between them (config cpu_jobs; auto: one per core, since two
+# one-thread jobs did more work than one two-thread job on a 2-core machine: python -m
+# reid.bench cpu). JOB_SLOTS is what a job counts against --cores, JOB_THREADS the torch
+# threads it runs with: REID_TORCH_THREADS, inherited by the jobs (reid.cli.torch_threads), not
+# in the shell commands, whose text Snakemake compares to decide a rerun.
+MACHINE_CORES = max(1, min(os.cpu_count() or 1, _cores()))
+CPU_ONLY = _cpu_only()
+GPU = 0 if CPU_ONLY else 1
+if CPU_ONLY:
+    CPU_JOBS = MACHINE_CORES if config.get("cpu_jobs", "auto") == "auto" else int(config["cpu_jobs"])
+    JOB_THREADS = max(1, MACHINE_CORES // CPU_JOBS)
+    JOB_SLOTS = max(1, _cores() // CPU_JOBS)
+else:
+    JOB_THREADS = max(1, MACHINE_CORES // _gpu_jobs_at_once())
+    JOB_SLOTS = JOB_THREADS
 ALL_CORES = _cores()  # a job that must run alone (latency measurements) takes them all
+# the jobs inherit them (reid.cli.torch_threads)
+os.environ.update(REID_TORCH_THREADS=str(JOB_THREADS), REID_MACHINE_THREADS=str(MACHINE_CORES))
 
 wildcard_constraints:
     dataset="|".join(re.escape(d) for d in DATASETS),

@@ -19,7 +19,7 @@ checkpoint dataset:
         "logs/data/{dataset}.log",
     benchmark:
         "benchmarks/data/{dataset}.tsv"
-    threads: JOB_THREADS
+    threads: MACHINE_CORES
     shell:
         "python -m reid data prepare {wildcards.dataset} --config-json {params.config} --status {output.status} "
         "--workers {threads} --quiet > {log} 2>&1"

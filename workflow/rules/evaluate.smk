@@ -13,9 +13,9 @@ rule evaluate:
     params:
         config=lambda w: job_config(w.dataset),
         out=lambda w, output: os.path.dirname(output.metrics),
-    threads: JOB_THREADS
+    threads: JOB_SLOTS
     resources:
-        gpu=1,
+        gpu=GPU,
     log:
         "logs/evaluate/{dataset}/{variant}/seed{seed}.log",
     benchmark:
@@ -36,9 +36,9 @@ rule evaluate_rerank:
     params:
         config=lambda w: job_config(w.dataset),
         out=lambda w, output: os.path.dirname(output.metrics),
-    threads: JOB_THREADS
+    threads: JOB_SLOTS
     resources:
-        gpu=1,
+        gpu=GPU,
     log:
         "logs/evaluate/{dataset}/residual+rerank/seed{seed}.log",
     benchmark:

@@ -28,7 +28,7 @@ rule figure_gradcam:
         "results/{dataset}/figures/gradcam_seed{seed}.png",
     params:
         checkpoints=gradcam_checkpoints,
-    threads: JOB_THREADS
+    threads: JOB_SLOTS
     log:
         "logs/figures/{dataset}/gradcam_seed{seed}.log",
     benchmark:

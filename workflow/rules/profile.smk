@@ -11,14 +11,13 @@ rule profile:
         config=lambda w: shlex.quote(json.dumps({"train": config.get("train", {}),
                                                  "profile": config.get("profile", {})}, sort_keys=True)),
     # every core the run may use, so that no other job runs beside a latency measurement;
-    # torch itself uses the machine's cores (not more)
+    # torch itself uses the machine's cores (not more: REID_MACHINE_THREADS, common.smk)
     threads: ALL_CORES
     resources:
-        gpu=1,
+        gpu=GPU,
     log:
         "logs/profile/{variant}.log",
     benchmark:
         "benchmarks/profile/{variant}.tsv"
     shell:
-        f"OMP_NUM_THREADS={JOB_THREADS} "
         "python -m reid profile --config-json {params.config} --variant {wildcards.variant} --out {output} > {log} 2>&1"

@@ -20,9 +20,9 @@ rule train_reading:
     params:
         config=lambda w: job_config(w.dataset, w.reading),
         out=lambda w, output: os.path.dirname(output.model),
-    threads: JOB_THREADS
+    threads: JOB_SLOTS
     resources:
-        gpu=1,
+        gpu=GPU,
     log:
         "logs/train/{dataset}/readings/{reading}/{variant}/seed{seed}.log",
     benchmark:
@@ -43,9 +43,9 @@ rule evaluate_reading:
     params:
         config=lambda w: job_config(w.dataset, w.reading),
         out=lambda w, output: os.path.dirname(output.metrics),
-    threads: JOB_THREADS
+    threads: JOB_SLOTS
     resources:
-        gpu=1,
+        gpu=GPU,
     log:
         "logs/evaluate/{dataset}/readings/{reading}/{variant}/seed{seed}.log",
     benchmark:

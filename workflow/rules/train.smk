@@ -13,9 +13,9 @@ rule train:
     params:
         config=lambda w: job_config(w.dataset),
         out=lambda w, output: os.path.dirname(output.model),
-    threads: JOB_THREADS
+    threads: JOB_SLOTS
     resources:
-        gpu=1,
+        gpu=GPU,
     log:
         "logs/train/{dataset}/{variant}/seed{seed}.log",
     benchmark:
