@@ -147,21 +147,24 @@ def _profile(args) -> int:
     from reid.profile import profile_variant
     from reid.utils import atomic_write_json
 
+    if len(args.variant) != len(args.out):
+        raise SystemExit(f"error: {len(args.variant)} --variant but {len(args.out)} --out: give one --out per variant")
     config = yaml.safe_load(args.config_json) if args.config_json else {}
     cfg = train_config(config)
     options = config.get("profile") or {}
-    result = profile_variant(
-        args.variant,
-        int(options.get("num_classes", 751)),
-        cfg.backbone,
-        cfg.height,
-        cfg.width,
-        last_stride=cfg.last_stride,
-        options=cfg.model_options(args.variant),
-        runs=int(options.get("runs", 100)),
-    )
-    atomic_write_json(args.out, result)
-    print(json.dumps(result, indent=2))
+    for variant, out in zip(args.variant, args.out):  # one process: one start-up, the same conditions
+        result = profile_variant(
+            variant,
+            int(options.get("num_classes", 751)),
+            cfg.backbone,
+            cfg.height,
+            cfg.width,
+            last_stride=cfg.last_stride,
+            options=cfg.model_options(variant),
+            runs=int(options.get("runs", 100)),
+        )
+        atomic_write_json(out, result)
+        print(json.dumps(result, indent=2))
     return 0
 
 
@@ -348,12 +351,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(func=_evaluate)
 
-    profile = commands.add_parser("profile", help="parameters, FLOPs and latency of a variant (Table 4)")
-    profile.add_argument("--variant", required=True, choices=VARIANTS)
+    profile = commands.add_parser("profile", help="parameters, FLOPs and latency of variants (Table 4)")
+    profile.add_argument(
+        "--variant", required=True, action="append", choices=VARIANTS, help="repeat for several, each with its --out"
+    )
     profile.add_argument(
         "--config-json", default=None, help="train: (backbone, input size) and profile: (num_classes, runs)"
     )
-    profile.add_argument("--out", required=True, type=Path, help="JSON file to write")
+    profile.add_argument("--out", required=True, action="append", type=Path, help="JSON file to write, per --variant")
     profile.set_defaults(func=_profile)
 
     figure = commands.add_parser("figure", help="render the paper's Figure 4 (ranked lists) or 6 (Grad-CAM)")
@@ -403,15 +408,17 @@ def torch_threads(variable: str = "REID_TORCH_THREADS") -> None:
         torch.set_num_threads(int(value))
 
 
-def main(argv: list[str] | None = None) -> int:
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The errors that are the user's to fix, printed as one line. Imported only once one is
+    raised: reid.checkpoints, reid.models and reid.runtime import torch, which the jobs that
+    need none (data, report, figures) would otherwise spend a second on."""
     from reid.checkpoints import CheckpointError, RunFolderError
     from reid.data.fetch import FetchError
     from reid.data.market import DatasetError
     from reid.models import PretrainedWeightsError
     from reid.runtime import DeviceError
 
-    args = build_parser().parse_args(argv)
-    user_errors = (
+    return (
         DatasetError,
         FetchError,
         FileExistsError,
@@ -421,6 +428,10 @@ def main(argv: list[str] | None = None) -> int:
         RunFolderError,
         DeviceError,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         if args.func in (_train, _evaluate, _profile, _figure_gradcam):  # GPU jobs: one GPU each (reid.gpu_slot)
             from reid.gpu_slot import claim_gpu
@@ -429,7 +440,9 @@ def main(argv: list[str] | None = None) -> int:
             # a latency measurement runs alone, on every core; the others on their share
             torch_threads("REID_MACHINE_THREADS" if args.func is _profile else "REID_TORCH_THREADS")
         return args.func(args)
-    except user_errors as err:
+    except Exception as err:
+        if not isinstance(err, user_errors()):
+            raise
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -118,7 +118,6 @@ def evaluate_checkpoint(
     started = time.perf_counter()
     payload = load_model_file(checkpoint)
     cfg = train_config_of(payload)
-    model = build_from_checkpoint(payload, checkpoint)
     runtime = Runtime.from_config(cfg, device=device)
 
     key = fingerprint(dataset)
@@ -145,6 +144,7 @@ def evaluate_checkpoint(
         cache = cfg.cache_dir if cache_dir == AS_CONFIG else (str(cache_dir) if cache_dir else "")
         images = load_images(dataset, cfg.height, cfg.width, cache, cfg.decode_workers, ("query", "gallery"))
         timings["load_images_s"] = time.perf_counter() - t
+        model = build_from_checkpoint(payload, checkpoint)
         runtime.place(model)
         t = time.perf_counter()
         feats = {

@@ -73,7 +73,7 @@ def stage_times(benchmarks: Path) -> dict[str, dict]:
                 seconds = float(next(csv.DictReader(f, delimiter="\t"))["s"])
         except (StopIteration, KeyError, ValueError, OSError):
             continue
-        stages.setdefault(path.relative_to(benchmarks).parts[0], []).append(seconds)
+        stages.setdefault(path.relative_to(benchmarks).parts[0].removesuffix(".tsv"), []).append(seconds)
     return {
         rule: {"jobs": len(v), "seconds": round(sum(v), 1), "longest": round(max(v), 1)}
         for rule, v in sorted(stages.items())

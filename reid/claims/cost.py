@@ -13,7 +13,8 @@ it can test is what the claim says of the residual pooling module: it adds param
                  at or below it, ``contradicted`` when it lies above, else ``inconclusive``).
                  Latency: the batch-1 medians on the same device (the GPU if both were profiled
                  on one), the interval a bootstrap of the two sets of timed runs. The variants
-                 are timed in separate jobs: a drift of the machine between them is not counted.
+                 are timed one after another in one job: a drift of the machine between them
+                 is not counted.
 
 Where the paper gives a relative number, it is Residual against SVDNet in Table 4 (a ResNet50
 with one more FC layer, the nearest of its rows to a plain ResNet50): it stands beside
@@ -166,7 +167,7 @@ def relative_cost(residual: dict, other_name: str, other: dict) -> list[Claim]:
         return [params, flops, latency]
     a, b = residual["latency"][device], other["latency"][device]
     latency.ours = _percent(a["latency_ms_median"], b["latency_ms_median"])
-    words = f"batch-1 medians on {a.get('device', device)}, timed in separate jobs"
+    words = f"batch-1 medians on {a.get('device', device)}, timed one after another"
     latency.note = "; ".join(x for x in (note, words) if x)
     if not a.get("latency_ms_runs") or not b.get("latency_ms_runs"):
         latency.interval = "no per-run times in a profile: rerun it"

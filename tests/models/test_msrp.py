@@ -75,6 +75,22 @@ def test_variants_resnet18(variant, n_triplet):
     assert emb.shape == (4, 512 if variant == "baseline" else 512 * 6)
 
 
+def test_resnet10_is_resnet18_with_one_block_per_stage():
+    """The CPU demo's backbone: the same stages, widths and strides as ResNet18, half the blocks."""
+    from reid.models.backbone import build_backbone
+
+    trunk10, channels10 = build_backbone("resnet10", last_stride=1)
+    trunk18, channels18 = build_backbone("resnet18", last_stride=1)
+    assert channels10 == channels18 == (256, 512)
+    assert [len(getattr(trunk10, f"layer{i}")) for i in range(1, 5)] == [1, 1, 1, 1]
+    x = torch.randn(2, 3, 64, 32)
+    assert [f.shape for f in trunk10(x)] == [f.shape for f in trunk18(x)] == [(2, 256, 4, 2), (2, 512, 4, 2)]
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert 0.3 < count(trunk10) / count(trunk18) < 0.5
+    with pytest.raises(PretrainedWeightsError, match="no ImageNet weights"):
+        build_backbone("resnet10", pretrained="imagenet")
+
+
 def test_avg_and_max_pick_their_pooling():
     torch.manual_seed(0)
     avg = build_model("avg", num_classes=3, backbone="resnet18", reduce_dim=8, triplet_on="pooled")

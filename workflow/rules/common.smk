@@ -45,9 +45,9 @@ def _cpu_only():
 # How a torch job (train, evaluate, Grad-CAM) shares the machine. With a GPU it holds one
 # (--resources gpu=N lets N run at once) and gets its share of the cores. Without one, a GPU
 # slot would only serialise the jobs: there they hold none, and CPU_JOBS of them run side by
-# side with the cores split between them (config cpu_jobs; auto: one per core, since two
-# one-thread jobs did more work than one two-thread job on a 2-core machine: python -m
-# reid.bench cpu). JOB_SLOTS is what a job counts against --cores, JOB_THREADS the torch
+# side with the cores split between them (config cpu_jobs; auto: one per core: two one-thread
+# jobs trained 1.10x the images of one two-thread job on a 2-core Xeon, 1.01x on a 2-core EPYC,
+# and one job's start-up overlaps the other's work: python -m reid.bench cpu). JOB_SLOTS is what a job counts against --cores, JOB_THREADS the torch
 # threads it runs with: REID_TORCH_THREADS, inherited by the jobs (reid.cli.torch_threads), not
 # in the shell commands, whose text Snakemake compares to decide a rerun.
 MACHINE_CORES = max(1, min(os.cpu_count() or 1, _cores()))
