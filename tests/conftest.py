@@ -1,4 +1,13 @@
+import os
+
 import pytest
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest -n N (the README's test command runs one worker per core): N workers each with
+    # torch's default of every core would fight over the cores
+    import torch
+
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -19,14 +28,14 @@ def tiny(tiny_synthetic):
 
 @pytest.fixture(scope="session")
 def one_epoch_models(tiny, tmp_path_factory):
-    """model.pt files of avg, max and residual: one epoch of ResNet18 at 64x32 (about a second
+    """model.pt files of avg, max and residual: one epoch of ResNet10 at 64x32 (about a second
     each on a CPU). Read them; write edited copies elsewhere."""
     from reid.config import TrainConfig
     from reid.train import train
 
     tmp = tmp_path_factory.mktemp("models")
     cfg = TrainConfig(
-        backbone="resnet18",
+        backbone="resnet10",
         pretrained="none",
         height=64,
         width=32,

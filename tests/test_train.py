@@ -14,7 +14,7 @@ from reid.train import TrainingDiverged, learning_rate, train
 
 def tiny_cfg(tmp_path, **kw):
     base = dict(
-        backbone="resnet18",
+        backbone="resnet10",
         pretrained="none",
         height=64,
         width=32,
@@ -79,7 +79,7 @@ def test_same_seed_same_trajectory_and_outputs(tmp_path, tiny):
     assert a["untrained"]["mAP"] == float(rows_a[0]["mAP"])
     assert a["final"]["mAP"] == b["final"]["mAP"]
     model = torch.load(tmp_path / "a" / "model.pt", weights_only=True)
-    assert model["variant"] == "residual" and model["config"]["backbone"] == "resnet18"
+    assert model["variant"] == "residual" and model["config"]["backbone"] == "resnet10"
     assert {"commit", "torch", "device"} <= set(model["provenance"])
     c = train(cfg, tiny, "residual", seed=2, out=tmp_path / "c")
     assert [r["loss"] for r in _rows(tmp_path / "c" / "log.csv")] != [r["loss"] for r in rows_a]

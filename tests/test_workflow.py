@@ -18,7 +18,7 @@ TINY = {
     "seeds": [1],
     "profile": {"runs": 3},
     "train": {
-        "backbone": "resnet18",
+        "backbone": "resnet10",
         "pretrained": "none",
         "height": 64,
         "width": 32,

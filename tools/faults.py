@@ -44,7 +44,7 @@ def trial_config(data_root: Path, cache_dir: Path) -> dict:
         "variants": ["residual"],
         "seeds": [1],
         "train": {
-            "backbone": "resnet18",
+            "backbone": "resnet10",
             "pretrained": "none",
             "height": 64,
             "width": 32,
