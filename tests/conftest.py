@@ -10,6 +10,12 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
+def pytest_collection_modifyitems(items):
+    """The slow tests first: with one worker per core each takes one of them early, instead of
+    one worker finishing alone with the longest at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: order kept otherwise
+
+
 @pytest.fixture(scope="session")
 def tiny_synthetic(tmp_path_factory):
     """The tiny synthetic set, rendered once per test session."""

@@ -10,6 +10,7 @@ from tools.faults import run_trials
 pytestmark = pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake is not installed")
 
 
+@pytest.mark.slow
 def test_killed_training_resumes_to_the_same_result(tmp_path):
     lines = []
     trials = run_trials(2, seed=3, workdir=tmp_path, log=lines.append)

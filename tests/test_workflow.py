@@ -72,6 +72,7 @@ def test_bad_value_stops_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.slow
 def test_tiny_suite_end_to_end_and_rerun_of_one_target(tmp_path):
     import torch
 
@@ -121,6 +122,7 @@ def test_python_runs_the_package(tmp_path):
     assert subprocess.run([sys.executable, "-m", "reid", "--help"], capture_output=True).returncode == 0
 
 
+@pytest.mark.slow
 def test_a_missing_dataset_fails_its_own_jobs_and_the_report_says_so(tmp_path):
     config = dict(
         TINY,
@@ -147,6 +149,7 @@ def test_a_missing_dataset_fails_its_own_jobs_and_the_report_says_so(tmp_path):
     assert counts["dataset"] == 1 and "train" in counts and counts["train"] == 1
 
 
+@pytest.mark.slow
 def test_gpu_jobs_side_by_side_get_their_own_device(tmp_path):
     import os
 
