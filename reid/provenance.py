@@ -53,6 +53,7 @@ def provenance(device) -> dict:
         "device": device_name(device),
         "host": platform.node(),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),  # the GPU slot a job ran on
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),  # the SLURM job that made it, if any
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 

@@ -35,8 +35,7 @@ def _cores():
 
 
 def _cpu_only():
-    """Snakemake runs on a machine without a GPU, or the config trains on the CPU. (On a
-    cluster's login node too: the cluster profiles pin gpu=1 for the GPU rules.)"""
+    """Snakemake runs on a machine without a GPU, or the config trains on the CPU."""
     from reid.gpu_slot import device_pool
 
     return (config.get("train") or {}).get("device") == "cpu" or not device_pool()
@@ -52,7 +51,6 @@ def _cpu_only():
 # in the shell commands, whose text Snakemake compares to decide a rerun.
 MACHINE_CORES = max(1, min(os.cpu_count() or 1, _cores()))
 CPU_ONLY = _cpu_only()
-GPU = 0 if CPU_ONLY else 1
 if CPU_ONLY:
     CPU_JOBS = MACHINE_CORES if config.get("cpu_jobs", "auto") == "auto" else int(config["cpu_jobs"])
     JOB_THREADS = max(1, MACHINE_CORES // CPU_JOBS)
@@ -60,9 +58,29 @@ if CPU_ONLY:
 else:
     JOB_THREADS = max(1, MACHINE_CORES // _gpu_jobs_at_once())
     JOB_SLOTS = JOB_THREADS
+def gpu_request(wildcards):
+    """A torch job's gpu resource: 1 where it may get a GPU, 0 where it runs on this machine and
+    this machine has none (a GPU slot would only serialise the jobs). Under a cluster executor,
+    and in the jobs it submits, the jobs run on machines whose GPUs a login node cannot see:
+    there the rule asks for one, whatever the profile's set-resources say (a command-line
+    --set-resources replaces the profile's whole list, its gpu=1 pins too). Called per job, as
+    Snakemake knows its executor only then."""
+    if (config.get("train") or {}).get("device") == "cpu":
+        return 0
+    if workflow.non_local_exec or workflow.remote_exec:
+        return 1
+    return 0 if CPU_ONLY else 1
+
+
 ALL_CORES = _cores()  # a job that must run alone (latency measurements) takes them all
-# the jobs inherit them (reid.cli.torch_threads)
-os.environ.update(REID_TORCH_THREADS=str(JOB_THREADS), REID_MACHINE_THREADS=str(MACHINE_CORES))
+if workflow.remote_exec:
+    # a job a cluster executor submitted: its threads are its allocation's (Snakemake sets
+    # OMP_NUM_THREADS to the rule's threads, and torch follows it), not a share of this node,
+    # nor what the submitting node computed and exported
+    for name in ("REID_TORCH_THREADS", "REID_MACHINE_THREADS"):
+        os.environ.pop(name, None)
+else:  # the jobs inherit them (reid.cli.torch_threads)
+    os.environ.update(REID_TORCH_THREADS=str(JOB_THREADS), REID_MACHINE_THREADS=str(MACHINE_CORES))
 
 wildcard_constraints:
     dataset="|".join(re.escape(d) for d in DATASETS),

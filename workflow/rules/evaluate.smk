@@ -15,7 +15,7 @@ rule evaluate:
         out=lambda w, output: os.path.dirname(output.metrics),
     threads: JOB_SLOTS
     resources:
-        gpu=GPU,
+        gpu=gpu_request,
     log:
         "logs/evaluate/{dataset}/{variant}/seed{seed}.log",
     benchmark:
@@ -38,7 +38,7 @@ rule evaluate_rerank:
         out=lambda w, output: os.path.dirname(output.metrics),
     threads: JOB_SLOTS
     resources:
-        gpu=GPU,
+        gpu=gpu_request,
     log:
         "logs/evaluate/{dataset}/residual+rerank/seed{seed}.log",
     benchmark:

@@ -16,7 +16,7 @@ rule profile:
     # torch itself uses the machine's cores (not more: REID_MACHINE_THREADS, common.smk)
     threads: ALL_CORES
     resources:
-        gpu=GPU,
+        gpu=gpu_request,
     log:
         "logs/profile.log",
     benchmark:

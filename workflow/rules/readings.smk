@@ -22,7 +22,7 @@ rule train_reading:
         out=lambda w, output: os.path.dirname(output.model),
     threads: JOB_SLOTS
     resources:
-        gpu=GPU,
+        gpu=gpu_request,
     log:
         "logs/train/{dataset}/readings/{reading}/{variant}/seed{seed}.log",
     benchmark:
@@ -45,7 +45,7 @@ rule evaluate_reading:
         out=lambda w, output: os.path.dirname(output.metrics),
     threads: JOB_SLOTS
     resources:
-        gpu=GPU,
+        gpu=gpu_request,
     log:
         "logs/evaluate/{dataset}/readings/{reading}/{variant}/seed{seed}.log",
     benchmark:

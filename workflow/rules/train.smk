@@ -15,7 +15,7 @@ rule train:
         out=lambda w, output: os.path.dirname(output.model),
     threads: JOB_SLOTS
     resources:
-        gpu=GPU,
+        gpu=gpu_request,
     log:
         "logs/train/{dataset}/{variant}/seed{seed}.log",
     benchmark:

@@ -1,0 +1,312 @@
+"""profiles/slurm against a real scheduler: a single-node SLURM cluster (Debian's slurm-wlm and
+munge, installed by tests/install_slurm.sh), started here as plain processes and stopped by PID.
+
+The node declares one fake GPU (gres on /dev/null), so that ``--gpus=1`` jobs run and get
+CUDA_VISIBLE_DEVICES=0. The partition is called ``debug`` and the node has 2 CPUs: the overrides
+a small cluster needs (README, "Running on a cluster") are given on the command line. There is no
+accounting (``sacct`` answers "accounting storage is disabled"): the runs use
+``--slurm-status-command squeue``, with a MinJobAge that keeps finished jobs visible to it.
+
+Two cases: the tiny suite (every GPU rule kind: train, evaluate, evaluate_rerank, profile), whose
+outputs must equal a local run's; and a training cancelled by SLURM (SIGTERM, then SIGKILL after
+KillWait: what a time limit or a pre-emption does too), which the profile's retry resubmits and
+which resumes from its last epoch to the result of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+# the path compiled into SLURM: the plugin's job step removes SLURM_CONF from its inner srun
+CONF = Path("/etc/slurm/slurm.conf")
+GRES = Path("/etc/slurm/gres.conf")
+MARK = "# written by tests/test_slurm.py (removed when it ends)"
+GPU_RULES = {"train", "evaluate", "evaluate_rerank", "profile"}
+SUITE_RULES = GPU_RULES | {"dataset", "histogram_baseline", "figure_gradcam", "figure_ranked_lists", "report"}
+COMPARED = ("R1", "R5", "R10", "mAP", "mAP_official", "mINP", "num_query", "num_skipped", "cmc")
+SNAKEMAKE_TIMEOUT = 420  # seconds: a hung scheduler must fail the test, not CI
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slurm")]  # one cluster, one worker
+
+
+def tiny_config(data_root: Path, epochs: int = 2) -> dict:
+    return {
+        "data_root": str(data_root),
+        "datasets": {"synthetic": {"size": "tiny"}},
+        "variants": ["residual"],
+        "seeds": [1],
+        "profile": {"runs": 3},
+        "train": {
+            "backbone": "resnet10",
+            "pretrained": "none",
+            "height": 64,
+            "width": 32,
+            "pad": 3,
+            "batch_size": 8,
+            "num_instances": 2,
+            "epochs": epochs,
+            "eval_every": max(1, epochs // 2),
+            "warmup_epochs": 1,
+            "milestones": [max(1, epochs - 1)],
+            "progress": False,
+        },
+    }
+
+
+def small_cluster_overrides() -> list[str]:
+    """What a user of a small cluster overrides: the GPU partition's name, and memory and CPUs
+    per job that the node can give (the profile asks 32,000 MB and 8 CPUs per GPU)."""
+    resources = [f"{rule}:slurm_partition=debug" for rule in sorted(GPU_RULES)]
+    resources += [f"{rule}:cpus_per_gpu=1" for rule in sorted(GPU_RULES)]
+    resources += [f"{rule}:mem_mb=1000" for rule in sorted(SUITE_RULES)]
+    threads = [f"{rule}=1" for rule in ("dataset", "train", "evaluate", "evaluate_rerank", "profile", "figure_gradcam")]
+    return ["--set-resources", *resources, "--set-threads", *threads]
+
+
+def _pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _stop(pid: int | None) -> None:
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _memory_mb() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) // 1024
+    return 4096
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    """A running single-node cluster; its daemons are stopped and its config removed after."""
+    missing = [b for b in ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol") if not shutil.which(b)]
+    if missing:
+        pytest.skip(f"SLURM is not installed ({', '.join(missing)} missing): run sh tests/install_slurm.sh as root")
+    if os.geteuid() != 0:
+        pytest.skip("the SLURM test starts slurmd, which needs root")
+    if CONF.exists() and MARK not in CONF.read_text():
+        pytest.skip(f"{CONF} belongs to another SLURM installation: this test does not touch it")
+    pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install -e '.[test]'")
+
+    state = tmp_path_factory.mktemp("slurm")
+    host = socket.gethostname().split(".")[0]
+    cpus = os.cpu_count() or 1
+    CONF.parent.mkdir(parents=True, exist_ok=True)
+    CONF.write_text(
+        f"""{MARK}
+ClusterName=reidtest
+SlurmctldHost={host}
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+# in a container: no cgroups to track processes or bind tasks with
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+GresTypes=gpu
+StateSaveLocation={state}/state
+SlurmdSpoolDir={state}/spool
+SlurmctldPidFile={state}/slurmctld.pid
+SlurmdPidFile={state}/slurmd.pid
+SlurmctldLogFile={state}/slurmctld.log
+SlurmdLogFile={state}/slurmd.log
+ReturnToService=2
+# squeue sees a finished job for MinJobAge seconds: the plugin's squeue status query needs it
+# to outlast its polling interval (it recommends at least 120)
+MinJobAge=600
+# SIGTERM, then SIGKILL after KillWait seconds: a cancelled or timed-out job's grace period
+KillWait=5
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+MpiDefault=none
+NodeName={host} CPUs={cpus} RealMemory={max(2000, _memory_mb() // 2)} Gres=gpu:1 State=UNKNOWN
+PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
+"""
+    )
+    GRES.write_text(f"{MARK}\nNodeName={host} Name=gpu File=/dev/null\n")  # a fake GPU
+    for folder in ("state", "spool"):
+        (state / folder).mkdir()
+
+    started_munge = None
+    if subprocess.run(["munge", "-n"], capture_output=True).returncode != 0:
+        for folder in ("/run/munge", "/var/log/munge", "/var/lib/munge"):
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            shutil.chown(folder, "munge", "munge")
+        subprocess.run(["runuser", "-u", "munge", "--", "munged", "--force"], check=True, timeout=30)
+        started_munge = _pid(Path("/run/munge/munged.pid"))
+    try:
+        subprocess.run(["slurmctld", "-i"], check=True, timeout=30)
+        subprocess.run(["slurmd"], check=True, timeout=30)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            done = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True)
+            if done.stdout.strip() == "idle":
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"the SLURM node did not come up: {(state / 'slurmd.log').read_text()[-2000:]}")
+        yield state
+    finally:
+        _stop(_pid(state / "slurmd.pid"))
+        _stop(_pid(state / "slurmctld.pid"))
+        _stop(started_munge)
+        for path in (CONF, GRES):
+            if path.exists() and MARK in path.read_text():
+                path.unlink()
+
+
+def snakemake(workdir: Path, config: Path, *args: str, slurm: bool = True, background: bool = False):
+    # targets first: --configfile, --set-resources and --resources take several values
+    cmd = ["snakemake", *args, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--configfile", str(config)]
+    if slurm:
+        cmd += ["--profile", str(ROOT / "profiles" / "slurm"), "--slurm-status-command", "squeue"]
+        cmd += ["--slurm-init-seconds-before-status-checks", "1", "--latency-wait", "5", *small_cluster_overrides()]
+    else:
+        cmd += ["--cores", "2", "--resources", "gpu=1"]
+    job = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return job if background else finish(job)
+
+
+def finish(job: subprocess.Popen) -> tuple[int, str]:
+    """Waits, bounded: on a timeout the whole process group is killed and its jobs cancelled."""
+    try:
+        out, _ = job.communicate(timeout=SNAKEMAKE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(job.pid, signal.SIGKILL)
+        subprocess.run(["scancel", "--full", "--user", "root"], capture_output=True)
+        out, _ = job.communicate()
+        pytest.fail(f"snakemake did not finish within {SNAKEMAKE_TIMEOUT} s:\n{out[-3000:]}")
+    return job.returncode, out
+
+
+def slurm_jobs() -> list[dict]:
+    """Every job the controller knows (finished ones too, for MinJobAge): id, rule, GPU request."""
+    done = subprocess.run(["scontrol", "-o", "show", "job"], capture_output=True, text=True)
+    jobs = []
+    for line in done.stdout.splitlines():
+        fields = dict(re.findall(r"(\w+)=(\S*)", line))
+        if "JobId" not in fields:  # "No jobs in the system"
+            continue
+        rule = re.match(r"rule_(\w+?)(?:_wildcards_|$)", fields.get("Comment", ""))
+        jobs.append({"id": fields["JobId"], "rule": rule[1] if rule else None, **fields})
+    return jobs
+
+
+def comparable(metrics: Path) -> dict:
+    values = json.loads(metrics.read_text())
+    return {k: values[k] for k in COMPARED}
+
+
+def same_weights(a: Path, b: Path) -> bool:
+    wa = torch.load(a, weights_only=True)["state_dict"]
+    wb = torch.load(b, weights_only=True)["state_dict"]
+    return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_tiny_suite_through_slurm_gets_the_allocated_gpu_and_equals_a_local_run(slurm, tmp_path):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(tmp_path / "data")))
+    before = {job["id"] for job in slurm_jobs()}
+    code, out = snakemake(tmp_path / "cluster", config)
+    assert code == 0, out[-4000:]
+    assert (tmp_path / "cluster" / "report" / "index.html").is_file() and "Table 2" in (
+        tmp_path / "cluster" / "report" / "index.html"
+    ).read_text()
+
+    jobs = [job for job in slurm_jobs() if job["id"] not in before]
+    assert {job["rule"] for job in jobs} == SUITE_RULES, [job["rule"] for job in jobs]
+    for job in jobs:  # every GPU rule asked SLURM for one GPU, and only they did
+        asked = job.get("TresPerJob", "")
+        assert ("gpu:1" in asked) == (job["rule"] in GPU_RULES), (job["rule"], asked)
+        assert job["JobState"] == "COMPLETED", (job["rule"], job["JobState"])
+        assert job["Partition"] == "debug"
+
+    runs = tmp_path / "cluster" / "results" / "synthetic"
+    ids = {job["id"] for job in jobs if job["rule"] in GPU_RULES}
+    records = [torch.load(runs / "residual" / "seed1" / "model.pt", weights_only=True)["provenance"]]
+    records += [
+        json.loads((runs / v / "seed1" / "metrics.json").read_text())["provenance"]
+        for v in ("residual", "residual+rerank")
+    ]
+    for record in records:  # ran inside a GPU job of SLURM's, with the device SLURM gave it
+        assert record["cuda_visible_devices"] == "0" and record["slurm_job_id"] in ids, record
+    assert json.loads((tmp_path / "cluster" / "results" / "profile" / "residual.json").read_text())["params_M"] > 0
+
+    # the same outputs as a local run of the same config
+    targets = [f"results/synthetic/{v}/seed1/metrics.json" for v in ("residual", "residual+rerank")]
+    code, out = snakemake(tmp_path / "local", config, *targets, slurm=False)
+    assert code == 0, out[-4000:]
+    local = tmp_path / "local" / "results" / "synthetic"
+    for variant in ("residual", "residual+rerank"):
+        assert comparable(runs / variant / "seed1" / "metrics.json") == comparable(
+            local / variant / "seed1" / "metrics.json"
+        )
+    assert same_weights(runs / "residual" / "seed1" / "model.pt", local / "residual" / "seed1" / "model.pt")
+
+
+def test_a_training_cancelled_by_slurm_is_resubmitted_and_resumes_to_the_same_result(slurm, tmp_path):
+    config = tmp_path / "long.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(tmp_path / "data", epochs=16)))
+    target = "results/synthetic/residual/seed1/metrics.json"
+    run = tmp_path / "cluster" / "results" / "synthetic" / "residual" / "seed1"
+    before = {j["id"] for j in slurm_jobs()}
+    job = snakemake(tmp_path / "cluster", config, target, background=True)
+    try:
+        deadline = time.time() + 180
+        while not (run / "checkpoint.prev.pt").exists():  # a second epoch being saved: the kill lands mid-run
+            assert job.poll() is None and time.time() < deadline, "the training did not start"
+            time.sleep(0.1)
+        training = [j for j in slurm_jobs() if j["id"] not in before and j["rule"] == "train"]
+        assert len(training) == 1, training
+        subprocess.run(["scancel", training[0]["id"]], check=True)  # SIGTERM, SIGKILL after KillWait
+    finally:
+        code, out = finish(job)
+    assert code == 0, out[-4000:]  # the profile's retry resubmitted it
+    trainings = sorted(
+        (int(j["id"]), j["JobState"]) for j in slurm_jobs() if j["id"] not in before and j["rule"] == "train"
+    )
+    assert [state for _, state in trainings] == ["CANCELLED", "COMPLETED"], trainings
+    log = (tmp_path / "cluster" / "logs" / "train" / "synthetic" / "residual" / "seed1.log").read_text()
+    resumed = re.search(r"resuming \S+ after epoch (\d+)", log)
+    assert resumed and 1 <= int(resumed[1]) < 16, log[-2000:]  # from the newest complete checkpoint
+
+    code, out = snakemake(tmp_path / "local", config, target, slurm=False)  # uninterrupted
+    assert code == 0, out[-4000:]
+    local = tmp_path / "local" / "results" / "synthetic" / "residual" / "seed1"
+    assert comparable(run / "metrics.json") == comparable(local / "metrics.json")
+    assert same_weights(run / "model.pt", local / "model.pt")
