@@ -417,8 +417,10 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from reid.data.market import DatasetError
     from reid.models import PretrainedWeightsError
     from reid.runtime import DeviceError
+    from reid.utils import DiskFullError
 
     return (
+        DiskFullError,
         DatasetError,
         FetchError,
         FileExistsError,

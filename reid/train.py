@@ -164,7 +164,6 @@ def train(
         start_epoch = state["epoch"]
         print(f"resuming {out} after epoch {start_epoch}")
 
-    out.mkdir(parents=True, exist_ok=True)  # only now: a job that fails earlier leaves no folder
     started = time.time()
     if start_epoch == 0 and cfg.eval_every:
         # epoch 0: the untrained network, the floor every learning curve starts from

@@ -8,9 +8,11 @@ never leaves a half-written result that a later step could take for a complete o
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,25 +35,66 @@ def _umask() -> int:
 _FILE_MODE = 0o666 & ~_umask()  # what open() would give: mkstemp's 0600 would hide results from colleagues
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
-    os.fchmod(fd, _FILE_MODE)
-    os.close(fd)
-    tmp = Path(tmp)
+class DiskFullError(OSError):
+    """No space (or quota) left for a result: said in one line, and nothing is left behind."""
+
+    def __str__(self) -> str:  # the message alone, without OSError's "[Errno 28]"
+        return self.strerror
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+def disk_full(path: Path, needed: int | None, written: int) -> DiskFullError:
     try:
+        free = _megabytes(shutil.disk_usage(path.parent if path.parent.exists() else Path.cwd()).free)
+    except OSError:
+        free = "unknown"
+    size = _megabytes(needed) if needed is not None else f"more than the {_megabytes(written)} written"
+    return DiskFullError(
+        errno.ENOSPC,
+        f"no space left on the device to write {path} (it needed {size}; {free} free): "
+        "free some space there, or move the working directory or data_root to a larger disk, "
+        "and run the same command again",
+    )
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, needed: int | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
+
+    On a failure nothing is left behind: neither the temporary file, nor the folders made for
+    it. A full disk or quota (``needed``: the bytes to write, if known) becomes one
+    ``DiskFullError`` that names the file and the space.
+    """
+    path = Path(path)
+    made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = None
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
+        tmp = Path(name)
+        os.fchmod(fd, _FILE_MODE)
+        os.close(fd)
         yield tmp
         os.replace(tmp, path)
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT) and not isinstance(err, DiskFullError):
+            written = tmp.stat().st_size if tmp is not None and tmp.exists() else 0
+            raise disk_full(path, needed, written) from err
+        raise
     finally:
-        if tmp.exists():
+        if tmp is not None and tmp.exists():
             tmp.unlink()
+        if not path.exists():
+            for folder in made:  # innermost first; only the empty ones this call made
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    with atomic_path(path) as tmp:
+    with atomic_path(path, needed=len(data)) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()

@@ -365,6 +365,33 @@ def test_exit_status_of_the_real_command(tiny_synthetic, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_full_disk_during_training_is_one_line_and_leaves_no_run_folder(tiny_synthetic, tmp_path):
+    """A real full disk: a 1 MB tmpfs (mounting one needs root) holds the run folder; the first
+    checkpoint (tens of MB) does not fit."""
+    disk = tmp_path / "small disk"  # a space in the path too
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)]).returncode:
+        pytest.skip("mounting a small tmpfs needs root (the atomic writes' own test covers the rest)")
+    try:
+        config = write_config(tmp_path, custom(tiny_synthetic), backbone="resnet10")
+        done = subprocess.run(
+            [sys.executable, "-m", "reid", "train", "--config", str(config), "--variant", "avg"]
+            + ["--out", str(disk / "results" / "run")],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=os.environ | {"REID_GPU_DEVICES": ""},
+        )
+        assert done.returncode == 2, done.stderr[-3000:]
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+        assert lines[0].startswith(f"error: no space left on the device to write {disk / 'results' / 'run'}")
+        assert "MB" in lines[0] and "free" in lines[0]
+        assert list(disk.iterdir()) == []  # no empty run folder, no temporary file
+    finally:
+        subprocess.run(["umount", str(disk)])
+
+
 # ---------------------------------------------------------------- 6. a single camera
 
 

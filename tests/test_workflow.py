@@ -171,3 +171,20 @@ def test_unlock_after_a_killed_run_needs_no_cores(tmp_path):
     # after kill -9 of snakemake itself: snakemake --unlock, then rerun with --rerun-incomplete
     done = snakemake(tmp_path, "--unlock", "--configfile", str(ROOT / "configs" / "config.yaml"))
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_paths_with_spaces_reach_the_jobs_whole(tmp_path):
+    """data_root (and so the dataset's folder) with spaces: the histogram rule's --root among them."""
+    config = dict(TINY, data_root=str(tmp_path / "my data"))
+    (tmp_path / "spaces.yaml").write_text(yaml.safe_dump(config))
+    target = "results/synthetic/histogram_baseline.json"
+    done = snakemake(tmp_path / "work dir", target, "--cores", "2", "--configfile", str(tmp_path / "spaces.yaml"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "work dir" / target).is_file() and (tmp_path / "my data" / "synthetic").is_dir()
+
+
+def test_a_dataset_name_that_cannot_be_a_folder_is_refused_before_any_job(tmp_path):
+    config = dict(TINY, datasets={"my set": {"path": str(tmp_path)}})
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
+    done = snakemake(tmp_path, "-n", "--configfile", str(tmp_path / "bad.yaml"))
+    assert done.returncode != 0 and "my set" in done.stdout + done.stderr

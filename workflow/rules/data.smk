@@ -37,4 +37,4 @@ rule histogram_baseline:
     benchmark:
         "benchmarks/histogram_baseline/{dataset}.tsv"
     shell:
-        "python -m reid data histogram-baseline --root {params.root} --out {output} > {log} 2>&1"
+        "python -m reid data histogram-baseline --root {params.root:q} --out {output} > {log} 2>&1"
