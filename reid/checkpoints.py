@@ -40,6 +40,19 @@ class CheckpointError(Exception):
 
 # ---------------------------------------------------------------- resume checkpoints
 
+RESUME_ROOT = "REID_RESUME_ROOT"
+
+
+def resume_folder(out: str | os.PathLike) -> Path:
+    """Where a run's resume checkpoints live: its run folder; or, when the workflow keeps its
+    files in a default storage (the Kubernetes profile: workflow/rules/common.smk sets
+    ``REID_RESUME_ROOT`` on the shared volume), the same relative path under that root, where
+    a retried job, started in a fresh pod and folder, finds them."""
+    root = os.environ.get(RESUME_ROOT)
+    out = Path(out)
+    return Path(root, out) if root and not out.is_absolute() else out
+
+
 
 def save_checkpoint(path: Path, state: dict) -> None:
     """Atomic, and the previous checkpoint survives as .prev in case this one is damaged later."""

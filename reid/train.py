@@ -27,6 +27,7 @@ from reid.checkpoints import (
     check_run_folder,
     load_checkpoint,
     remove_checkpoints,
+    resume_folder,
     run_key,
     save_checkpoint,
     save_model_file,
@@ -103,8 +104,9 @@ def train(
     ``stop_after``: leave after that many epochs of this call (tests of interruption).
     """
     out = Path(out)
-    state = load_checkpoint(out)  # checked first: a wrong folder is refused before any work
-    check_run_folder(out, state, variant)
+    resume = resume_folder(out)  # the run folder, or its place on a shared volume (Kubernetes)
+    state = load_checkpoint(resume)  # checked first: a wrong folder is refused before any work
+    check_run_folder(resume, state, variant)
     runtime = Runtime.from_config(cfg)
     device = runtime.device
     if device.type == "cpu":
@@ -201,7 +203,7 @@ def train(
             row.update(rank1=round(float(metrics["cmc"][0]), 6), mAP=round(metrics["mAP"], 6))
         history.append(row)
         save_checkpoint(
-            out / "checkpoint.pt",
+            resume / "checkpoint.pt",
             {
                 "epoch": epoch + 1,
                 "variant": variant,
@@ -248,7 +250,7 @@ def train(
     else:  # none of these weights: an older run's must not stay beside them
         (out / FEATURES_FILE).unlink(missing_ok=True)
     atomic_write_json(out / "train.json", summary)
-    remove_checkpoints(out)
+    remove_checkpoints(resume)
     return summary
 
 

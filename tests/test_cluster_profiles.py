@@ -1,13 +1,17 @@
 """The cluster profiles (profiles/slurm, profiles/kubernetes): each one parses, its dry run
 resolves every job's resources (no cluster, no sbatch or kubectl needed), GPU jobs ask for one
 GPU and CPU jobs for none; and the executor plugin itself turns those resources into the
-expected sbatch options or pod spec. Under 10 s."""
+expected sbatch options or pod spec (under 10 s); and a retried Kubernetes training resumes
+from the shared volume, emulated with the profile's storage provider (about 40 s)."""
 
+import json
 import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -241,3 +245,65 @@ def test_kubernetes_plugin_builds_pods_with_one_nvidia_gpu_for_gpu_jobs(tmp_path
         resources = spec.containers[0].resources
         assert not any("gpu" in k for k in resources.requests), (rule, resources.requests)
         assert not resources.limits and not spec.tolerations, rule
+
+
+@pytest.mark.slow
+def test_kubernetes_retry_resumes_from_the_checkpoint_on_the_shared_volume(tmp_path):
+    """A retried pod starts in a fresh folder; the profile's default storage (the fs provider on
+    the shared volume) holds the resume checkpoints too. Emulated here with the same storage
+    provider: one 'pod' (a snakemake process in its own folder) is killed with its training
+    mid-run, a second one in another folder finishes it from the volume, and the result equals
+    an uninterrupted run's."""
+    need_plugins("kubernetes")
+    if shutil.which("rsync") is None:
+        pytest.skip("the fs storage plugin needs rsync: run sh tests/install_cluster.sh")
+    import torch
+
+    from tools.faults import trial_config
+
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(trial_config(tmp_path / "data", tmp_path / "cache")))
+    target = "results/synthetic/residual/seed1/metrics.json"
+    volume = tmp_path / "volume"
+
+    def snakemake(folder: Path, storage: bool) -> subprocess.Popen:
+        cmd = ["snakemake", target, "-s", str(ROOT / "Snakefile"), "--directory", str(folder)]
+        cmd += ["--configfile", str(config), "--cores", "2"]
+        if storage:
+            cmd += ["--default-storage-provider", "fs", "--default-storage-prefix", str(volume)]
+        return subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        )
+
+    def finish(job: subprocess.Popen) -> str:
+        try:
+            out, _ = job.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            os.killpg(job.pid, signal.SIGKILL)
+            pytest.fail("snakemake did not finish within 300 s")
+        assert job.returncode == 0, out[-3000:]
+        return out
+
+    finish(snakemake(tmp_path / "reference", storage=False))
+
+    pod = snakemake(tmp_path / "pod1", storage=True)
+    deadline = time.time() + 180
+    while not list((volume / ".resume").rglob("checkpoint.prev.pt")):  # a second epoch being saved
+        assert pod.poll() is None and time.time() < deadline, "the training did not start"
+        time.sleep(0.05)
+    os.killpg(pod.pid, signal.SIGKILL)  # the pod is gone, snakemake and training with it
+    pod.communicate()
+
+    finish(snakemake(tmp_path / "pod2", storage=True))  # the retry: a fresh pod, the same volume
+    log = (volume / "logs" / "train" / "synthetic" / "residual" / "seed1.log").read_text()
+    resumed = re.search(r"resuming \S+ after epoch (\d+)", log)
+    assert resumed and int(resumed[1]) >= 1, log[-2000:]
+    assert not list((volume / ".resume").rglob("checkpoint*.pt"))  # a finished run drops them
+
+    got = json.loads((volume / target).read_text())
+    want = json.loads((tmp_path / "reference" / target).read_text())
+    assert {k: got[k] for k in ("R1", "mAP", "cmc")} == {k: want[k] for k in ("R1", "mAP", "cmc")}
+    run = "results/synthetic/residual/seed1/model.pt"
+    a = torch.load(volume / run, weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "reference" / run, weights_only=True)["state_dict"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -114,7 +114,7 @@ def slurm(tmp_path_factory):
     """A running single-node cluster; its daemons are stopped and its config removed after."""
     missing = [b for b in ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol") if not shutil.which(b)]
     if missing:
-        pytest.skip(f"SLURM is not installed ({', '.join(missing)} missing): run sh tests/install_slurm.sh as root")
+        pytest.skip(f"SLURM is not installed ({', '.join(missing)} missing): run sh tests/install_cluster.sh as root")
     if os.geteuid() != 0:
         pytest.skip("the SLURM test starts slurmd, which needs root")
     if CONF.exists() and MARK not in CONF.read_text():

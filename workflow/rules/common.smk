@@ -73,6 +73,15 @@ def gpu_request(wildcards):
 
 
 ALL_CORES = _cores()  # a job that must run alone (latency measurements) takes them all
+# Resume checkpoints are no declared output: under a default storage provider (the Kubernetes
+# profile) a job runs in a folder of its own, lost with its pod, so that a retried training
+# would start again from epoch 1. There they go beside the stored files, on the shared volume
+# (reid.checkpoints.resume_folder); elsewhere in the run folder.
+if workflow.storage_settings.default_storage_provider == "fs":
+    os.environ["REID_RESUME_ROOT"] = os.path.join(workflow.storage_settings.default_storage_prefix, ".resume")
+else:
+    os.environ.pop("REID_RESUME_ROOT", None)
+
 if workflow.remote_exec:
     # a job a cluster executor submitted: its threads are its allocation's (Snakemake sets
     # OMP_NUM_THREADS to the rule's threads, and torch follows it), not a share of this node,
