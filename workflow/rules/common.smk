@@ -78,7 +78,7 @@ ALL_CORES = _cores()  # a job that must run alone (latency measurements) takes t
 # would start again from epoch 1. There they go beside the stored files, on the shared volume
 # (reid.checkpoints.resume_folder); elsewhere in the run folder.
 if workflow.storage_settings.default_storage_provider == "fs":
-    os.environ["REID_RESUME_ROOT"] = os.path.join(workflow.storage_settings.default_storage_prefix, ".resume")
+    os.environ.update(REID_RESUME_ROOT=os.path.join(workflow.storage_settings.default_storage_prefix, ".resume"))
 else:
     os.environ.pop("REID_RESUME_ROOT", None)
 
