@@ -53,7 +53,6 @@ def resume_folder(out: str | os.PathLike) -> Path:
     return Path(root, out) if root and not out.is_absolute() else out
 
 
-
 def save_checkpoint(path: Path, state: dict) -> None:
     """Atomic, and the previous checkpoint survives as .prev in case this one is damaged later."""
     buffer = io.BytesIO()
