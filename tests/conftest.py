@@ -10,12 +10,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
-def pytest_xdist_auto_num_workers(config):
-    """-n auto: one worker per core, plus one, since the cluster tests mostly wait on a
-    scheduler (SLURM's polling) while the cores are free."""
-    return (os.cpu_count() or 1) + 1
-
-
 def pytest_collection_modifyitems(items):
     """The slow tests first: with one worker per core each takes one of them early, instead of
     one worker finishing alone with the longest at the end."""
