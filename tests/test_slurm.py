@@ -242,6 +242,11 @@ def test_tiny_suite_through_slurm_gets_the_allocated_gpu_and_equals_a_local_run(
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump(tiny_config(tmp_path / "data")))
     before = {job["id"] for job in slurm_jobs()}
+    # the same config run locally, beside: it works while the cluster run waits on SLURM
+    targets = [f"results/synthetic/{v}/seed1/metrics.json" for v in ("residual", "residual+rerank")]
+    alone = tmp_path / "local.yaml"  # its own data folder: the two dataset jobs run at once
+    alone.write_text(yaml.safe_dump(tiny_config(tmp_path / "local data")))
+    local_run = snakemake(tmp_path / "local", alone, *targets, slurm=False, background=True)
     code, out = snakemake(tmp_path / "cluster", config)
     assert code == 0, out[-4000:]
     assert (tmp_path / "cluster" / "report" / "index.html").is_file() and "Table 2" in (
@@ -268,8 +273,7 @@ def test_tiny_suite_through_slurm_gets_the_allocated_gpu_and_equals_a_local_run(
     assert json.loads((tmp_path / "cluster" / "results" / "profile" / "residual.json").read_text())["params_M"] > 0
 
     # the same outputs as a local run of the same config
-    targets = [f"results/synthetic/{v}/seed1/metrics.json" for v in ("residual", "residual+rerank")]
-    code, out = snakemake(tmp_path / "local", config, *targets, slurm=False)
+    code, out = finish(local_run)
     assert code == 0, out[-4000:]
     local = tmp_path / "local" / "results" / "synthetic"
     for variant in ("residual", "residual+rerank"):
@@ -286,6 +290,7 @@ def test_a_training_cancelled_by_slurm_is_resubmitted_and_resumes_to_the_same_re
     run = tmp_path / "cluster" / "results" / "synthetic" / "residual" / "seed1"
     before = {j["id"] for j in slurm_jobs()}
     job = snakemake(tmp_path / "cluster", config, target, background=True)
+    local_run = None
     try:
         deadline = time.time() + 180
         while not (run / "checkpoint.prev.pt").exists():  # a second epoch being saved: the kill lands mid-run
@@ -294,6 +299,10 @@ def test_a_training_cancelled_by_slurm_is_resubmitted_and_resumes_to_the_same_re
         training = [j for j in slurm_jobs() if j["id"] not in before and j["rule"] == "train"]
         assert len(training) == 1, training
         subprocess.run(["scancel", training[0]["id"]], check=True)  # SIGTERM, SIGKILL after KillWait
+        # an uninterrupted run, locally, beside the retry
+        alone = tmp_path / "local.yaml"
+        alone.write_text(yaml.safe_dump(tiny_config(tmp_path / "local data", epochs=16)))
+        local_run = snakemake(tmp_path / "local", alone, target, slurm=False, background=True)
     finally:
         code, out = finish(job)
     assert code == 0, out[-4000:]  # the profile's retry resubmitted it
@@ -305,7 +314,7 @@ def test_a_training_cancelled_by_slurm_is_resubmitted_and_resumes_to_the_same_re
     resumed = re.search(r"resuming \S+ after epoch (\d+)", log)
     assert resumed and 1 <= int(resumed[1]) < 16, log[-2000:]  # from the newest complete checkpoint
 
-    code, out = snakemake(tmp_path / "local", config, target, slurm=False)  # uninterrupted
+    code, out = finish(local_run)
     assert code == 0, out[-4000:]
     local = tmp_path / "local" / "results" / "synthetic" / "residual" / "seed1"
     assert comparable(run / "metrics.json") == comparable(local / "metrics.json")
