@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import torch
 import torch.nn.functional as F
 
 from reid.data.augment import normalize
 from reid.runtime import Runtime
+from reid.utils import atomic_write_bytes
 
 
 @torch.no_grad()
@@ -66,10 +69,6 @@ def extraction_key(
 
 def save_run_features(path, feats: dict[str, torch.Tensor], key: dict) -> None:
     """Write a run's query and gallery features with their extraction key (atomically)."""
-    import io
-
-    from reid.utils import atomic_write_bytes
-
     buffer = io.BytesIO()
     torch.save({"key": key, "query": feats["query"].cpu(), "gallery": feats["gallery"].cpu()}, buffer)
     atomic_write_bytes(path, buffer.getvalue())

@@ -33,6 +33,19 @@ def git_commit() -> str:
         return ""
 
 
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what platform knows: the machine a time or a
+    throughput was measured on."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_name(device) -> str:
     """ "cuda: <GPU model>" or "cpu: <processor>" for a torch.device."""
     if device.type == "cuda":

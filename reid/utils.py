@@ -69,7 +69,11 @@ def atomic_path(path: str | os.PathLike, needed: int | None = None) -> Iterator[
     ``DiskFullError`` that names the file and the space.
     """
     path = Path(path)
-    made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    made = []  # the folders this call creates, innermost first
+    for folder in (path.parent, *path.parent.parents):
+        if folder.exists():
+            break
+        made.append(folder)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = None
     try:
@@ -88,7 +92,7 @@ def atomic_path(path: str | os.PathLike, needed: int | None = None) -> Iterator[
         if tmp is not None and tmp.exists():
             tmp.unlink()
         if not path.exists():
-            for folder in made:  # innermost first; only the empty ones this call made
+            for folder in made:  # only the empty ones
                 with contextlib.suppress(OSError):
                     folder.rmdir()
 

@@ -32,32 +32,42 @@ def tiny(tiny_synthetic):
     return load_market_layout(tiny_synthetic, name="synthetic")
 
 
+# The tests' tiny training recipe (ResNet10 at 64x32, batches of 2 x 4 images, one epoch)
+TINY_RECIPE = dict(
+    backbone="resnet10",
+    pretrained="none",
+    height=64,
+    width=32,
+    batch_size=8,
+    num_instances=2,
+    epochs=1,
+    eval_every=0,
+    progress=False,
+    decode_workers=1,
+    warmup_epochs=1,
+    milestones=[1],
+    base_lr=0.01,
+    device="cpu",
+    reduce_dim=32,
+)
+
+
 @pytest.fixture(scope="session")
-def one_epoch_models(tiny, tmp_path_factory):
+def tiny_recipe():
+    """``make(cache_dir, **changes)``: a TrainConfig of the tiny recipe, ``changes`` on top."""
+    from reid.config import TrainConfig
+
+    return lambda cache_dir, **changes: TrainConfig(**{**TINY_RECIPE, "cache_dir": str(cache_dir), **changes})
+
+
+@pytest.fixture(scope="session")
+def one_epoch_models(tiny, tiny_recipe, tmp_path_factory):
     """model.pt files of avg, max and residual: one epoch of ResNet10 at 64x32 (about a second
     each on a CPU). Read them; write edited copies elsewhere."""
-    from reid.config import TrainConfig
     from reid.train import train
 
     tmp = tmp_path_factory.mktemp("models")
-    cfg = TrainConfig(
-        backbone="resnet10",
-        pretrained="none",
-        height=64,
-        width=32,
-        batch_size=8,
-        num_instances=2,
-        epochs=1,
-        eval_every=0,
-        cache_dir=str(tmp / "cache"),
-        progress=False,
-        decode_workers=1,
-        warmup_epochs=1,
-        milestones=[1],
-        base_lr=0.01,
-        device="cpu",
-        reduce_dim=32,
-    )
+    cfg = tiny_recipe(tmp / "cache")
     for variant in ("avg", "max", "residual"):
         train(cfg, tiny, variant, seed=0, out=tmp / variant)
     return {variant: tmp / variant / "model.pt" for variant in ("avg", "max", "residual")}

@@ -248,31 +248,12 @@ def test_cli_user_errors_exit_2(tmp_path, tiny_synthetic, model_file, capsys, ca
 
 
 @pytest.fixture(scope="module")
-def model_with_features(tiny, tmp_path_factory):
+def model_with_features(tiny, tiny_recipe, tmp_path_factory):
     """A one-epoch residual run whose last evaluation left its features.pt."""
-    from reid.config import TrainConfig
     from reid.train import train
 
     tmp = tmp_path_factory.mktemp("with_features")
-    cfg = TrainConfig(
-        backbone="resnet18",
-        pretrained="none",
-        height=64,
-        width=32,
-        batch_size=8,
-        num_instances=2,
-        epochs=1,
-        eval_every=1,
-        cache_dir=str(tmp / "cache"),
-        progress=False,
-        decode_workers=1,
-        warmup_epochs=1,
-        milestones=[1],
-        base_lr=0.01,
-        device="cpu",
-        reduce_dim=32,
-    )
-    train(cfg, tiny, "residual", seed=0, out=tmp / "run")
+    train(tiny_recipe(tmp / "cache", backbone="resnet18", eval_every=1), tiny, "residual", seed=0, out=tmp / "run")
     return tmp / "run" / "model.pt"
 
 

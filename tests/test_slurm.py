@@ -29,6 +29,8 @@ import pytest
 import torch
 import yaml
 
+from tools.faults import trial_config
+
 ROOT = Path(__file__).resolve().parents[1]
 # the path compiled into SLURM: the plugin's job step removes SLURM_CONF from its inner srun
 CONF = Path("/etc/slurm/slurm.conf")
@@ -43,27 +45,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slurm")]  # one cluster
 
 
 def tiny_config(data_root: Path, epochs: int = 2) -> dict:
-    return {
-        "data_root": str(data_root),
-        "datasets": {"synthetic": {"size": "tiny"}},
-        "variants": ["residual"],
-        "seeds": [1],
-        "profile": {"runs": 3},
-        "train": {
-            "backbone": "resnet10",
-            "pretrained": "none",
-            "height": 64,
-            "width": 32,
-            "pad": 3,
-            "batch_size": 8,
-            "num_instances": 2,
-            "epochs": epochs,
-            "eval_every": max(1, epochs // 2),
-            "warmup_epochs": 1,
-            "milestones": [max(1, epochs - 1)],
-            "progress": False,
-        },
-    }
+    """The fault trials' tiny profile (tools/faults.py) with ``epochs``, and the device left to
+    choose (auto), so that the GPU rules ask SLURM for a GPU."""
+    config = trial_config(data_root, data_root / "cache")
+    del config["train"]["device"]
+    config["train"].update(epochs=epochs, eval_every=max(1, epochs // 2), milestones=[max(1, epochs - 1)])
+    return {**config, "profile": {"runs": 3}}
 
 
 def small_cluster_overrides() -> list[str]:

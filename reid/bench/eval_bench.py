@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 from reid.bench.reference import load_torchreid_file, time_and_peak, torchreid_file
+from reid.provenance import cpu_model
 
 NUM_CAMERAS = 6
 
@@ -255,14 +256,8 @@ def _run_worker(folder: Path, method: str, device: str, repeats: int, extension:
 
 
 def machine(device: str = "cpu") -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
     out = {
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,

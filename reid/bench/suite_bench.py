@@ -19,12 +19,13 @@ import argparse
 import csv
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from reid.provenance import cpu_model
 
 REFERENCE_IMAGES_PER_S = 62.0  # model-alone img/s of issue 12's 2-core AMD EPYC (Zen 3)
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,16 +53,6 @@ def machine_figure() -> dict:
         "pipeline_ratio": figures.get("ratio"),
         "command": " ".join(cmd[1:]),
     }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def stage_times(benchmarks: Path) -> dict[str, dict]:
@@ -149,13 +140,12 @@ def run(args) -> int:
     after = {} if args.skip_machine else machine_figure()
     rates = [m["model_alone_images_per_s"] for m in (before, after) if m]
     rate = round(sum(rates) / len(rates), 2) if rates else None
-    machine = before
     figures = {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "model_alone_images_per_s": rate,
         "model_alone_before_after": rates,
-        "machine_command": machine.get("command", "not measured"),
+        "machine_command": before.get("command", "not measured"),
         "configfile": str(args.configfile),
         "wall_s": round(wall, 1),
         "normalised_wall_s": round(wall * rate / REFERENCE_IMAGES_PER_S, 1) if rate else None,

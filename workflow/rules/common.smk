@@ -34,11 +34,14 @@ def _cores():
         return os.cpu_count() or 1
 
 
+TRAINS_ON_CPU = (config.get("train") or {}).get("device") == "cpu"
+
+
 def _cpu_only():
     """Snakemake runs on a machine without a GPU, or the config trains on the CPU."""
     from reid.gpu_slot import device_pool
 
-    return (config.get("train") or {}).get("device") == "cpu" or not device_pool()
+    return TRAINS_ON_CPU or not device_pool()
 
 
 # How a torch job (train, evaluate, Grad-CAM) shares the machine. With a GPU it holds one
@@ -46,9 +49,10 @@ def _cpu_only():
 # slot would only serialise the jobs: there they hold none, and CPU_JOBS of them run side by
 # side with the cores split between them (config cpu_jobs; auto: one per core: two one-thread
 # jobs trained 1.10x the images of one two-thread job on a 2-core Xeon, 1.01x on a 2-core EPYC,
-# and one job's start-up overlaps the other's work: python -m reid.bench cpu). JOB_SLOTS is what a job counts against --cores, JOB_THREADS the torch
-# threads it runs with: REID_TORCH_THREADS, inherited by the jobs (reid.cli.torch_threads), not
-# in the shell commands, whose text Snakemake compares to decide a rerun.
+# and one job's start-up overlaps the other's work: python -m reid.bench cpu). JOB_SLOTS is
+# what a job counts against --cores, JOB_THREADS the torch threads it runs with:
+# REID_TORCH_THREADS, inherited by the jobs (reid.cli.torch_threads), not in the shell
+# commands, whose text Snakemake compares to decide a rerun.
 MACHINE_CORES = max(1, min(os.cpu_count() or 1, _cores()))
 CPU_ONLY = _cpu_only()
 if CPU_ONLY:
@@ -58,6 +62,8 @@ if CPU_ONLY:
 else:
     JOB_THREADS = max(1, MACHINE_CORES // _gpu_jobs_at_once())
     JOB_SLOTS = JOB_THREADS
+
+
 def gpu_request(wildcards):
     """A torch job's gpu resource: 1 where it may get a GPU, 0 where it runs on this machine and
     this machine has none (a GPU slot would only serialise the jobs). Under a cluster executor,
@@ -65,10 +71,8 @@ def gpu_request(wildcards):
     there the rule asks for one, whatever the profile's set-resources say (a command-line
     --set-resources replaces the profile's whole list, its gpu=1 pins too). Called per job, as
     Snakemake knows its executor only then."""
-    if (config.get("train") or {}).get("device") == "cpu":
-        return 0
     if workflow.non_local_exec or workflow.remote_exec:
-        return 1
+        return 0 if TRAINS_ON_CPU else 1
     return 0 if CPU_ONLY else 1
 
 
