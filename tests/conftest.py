@@ -1,4 +1,7 @@
+import fcntl
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -8,6 +11,15 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     import torch
 
     torch.set_num_threads(1)
+
+
+def pytest_xdist_auto_num_workers(config):
+    """-n auto (the README's test command): one worker per core, and one more where the SLURM
+    test runs (tests/test_slurm.py: as root, with SLURM installed). That test waits on the
+    scheduler's polling most of its minute and more; the other workers' tests fill the cores."""
+    cores = len(os.sched_getaffinity(0))
+    slurm = os.geteuid() == 0 and shutil.which("slurmctld") is not None
+    return cores + 1 if slurm else cores
 
 
 def pytest_collection_modifyitems(items):
@@ -71,3 +83,27 @@ def one_epoch_models(tiny, tiny_recipe, tmp_path_factory):
     for variant in ("avg", "max", "residual"):
         train(cfg, tiny, variant, seed=0, out=tmp / variant)
     return {variant: tmp / variant / "model.pt" for variant in ("avg", "max", "residual")}
+
+
+@pytest.fixture(scope="session")
+def uninterrupted_run(tmp_path_factory):
+    """``get()``: the folder of an uninterrupted workflow run of the fault trials' config
+    (tools/faults.py: residual, 16 epochs, and its re-ranked evaluation), which a killed and
+    resumed run must equal. Run once per test session, shared by the pytest workers: the first
+    that asks runs it, the others wait on a file lock. Ask late (after the run under test), so
+    that the wait, if any, overlaps work."""
+    from tools.faults import reference_run
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the workers' common folder
+    folder = shared / "uninterrupted"
+
+    def get() -> Path:
+        with open(shared / "uninterrupted.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or its process dies
+            if not (folder / "done").exists():
+                reference_run(folder)
+                (folder / "done").write_text("")
+        return folder
+
+    return get

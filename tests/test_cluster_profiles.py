@@ -248,7 +248,7 @@ def test_kubernetes_plugin_builds_pods_with_one_nvidia_gpu_for_gpu_jobs(tmp_path
 
 
 @pytest.mark.slow
-def test_kubernetes_retry_resumes_from_the_checkpoint_on_the_shared_volume(tmp_path):
+def test_kubernetes_retry_resumes_from_the_checkpoint_on_the_shared_volume(tmp_path, uninterrupted_run):
     """A retried pod starts in a fresh folder; the profile's default storage (the fs provider on
     the shared volume) holds the resume checkpoints too. Emulated here with the same storage
     provider: one 'pod' (a snakemake process in its own folder) is killed with its training
@@ -266,11 +266,10 @@ def test_kubernetes_retry_resumes_from_the_checkpoint_on_the_shared_volume(tmp_p
     target = "results/synthetic/residual/seed1/metrics.json"
     volume = tmp_path / "volume"
 
-    def snakemake(folder: Path, storage: bool) -> subprocess.Popen:
+    def snakemake(folder: Path) -> subprocess.Popen:
         cmd = ["snakemake", target, "-s", str(ROOT / "Snakefile"), "--directory", str(folder)]
         cmd += ["--configfile", str(config), "--cores", "2"]
-        if storage:
-            cmd += ["--default-storage-provider", "fs", "--default-storage-prefix", str(volume)]
+        cmd += ["--default-storage-provider", "fs", "--default-storage-prefix", str(volume)]
         return subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
         )
@@ -284,9 +283,7 @@ def test_kubernetes_retry_resumes_from_the_checkpoint_on_the_shared_volume(tmp_p
         assert job.returncode == 0, out[-3000:]
         return out
 
-    finish(snakemake(tmp_path / "reference", storage=False))
-
-    pod = snakemake(tmp_path / "pod1", storage=True)
+    pod = snakemake(tmp_path / "pod1")
     deadline = time.time() + 180
     while not list((volume / ".resume").rglob("checkpoint.prev.pt")):  # a second epoch being saved
         assert pod.poll() is None and time.time() < deadline, "the training did not start"
@@ -294,16 +291,17 @@ def test_kubernetes_retry_resumes_from_the_checkpoint_on_the_shared_volume(tmp_p
     os.killpg(pod.pid, signal.SIGKILL)  # the pod is gone, snakemake and training with it
     pod.communicate()
 
-    finish(snakemake(tmp_path / "pod2", storage=True))  # the retry: a fresh pod, the same volume
+    finish(snakemake(tmp_path / "pod2"))  # the retry: a fresh pod, the same volume
     log = (volume / "logs" / "train" / "synthetic" / "residual" / "seed1.log").read_text()
     resumed = re.search(r"resuming \S+ after epoch (\d+)", log)
     assert resumed and int(resumed[1]) >= 1, log[-2000:]
     assert not list((volume / ".resume").rglob("checkpoint*.pt"))  # a finished run drops them
 
+    reference = uninterrupted_run()  # the same config, run without a kill
     got = json.loads((volume / target).read_text())
-    want = json.loads((tmp_path / "reference" / target).read_text())
+    want = json.loads((reference / target).read_text())
     assert {k: got[k] for k in ("R1", "mAP", "cmc")} == {k: want[k] for k in ("R1", "mAP", "cmc")}
     run = "results/synthetic/residual/seed1/model.pt"
     a = torch.load(volume / run, weights_only=True)["state_dict"]
-    b = torch.load(tmp_path / "reference" / run, weights_only=True)["state_dict"]
+    b = torch.load(reference / run, weights_only=True)["state_dict"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -11,9 +11,9 @@ pytestmark = pytest.mark.skipif(shutil.which("snakemake") is None, reason="snake
 
 
 @pytest.mark.slow
-def test_killed_training_resumes_to_the_same_result(tmp_path):
+def test_killed_training_resumes_to_the_same_result(tmp_path, uninterrupted_run):
     lines = []
-    trials = run_trials(2, seed=3, workdir=tmp_path, log=lines.append)
+    trials = run_trials(2, seed=3, workdir=tmp_path, log=lines.append, reference=uninterrupted_run())
     assert all(t.killed for t in trials), lines
     assert all(t.rerun_ok and t.metrics_equal and t.weights_equal for t in trials), lines
     assert all(t.passed for t in trials), lines

@@ -32,6 +32,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = "results/synthetic/residual/seed1/metrics.json"
 RUN = "results/synthetic/residual/seed1"
+# what an uninterrupted run computes: the trials' target, and its re-ranked evaluation for the
+# cluster tests (tests/test_slurm.py), which compare with the same run
+REFERENCE_TARGETS = (TARGET, "results/synthetic/residual+rerank/seed1/metrics.json")
 # metrics that must be equal to the reference's (timings and provenance differ by nature)
 COMPARED = ("R1", "R5", "R10", "mAP", "mAP_official", "mINP", "num_query", "num_skipped", "cmc")
 
@@ -62,7 +65,7 @@ def trial_config(data_root: Path, cache_dir: Path) -> dict:
     }
 
 
-def snakemake(workdir: Path, config: Path) -> subprocess.Popen:
+def snakemake(workdir: Path, config: Path, targets: tuple[str, ...] = (TARGET,)) -> subprocess.Popen:
     return subprocess.Popen(
         [
             "snakemake",
@@ -70,7 +73,7 @@ def snakemake(workdir: Path, config: Path) -> subprocess.Popen:
             str(ROOT / "Snakefile"),
             "--directory",
             str(workdir),
-            TARGET,
+            *targets,
             "--cores",
             "2",
             "--resources",
@@ -144,17 +147,28 @@ def _checkpoint_epoch(run: Path) -> int | None:
     return None
 
 
-def run_trials(trials: int, seed: int, workdir: Path, log=print) -> list[Trial]:
+def reference_run(folder: Path) -> Path:
+    """An uninterrupted run of the trial config in ``folder`` (with its own data and cache):
+    what a killed and resumed run must equal. Returns ``folder``."""
+    folder = Path(folder).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    config_file = folder / "config.yaml"
+    config_file.write_text(yaml.safe_dump(trial_config(folder / "data", folder / "cache")))
+    job = snakemake(folder, config_file, REFERENCE_TARGETS)
+    out, _ = job.communicate()
+    if job.returncode != 0:
+        raise RuntimeError(f"the uninterrupted reference run failed:\n{out[-3000:]}")
+    return folder
+
+
+def run_trials(trials: int, seed: int, workdir: Path, log=print, reference: Path | None = None) -> list[Trial]:
+    """``reference``: a finished ``reference_run`` folder to compare with (one is run if None)."""
     base = Path(workdir).resolve()
     base.mkdir(parents=True, exist_ok=True)
     config_file = base / "config.yaml"
     config_file.write_text(yaml.safe_dump(trial_config(base / "data", base / "cache")))
 
-    reference = base / "reference"
-    job = snakemake(reference, config_file)
-    out, _ = job.communicate()
-    if job.returncode != 0:
-        raise RuntimeError(f"the uninterrupted reference run failed:\n{out[-3000:]}")
+    reference = reference_run(base / "reference") if reference is None else Path(reference)
     ref_metrics = comparable(reference / TARGET)
     ref_weights = weights(reference / RUN / "model.pt")
     bench = (reference / "benchmarks" / "train" / "synthetic" / "residual" / "seed1.tsv").read_text().splitlines()
