@@ -88,7 +88,7 @@ def one_epoch_models(tiny, tiny_recipe, tmp_path_factory):
 @pytest.fixture(scope="session")
 def uninterrupted_run(tmp_path_factory):
     """``get()``: the folder of an uninterrupted workflow run of the fault trials' config
-    (tools/faults.py: residual, 16 epochs, and its re-ranked evaluation), which a killed and
+    (tools/faults.py: residual, 8 epochs, and its re-ranked evaluation), which a killed and
     resumed run must equal. Run once per test session, shared by the pytest workers: the first
     that asks runs it, the others wait on a file lock. Ask late (after the run under test), so
     that the wait, if any, overlaps work."""

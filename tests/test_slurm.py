@@ -77,23 +77,32 @@ def _pid(path: Path) -> int | None:
         return None
 
 
-def _stop(pid: int | None) -> None:
-    if pid is None:
-        return
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    for _ in range(50):
+def _stop(*pids: int | None) -> None:
+    """SIGTERM to each, then SIGKILL to those still alive after 5 s."""
+    alive = []
+    for pid in pids:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
+            os.kill(pid, signal.SIGTERM)
+            alive.append(pid)
+        except (ProcessLookupError, TypeError):  # gone, or never started (None)
+            continue
+    deadline = time.time() + 5
+    while alive and time.time() < deadline:
         time.sleep(0.1)
+        alive = [pid for pid in alive if _running(pid)]
+    for pid in alive:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _running(pid: int) -> bool:
     try:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, 0)
     except ProcessLookupError:
-        pass
+        return False
+    return True
 
 
 def _memory_mb() -> int:
@@ -176,9 +185,7 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
             pytest.fail(f"the SLURM node did not come up: {(state / 'slurmd.log').read_text()[-2000:]}")
         yield state
     finally:
-        _stop(_pid(state / "slurmd.pid"))
-        _stop(_pid(state / "slurmctld.pid"))
-        _stop(started_munge)
+        _stop(_pid(state / "slurmd.pid"), _pid(state / "slurmctld.pid"), started_munge)
         for path in (CONF, GRES):
             if path.exists() and MARK in path.read_text():
                 path.unlink()

@@ -54,10 +54,12 @@ def trial_config(data_root: Path, cache_dir: Path) -> dict:
             "pad": 3,
             "batch_size": 8,
             "num_instances": 2,
-            "epochs": 16,  # ~10 s of training (2-core Xeon): most random kills land inside an epoch
+            # ~8 s of a one-thread training job (2-core Xeon), a third of it start-up: kills land in
+            # the start-up, an epoch, an evaluation (epochs 0, 4, 8) or a checkpoint write
+            "epochs": 8,
             "eval_every": 4,
             "warmup_epochs": 1,
-            "milestones": [12],
+            "milestones": [6],
             "progress": False,
             "cache_dir": str(cache_dir),
             "device": "cpu",
