@@ -163,6 +163,26 @@ def reference_run(folder: Path) -> Path:
     return folder
 
 
+def _killed_run(folder: Path, config_file: Path, delay: float) -> bool:
+    """Starts the workflow in ``folder`` and sends SIGKILL to its training ``delay`` seconds
+    after the training process appeared; False if the training was over by then."""
+    job = snakemake(folder, config_file)
+    pid, deadline = None, time.time() + 300
+    while pid is None and job.poll() is None and time.time() < deadline:
+        pid = training_process(folder)
+        time.sleep(0.02)
+    killed = False
+    if pid is not None:
+        time.sleep(delay)
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed = True
+        except ProcessLookupError:  # it had already finished
+            killed = False
+    job.communicate()
+    return killed
+
+
 def run_trials(trials: int, seed: int, workdir: Path, log=print, reference: Path | None = None) -> list[Trial]:
     """``reference``: a finished ``reference_run`` folder to compare with (one is run if None)."""
     base = Path(workdir).resolve()
@@ -181,22 +201,16 @@ def run_trials(trials: int, seed: int, workdir: Path, log=print, reference: Path
     results = []
     for number in range(1, trials + 1):
         folder = base / f"trial{number:02d}"
-        shutil.rmtree(folder, ignore_errors=True)
         delay = rng.uniform(0.02, 0.95) * train_seconds
-        job = snakemake(folder, config_file)
-        pid, deadline = None, time.time() + 300
-        while pid is None and job.poll() is None and time.time() < deadline:
-            pid = training_process(folder)
-            time.sleep(0.02)
-        killed = False
-        if pid is not None:
-            time.sleep(delay)
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed = True
-            except ProcessLookupError:  # it had already finished
-                killed = False
-        job.communicate()
+        for _ in range(3):
+            shutil.rmtree(folder, ignore_errors=True)
+            killed = _killed_run(folder, config_file, delay)
+            if killed:
+                break
+            # the training ended before the kill: it ran faster than the reference's did (a
+            # machine's speed varies, a shared one's most): again, killing sooner
+            log(f"trial {number:2d}: the training ended within {delay:.2f} s, before the kill; again at half that")
+            delay /= 2
         checkpoint_epoch = _checkpoint_epoch(folder / RUN)
         train_log = folder / "logs" / "train" / "synthetic" / "residual" / "seed1.log"
         if train_log.exists():  # the rerun writes its own
