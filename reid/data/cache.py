@@ -11,13 +11,16 @@ from __future__ import annotations
 import os
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
 
 from reid.data.market import DatasetError, ReidDataset, Sample, fingerprint
 from reid.utils import atomic_path
+
+if TYPE_CHECKING:
+    import torch
 
 
 def decode(path: str, height: int, width: int) -> np.ndarray:
@@ -55,6 +58,8 @@ def cached_images(
 
     With ``cache_dir`` the array is read from (or written to) ``cache_dir/<key>-<H>x<W>.npy``.
     """
+    import torch  # here: the jobs that only ``decode`` (the ranked lists, the histogram) need no torch
+
     paths = [s.path for s in samples]
     if cache_dir is None:
         return torch.from_numpy(decode_all(paths, height, width, workers))
