@@ -258,9 +258,7 @@ def test_kubernetes_retry_resumes_from_the_checkpoint_on_the_shared_volume(tmp_p
     need_plugins("kubernetes")
     if shutil.which("rsync") is None:
         pytest.skip("the fs storage plugin needs rsync: run sh tests/install_cluster.sh")
-    import torch
-
-    from tools.faults import trial_config
+    from tools.faults import same_weights, trial_config, weights
 
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(trial_config(tmp_path / "data", tmp_path / "cache")))
@@ -303,6 +301,4 @@ def test_kubernetes_retry_resumes_from_the_checkpoint_on_the_shared_volume(tmp_p
     want = json.loads((reference / target).read_text())
     assert {k: got[k] for k in ("R1", "mAP", "cmc")} == {k: want[k] for k in ("R1", "mAP", "cmc")}
     run = "results/synthetic/residual/seed1/model.pt"
-    a = torch.load(volume / run, weights_only=True)["state_dict"]
-    b = torch.load(reference / run, weights_only=True)["state_dict"]
-    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert same_weights(weights(volume / run), weights(reference / run))

@@ -30,7 +30,7 @@ import pytest
 import torch
 import yaml
 
-from tools.faults import trial_config
+from tools.faults import comparable, same_weights, trial_config, weights
 
 ROOT = Path(__file__).resolve().parents[1]
 # the path compiled into SLURM: the plugin's job step removes SLURM_CONF from its inner srun
@@ -43,7 +43,6 @@ GPU_RULES = {"train", "evaluate", "evaluate_rerank", "profile"}
 TARGETS = [f"results/synthetic/{v}/seed1/metrics.json" for v in ("residual", "residual+rerank")]
 TARGETS += ["results/profile/residual.json"]
 RULES = GPU_RULES | {"dataset"}
-COMPARED = ("R1", "R5", "R10", "mAP", "mAP_official", "mINP", "num_query", "num_skipped", "cmc")
 SNAKEMAKE_TIMEOUT = 420  # seconds: a hung scheduler must fail the test, not CI
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slurm")]  # one cluster, one worker
@@ -226,17 +225,6 @@ def slurm_jobs() -> list[dict]:
     return jobs
 
 
-def comparable(metrics: Path) -> dict:
-    values = json.loads(metrics.read_text())
-    return {k: values[k] for k in COMPARED}
-
-
-def same_weights(a: Path, b: Path) -> bool:
-    wa = torch.load(a, weights_only=True)["state_dict"]
-    wb = torch.load(b, weights_only=True)["state_dict"]
-    return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
-
-
 def test_tiny_suite_through_slurm_with_a_training_cancelled_and_resumed(slurm, tmp_path, uninterrupted_run):
     """One run of the tiny suite's GPU jobs (every GPU rule kind) through the profile, its training
     cancelled by SLURM once mid-run: resubmitted by the profile's retry, it resumes and the
@@ -289,4 +277,5 @@ def test_tiny_suite_through_slurm_with_a_training_cancelled_and_resumed(slurm, t
         assert comparable(runs / variant / "seed1" / "metrics.json") == comparable(
             local / variant / "seed1" / "metrics.json"
         )
-    assert same_weights(runs / "residual" / "seed1" / "model.pt", local / "residual" / "seed1" / "model.pt")
+    run, reference = runs / "residual" / "seed1" / "model.pt", local / "residual" / "seed1" / "model.pt"
+    assert same_weights(weights(run), weights(reference))

@@ -12,26 +12,13 @@ from reid.models import build_model
 from reid.train import TrainingDiverged, learning_rate, train
 
 
-def tiny_cfg(tmp_path, **kw):
-    base = dict(
-        backbone="resnet10",
-        pretrained="none",
-        height=64,
-        width=32,
-        batch_size=8,
-        num_instances=2,
-        epochs=2,
-        eval_every=1,
-        cache_dir=str(tmp_path / "cache"),
-        progress=False,
-        decode_workers=1,
-        warmup_epochs=1,
-        milestones=[1],
-        base_lr=0.01,
-        device="cpu",
+@pytest.fixture
+def tiny_cfg(tiny_recipe, tmp_path):
+    """``make(**changes)``: the tests' tiny recipe (conftest) at 2 epochs with a curve point each
+    and the default 512-d embedding, its cache in this test's folder."""
+    return lambda **changes: tiny_recipe(
+        tmp_path / "cache", **{"epochs": 2, "eval_every": 1, "reduce_dim": 512, **changes}
     )
-    base.update(kw)
-    return TrainConfig(**base)
 
 
 def test_learning_rate_schedule():
@@ -68,8 +55,8 @@ def _rows(path):
         return list(csv.DictReader(f))
 
 
-def test_same_seed_same_trajectory_and_outputs(tmp_path, tiny):
-    cfg = tiny_cfg(tmp_path)
+def test_same_seed_same_trajectory_and_outputs(tmp_path, tiny, tiny_cfg):
+    cfg = tiny_cfg()
     a = train(cfg, tiny, "residual", seed=1, out=tmp_path / "a")
     b = train(cfg, tiny, "residual", seed=1, out=tmp_path / "b")
     rows_a, rows_b = _rows(tmp_path / "a" / "log.csv"), _rows(tmp_path / "b" / "log.csv")
@@ -86,8 +73,8 @@ def test_same_seed_same_trajectory_and_outputs(tmp_path, tiny):
     assert c["seed"] == 2
 
 
-def test_interrupted_run_resumes_to_the_same_weights(tmp_path, tiny):
-    cfg = tiny_cfg(tmp_path, epochs=3, eval_every=0)
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, tiny, tiny_cfg):
+    cfg = tiny_cfg(epochs=3, eval_every=0)
     train(cfg, tiny, "max", seed=0, out=tmp_path / "full")
     assert train(cfg, tiny, "max", seed=0, out=tmp_path / "cut", stop_after=1) == {"stopped_after_epoch": 1}
     assert not (tmp_path / "cut" / "model.pt").exists()
@@ -103,8 +90,8 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, tiny):
     ]
 
 
-def test_corrupt_checkpoint_falls_back_to_the_previous(tmp_path, tiny, capsys):
-    cfg = tiny_cfg(tmp_path, epochs=3, eval_every=0)
+def test_corrupt_checkpoint_falls_back_to_the_previous(tmp_path, tiny, capsys, tiny_cfg):
+    cfg = tiny_cfg(epochs=3, eval_every=0)
     train(cfg, tiny, "avg", seed=0, out=tmp_path / "run", stop_after=2)
     (tmp_path / "run" / "checkpoint.pt").write_bytes(b"truncated")
     train(cfg, tiny, "avg", seed=0, out=tmp_path / "run")
@@ -115,16 +102,16 @@ def test_corrupt_checkpoint_falls_back_to_the_previous(tmp_path, tiny, capsys):
     assert all(torch.equal(ref[k], got[k]) for k in ref)
 
 
-def test_checkpoint_of_another_variant_is_refused(tmp_path, tiny):
-    cfg = tiny_cfg(tmp_path, epochs=2, eval_every=0)
+def test_checkpoint_of_another_variant_is_refused(tmp_path, tiny, tiny_cfg):
+    cfg = tiny_cfg(epochs=2, eval_every=0)
     train(cfg, tiny, "avg", seed=0, out=tmp_path / "run", stop_after=1)
     with pytest.raises(RunFolderError, match="variant avg"):
         train(cfg, tiny, "residual", seed=0, out=tmp_path / "run")
     assert (tmp_path / "run" / "checkpoint.pt").exists() and not (tmp_path / "run" / "model.pt").exists()
 
 
-def test_checkpoint_of_another_config_or_seed_is_not_resumed(tmp_path, tiny, capsys):
-    cfg = tiny_cfg(tmp_path, epochs=2, eval_every=0)
+def test_checkpoint_of_another_config_or_seed_is_not_resumed(tmp_path, tiny, capsys, tiny_cfg):
+    cfg = tiny_cfg(epochs=2, eval_every=0)
     train(cfg, tiny, "max", seed=0, out=tmp_path / "run", stop_after=1)
     changed = dataclasses.replace(cfg, base_lr=cfg.base_lr / 2)
     train(changed, tiny, "max", seed=0, out=tmp_path / "run")  # the config changed: Snakemake reruns the job
@@ -138,12 +125,12 @@ def test_checkpoint_of_another_config_or_seed_is_not_resumed(tmp_path, tiny, cap
     assert "training from the start" in capsys.readouterr().out
 
 
-def test_a_finished_run_keeps_model_pt_not_the_resume_points(tmp_path, tiny):
-    train(tiny_cfg(tmp_path, epochs=2, eval_every=0), tiny, "avg", seed=0, out=tmp_path / "run")
+def test_a_finished_run_keeps_model_pt_not_the_resume_points(tmp_path, tiny, tiny_cfg):
+    train(tiny_cfg(epochs=2, eval_every=0), tiny, "avg", seed=0, out=tmp_path / "run")
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["log.csv", "model.pt", "train.json"]
 
 
-def test_nan_loss_names_epoch_and_step(tmp_path, tiny, monkeypatch):
+def test_nan_loss_names_epoch_and_step(tmp_path, tiny, monkeypatch, tiny_cfg):
     import reid.train as train_module
 
     calls = {"n": 0}
@@ -157,7 +144,7 @@ def test_nan_loss_names_epoch_and_step(tmp_path, tiny, monkeypatch):
 
     monkeypatch.setattr(train_module, "paper_loss", poisoned)
     with pytest.raises(TrainingDiverged, match="epoch 1, step 2"):
-        train(tiny_cfg(tmp_path, eval_every=0), tiny, "baseline", seed=0, out=tmp_path / "nan")
+        train(tiny_cfg(eval_every=0), tiny, "baseline", seed=0, out=tmp_path / "nan")
     assert not (tmp_path / "nan" / "checkpoint.pt").exists()
 
 
