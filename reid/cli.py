@@ -90,7 +90,6 @@ def _train(args) -> int:
     from reid.data import load_dataset
     from reid.train import train
 
-    _check_status(args)
     config = load_config(args.config, args.set, text=args.config_json)
     cfg = train_config(config)
     name = args.dataset or _single_dataset(config)
@@ -108,7 +107,6 @@ def _evaluate(args) -> int:
     from reid.data import load_dataset
     from reid.evaluate import evaluate_checkpoint
 
-    _check_status(args)
     root, path, name = args.data_root, args.path, args.dataset
     if args.config is not None or args.config_json is not None:
         config = load_config(args.config, text=args.config_json)
@@ -408,28 +406,22 @@ def torch_threads(variable: str = "REID_TORCH_THREADS") -> None:
         torch.set_num_threads(int(value))
 
 
-def user_errors() -> tuple[type[BaseException], ...]:
-    """The errors that are the user's to fix, printed as one line. Imported only once one is
-    raised: reid.checkpoints, reid.models and reid.runtime import torch, which the jobs that
-    need none (data, report, figures) would otherwise spend a second on."""
-    from reid.checkpoints import CheckpointError, RunFolderError
+def is_user_error(err: BaseException) -> bool:
+    """Whether ``err`` is the user's to fix, printed as one line. The error classes of
+    reid.checkpoints, reid.models and reid.runtime are imported only when the others do not
+    match: those modules import torch, which a job that needs none (data, report, figures, or a
+    training stopped by a failed dataset) would otherwise spend two seconds on."""
     from reid.data.fetch import FetchError
     from reid.data.market import DatasetError
-    from reid.models import PretrainedWeightsError
-    from reid.runtime import DeviceError
     from reid.utils import DiskFullError
 
-    return (
-        DiskFullError,
-        DatasetError,
-        FetchError,
-        FileExistsError,
-        ConfigError,
-        PretrainedWeightsError,
-        CheckpointError,
-        RunFolderError,
-        DeviceError,
-    )
+    if isinstance(err, (DiskFullError, DatasetError, FetchError, FileExistsError, ConfigError)):
+        return True
+    from reid.checkpoints import CheckpointError, RunFolderError
+    from reid.models import PretrainedWeightsError
+    from reid.runtime import DeviceError
+
+    return isinstance(err, (PretrainedWeightsError, CheckpointError, RunFolderError, DeviceError))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -438,12 +430,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.func in (_train, _evaluate, _profile, _figure_gradcam):  # GPU jobs: one GPU each (reid.gpu_slot)
             from reid.gpu_slot import claim_gpu
 
+            _check_status(args)  # a dataset that failed stops the job before it waits for a GPU or imports torch
             claim_gpu()
             # a latency measurement runs alone, on every core; the others on their share
             torch_threads("REID_MACHINE_THREADS" if args.func is _profile else "REID_TORCH_THREADS")
         return args.func(args)
     except Exception as err:
-        if not isinstance(err, user_errors()):
+        if not is_user_error(err):
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 a dataset that cannot be had, and jobs that need the data stop with the recorded error."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -82,9 +83,11 @@ def test_cli_records_failure_and_train_stops_with_it(tmp_path):
     assert done.returncode == 0 and "is not available" in done.stderr
     assert json.loads(status.read_text())["ok"] is False
     out = tmp_path / "results" / "mine" / "residual" / "seed1"
-    done = subprocess.run(
+    done = subprocess.run(  # -X importtime: to see that it stopped before importing torch
         [
             sys.executable,
+            "-X",
+            "importtime",
             "-m",
             "reid",
             "train",
@@ -106,3 +109,4 @@ def test_cli_records_failure_and_train_stops_with_it(tmp_path):
     )
     assert done.returncode == 2 and "dataset 'mine' is not available" in done.stderr
     assert str(tmp_path / "none") in done.stderr and not out.exists()
+    assert not re.search(r"\|\s+torch$", done.stderr, flags=re.M)  # a second or two saved per such job
