@@ -23,9 +23,17 @@ def pytest_xdist_auto_num_workers(config):
 
 
 def pytest_collection_modifyitems(items):
-    """The slow tests first: with one worker per core each takes one of them early, instead of
-    one worker finishing alone with the longest at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: order kept otherwise
+    """The slow tests first, the longest first (``slow(seconds=...)``: its time alone on 2 cores):
+    with one worker per core each takes one of them early, instead of one worker finishing alone
+    with the longest at the end. (pytest-xdist sends a group of several tests, such as the tiny
+    suite's, before single ones, and gives each worker two to start with: the three longest
+    must be the first three.)"""
+
+    def longest_first(item):
+        slow = item.get_closest_marker("slow")
+        return 0 if slow is None else -slow.kwargs.get("seconds", 1)
+
+    items.sort(key=longest_first)  # stable: order kept otherwise
 
 
 @pytest.fixture(scope="session")

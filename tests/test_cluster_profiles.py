@@ -248,7 +248,7 @@ def test_kubernetes_plugin_builds_pods_with_one_nvidia_gpu_for_gpu_jobs(tmp_path
         assert not resources.limits and not spec.tolerations, rule
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=20)
 def test_kubernetes_retry_resumes_from_the_checkpoint_on_the_shared_volume(tmp_path, uninterrupted_run):
     """A retried pod starts in a fresh folder; the profile's default storage (the fs provider on
     the shared volume) holds the resume checkpoints too. Emulated here with the same storage

@@ -10,7 +10,7 @@ from tools.faults import run_trials
 pytestmark = pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake is not installed")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=55)  # with the uninterrupted reference run (conftest), if it is first to ask
 def test_killed_training_resumes_to_the_same_result(tmp_path, uninterrupted_run):
     lines = []
     trials = run_trials(2, seed=3, workdir=tmp_path, log=lines.append, reference=uninterrupted_run())

@@ -45,7 +45,7 @@ TARGETS += ["results/profile/residual.json"]
 RULES = GPU_RULES | {"dataset"}
 SNAKEMAKE_TIMEOUT = 420  # seconds: a hung scheduler must fail the test, not CI
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slurm")]  # one cluster, one worker
+pytestmark = [pytest.mark.slow(seconds=75), pytest.mark.xdist_group("slurm")]  # one cluster, one worker
 
 
 def tiny_config(data_root: Path) -> dict:

@@ -1,11 +1,13 @@
 """The Snakemake workflow: dry runs of both profiles, a bad value stopping it before any job,
-and the whole DAG end to end on a tiny profile (about 30 s on 2 cores)."""
+and the whole DAG end to end on a tiny profile beside a missing dataset (about a minute on 2
+cores, both tests on that run)."""
 
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -32,6 +34,8 @@ TINY = {
         "progress": False,
     },
 }
+
+SUITE_VARIANTS = [*TINY["variants"], "plain_baseline"]  # the tiny suite's: Table 2's both baselines
 
 pytestmark = pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake is not installed")
 
@@ -72,47 +76,93 @@ def test_bad_value_stops_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-@pytest.mark.slow
-def test_tiny_suite_end_to_end_and_rerun_of_one_target(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_suite(tmp_path_factory):
+    """The tiny suite's first run, the costliest of the tests, run once for the two tests below
+    (one pytest worker runs both: xdist_group): avg, residual and the plain baseline on the
+    synthetic set, beside a dataset 'mine' whose folder does not exist, with --keep-going as a
+    user would run it. tiny.yaml, the same config without mine, is for the runs that follow.
+    Holds the first run's report page and claims, which those runs rewrite."""
+    folder = tmp_path_factory.mktemp("tiny-suite")
+    tiny = dict(TINY, variants=SUITE_VARIANTS)
+    (folder / "tiny.yaml").write_text(yaml.safe_dump(tiny))
+    with_mine = dict(tiny, datasets={**TINY["datasets"], "mine": {"path": str(folder / "nowhere")}})
+    (folder / "with_mine.yaml").write_text(yaml.safe_dump(with_mine))
+    done = snakemake(
+        folder, "--cores", "2", "--resources", "gpu=1", "--keep-going", "--configfile", str(folder / "with_mine.yaml")
+    )
+    page, claims = folder / "report" / "index.html", folder / "report" / "claims.csv"
+    return SimpleNamespace(
+        folder=folder,
+        done=done,
+        page=page.read_text() if page.exists() else None,
+        claims=claims.read_text().splitlines() if claims.exists() else None,
+    )
+
+
+@pytest.mark.slow(seconds=65)  # both tests together, on one run of the tiny suite
+@pytest.mark.xdist_group("tiny_suite")
+def test_a_missing_dataset_fails_its_own_jobs_and_the_report_says_so(tiny_suite):
+    folder, done, page = tiny_suite.folder, tiny_suite.done, tiny_suite.page
+    assert done.returncode != 0  # mine's jobs failed ...
+    for variant in SUITE_VARIANTS:
+        log = folder / "logs" / "train" / "mine" / variant / "seed1.log"
+        assert "dataset 'mine' is not available" in log.read_text()
+    assert not (folder / "results" / "mine" / "residual").exists()
+    assert page is not None, done.stderr[-3000:]  # ... the report was still built, in the same run
+    for variant in ("residual", "residual+rerank"):
+        assert (folder / "results" / "synthetic" / variant / "seed1" / "metrics.json").is_file()
+    assert "Not run" in page and "mine/residual/seed1/metrics.json" in page
+    assert str(folder / "nowhere") in page  # the reason, from the dataset step
+    # the failed dataset is tried again on the next run; the ready one is not
+    plan = snakemake(folder, "-n", "--keep-going", "--configfile", str(folder / "with_mine.yaml"))
+    counts = job_counts(plan.stdout + plan.stderr)
+    assert counts["dataset"] == 1 and counts["train"] == len(SUITE_VARIANTS)
+
+
+@pytest.mark.slow(seconds=65)
+@pytest.mark.xdist_group("tiny_suite")
+def test_tiny_suite_end_to_end_and_rerun_of_one_target(tiny_suite):
     import torch
 
-    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(dict(TINY, variants=[*TINY["variants"], "plain_baseline"])))
-    config = str(tmp_path / "tiny.yaml")
-    done = snakemake(tmp_path, "--cores", "2", "--resources", "gpu=1", "--configfile", str(tmp_path / "tiny.yaml"))
-    assert done.returncode == 0, done.stderr[-3000:]
-    page = (tmp_path / "report" / "index.html").read_text()
-    claims = (tmp_path / "report" / "claims.csv").read_text().splitlines()
+    folder, page, claims = tiny_suite.folder, tiny_suite.page, tiny_suite.claims
+    config = str(folder / "tiny.yaml")
+    assert page is not None, tiny_suite.done.stderr[-3000:]
     assert claims[0].startswith("claim_id,claim,dataset,metric,paper,ours,ci_low,ci_high,verdict")
     assert any(line.startswith("C1,residual vs avg,synthetic,mAP,") for line in claims)
     assert 'id="claims-table"' in page and "tests the suite, not the paper" in page
     assert any(line.startswith("C2,residual vs plain_baseline,synthetic,mAP,") for line in claims)
     assert "<th>plain_baseline <small>(1 seed)</small>" in page  # Table 2: both readings of the baseline
     for variant in ("avg", "residual", "residual+rerank"):
-        assert (tmp_path / "results" / "synthetic" / variant / "seed1" / "metrics.json").is_file()
+        assert (folder / "results" / "synthetic" / variant / "seed1" / "metrics.json").is_file()
         assert f"<th>{variant} <small>(1 seed)</small>" in page
     for figure in ("Figure 4", "Figure 5", "Figure 6"):
         assert f'<img alt="{figure}, synthetic' in page
-    assert "Not run" not in page and "not drawn" not in page
-    assert (tmp_path / "logs" / "train" / "synthetic" / "avg" / "seed1.log").is_file()
+    assert (folder / "logs" / "train" / "synthetic" / "avg" / "seed1.log").is_file()
     # one ablation's metrics removed: rerunning that target redoes its evaluation only
     target = "results/synthetic/avg/seed1/metrics.json"
-    (tmp_path / target).unlink()
-    plan = snakemake(tmp_path, target, "-n", "--configfile", str(tmp_path / "tiny.yaml"))  # --configfile takes several
+    (folder / target).unlink()
+    plan = snakemake(folder, target, "-n", "--configfile", config)
     assert plan.returncode == 0
     assert job_counts(plan.stdout + plan.stderr) == {"evaluate": 1, "total": 1}
     # the readings target: avg and residual again with the triplet on the fused features; the
     # next run of the workflow puts them in the report's sensitivity table
     assert "<code>snakemake readings</code>" in page and "(not run here)" in page
-    readings = snakemake(tmp_path, "readings", "--cores", "2", "--resources", "gpu=1", "--configfile", config)
+    readings = snakemake(folder, "readings", "--cores", "2", "--resources", "gpu=1", "--configfile", config)
     assert readings.returncode == 0, readings.stderr[-3000:]
     for variant in ("avg", "residual"):
-        run = tmp_path / "results" / "synthetic" / "readings" / "triplet_fused" / variant / "seed1"
+        run = folder / "results" / "synthetic" / "readings" / "triplet_fused" / variant / "seed1"
         assert (run / "metrics.json").is_file()
         assert torch.load(run / "model.pt", weights_only=True)["config"]["triplet_on"] == "fused"
-    again = snakemake(tmp_path, "--cores", "2", "--resources", "gpu=1", "--configfile", config)
+    # the next run: the removed evaluation and the report, nothing else (the first run's only
+    # failures were mine's: every synthetic result is there)
+    again = snakemake(folder, "--cores", "2", "--resources", "gpu=1", "--configfile", config)
     assert again.returncode == 0, again.stderr[-3000:]
     assert job_counts(again.stdout + again.stderr) == {"evaluate": 1, "report": 1, "all": 1, "total": 3}
-    page = (tmp_path / "report" / "index.html").read_text()
+    page = (folder / "report" / "index.html").read_text()
+    for figure in ("Figure 4", "Figure 5", "Figure 6"):
+        assert f'<img alt="{figure}, synthetic' in page
+    assert "Not run" not in page and "not drawn" not in page
     table = page[page.index('id="sensitivity-table"') :]
     assert "triplet on the fused features" in table[: table.index("</thead>")] and "(not run here)" not in page
 
@@ -122,34 +172,7 @@ def test_python_runs_the_package(tmp_path):
     assert subprocess.run([sys.executable, "-m", "reid", "--help"], capture_output=True).returncode == 0
 
 
-@pytest.mark.slow
-def test_a_missing_dataset_fails_its_own_jobs_and_the_report_says_so(tmp_path):
-    config = dict(
-        TINY,
-        variants=["residual"],
-        datasets={"synthetic": {"size": "tiny"}, "mine": {"path": str(tmp_path / "nowhere")}},
-    )
-    (tmp_path / "two.yaml").write_text(yaml.safe_dump(config))
-    done = snakemake(
-        tmp_path, "--cores", "2", "--resources", "gpu=1", "--keep-going", "--configfile", str(tmp_path / "two.yaml")
-    )
-    assert done.returncode != 0  # mine's jobs failed ...
-    assert (
-        "dataset 'mine' is not available"
-        in (tmp_path / "logs" / "train" / "mine" / "residual" / "seed1.log").read_text()
-    )
-    assert not (tmp_path / "results" / "mine" / "residual").exists()
-    page = (tmp_path / "report" / "index.html").read_text()  # ... the report was still built
-    assert (tmp_path / "results" / "synthetic" / "residual" / "seed1" / "metrics.json").is_file()
-    assert "Not run" in page and "mine/residual/seed1/metrics.json" in page
-    assert str(tmp_path / "nowhere") in page  # the reason, from the dataset step
-    # the failed dataset is tried again on the next run; the ready one is not
-    plan = snakemake(tmp_path, "-n", "--keep-going", "--configfile", str(tmp_path / "two.yaml"))
-    counts = job_counts(plan.stdout + plan.stderr)
-    assert counts["dataset"] == 1 and "train" in counts and counts["train"] == 1
-
-
-@pytest.mark.slow
+@pytest.mark.slow(seconds=10)
 def test_gpu_jobs_side_by_side_get_their_own_device(tmp_path):
     import os
 
