@@ -223,6 +223,9 @@ def train(
             }
             print(json.dumps(shown), flush=True)
 
+    # again after the loop: a run resumed after its last epoch (killed while writing model.pt)
+    # trains none, and Snakemake removed log.csv with the other outputs of the killed job
+    write_log(out / "log.csv", history)
     summary = {
         "variant": variant,
         "seed": seed,
