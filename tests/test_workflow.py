@@ -142,7 +142,7 @@ def test_tiny_suite_end_to_end_and_rerun_of_one_target(tiny_suite):
     # one ablation's metrics removed: rerunning that target redoes its evaluation only
     target = "results/synthetic/avg/seed1/metrics.json"
     (folder / target).unlink()
-    plan = snakemake(folder, target, "-n", "--configfile", config)
+    plan = snakemake(folder, target, "-n", "--configfile", config)  # --configfile takes several: the target first
     assert plan.returncode == 0
     assert job_counts(plan.stdout + plan.stderr) == {"evaluate": 1, "total": 1}
     # the readings target: avg and residual again with the triplet on the fused features; the
