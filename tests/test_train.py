@@ -94,7 +94,8 @@ def test_a_run_killed_while_writing_its_model_writes_every_output_on_resume(tmp_
     """Killed after the last epoch's checkpoint, while writing model.pt: Snakemake removes the
     failed job's outputs (log.csv among them), and the rerun, with no epoch left to train, must
     still write both, equal to an uninterrupted run's (a fault trial found this)."""
-    import reid.train as training
+    import reid.train as train_module
+    from tools.faults import same_weights, weights
 
     cfg = tiny_cfg(epochs=2, eval_every=0)
     train(cfg, tiny, "avg", seed=0, out=tmp_path / "full")
@@ -103,14 +104,12 @@ def test_a_run_killed_while_writing_its_model_writes_every_output_on_resume(tmp_
         raise RuntimeError("killed while writing model.pt")
 
     with monkeypatch.context() as patch:
-        patch.setattr(training, "save_model_file", killed)
+        patch.setattr(train_module, "save_model_file", killed)
         with pytest.raises(RuntimeError, match="killed"):
             train(cfg, tiny, "avg", seed=0, out=tmp_path / "cut")
     (tmp_path / "cut" / "log.csv").unlink()  # what Snakemake does to a failed job's outputs
     assert train(cfg, tiny, "avg", seed=0, out=tmp_path / "cut")["final"]["epoch"] == 2
-    full = torch.load(tmp_path / "full" / "model.pt", weights_only=True)["state_dict"]
-    cut = torch.load(tmp_path / "cut" / "model.pt", weights_only=True)["state_dict"]
-    assert full.keys() == cut.keys() and all(torch.equal(full[k], cut[k]) for k in full)
+    assert same_weights(weights(tmp_path / "full" / "model.pt"), weights(tmp_path / "cut" / "model.pt"))
     assert [r["loss"] for r in _rows(tmp_path / "cut" / "log.csv")] == [
         r["loss"] for r in _rows(tmp_path / "full" / "log.csv")
     ]
