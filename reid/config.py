@@ -147,6 +147,19 @@ def validate(config: dict, source: str = "", overridden: dict[str, str] | None =
         raise ConfigError(message)
 
 
+def validate_part(value, definition: str, source: str) -> None:
+    """Validate ``value`` against one of the schema's definitions (``$defs``), e.g. the claims
+    file against ``claims_file``; ConfigError names the entry and the key."""
+    import jsonschema
+
+    schema = _schema()
+    validator = jsonschema.Draft202012Validator({"$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"})
+    err = next(iter(sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))), None)
+    if err is not None:
+        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise ConfigError(f"{source}, at {where}: {err.message}")
+
+
 def _yaml_problem(err: yaml.YAMLError) -> str:
     """A YAML error in one line: what is wrong and where."""
     mark = getattr(err, "problem_mark", None)

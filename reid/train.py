@@ -4,6 +4,8 @@ One plain loop (torchvision's references/classification style): PK batches from 
 uint8 cache, batched augmentation on the device, equation (2), SGD with warmup and step decay.
 Everything a run writes lives in DIR:
     log.csv          one row per epoch (losses, accuracy, lr, seconds, images/s, R1/mAP every N)
+    curve.npz        each query's first-hit rank at each of those evaluations, and its identity:
+                     the R1-in-training claim (C6) counts the test set's people from it
     checkpoint.pt    after every epoch (atomic; the previous one kept as checkpoint.prev.pt)
     model.pt         the final weights with their config and provenance
     features.pt      the test features of the last evaluation, for the evaluation jobs
@@ -63,6 +65,19 @@ def learning_rate(cfg: TrainConfig, epoch: int, progress: float = 0.0) -> float:
         warm = cfg.warmup_factor + (1 - cfg.warmup_factor) * t / cfg.warmup_epochs
         return cfg.base_lr * warm * decay
     return cfg.base_lr * decay
+
+
+CURVE_FILE = "curve.npz"
+
+
+def write_curve(path: Path, hits: dict, q_pids) -> None:
+    """curve.npz: ``epochs`` (E), ``first_hit`` (E x queries, 0-based rank of the first match,
+    -1 where a query has none) and ``q_pids``; empty arrays when the run evaluated no epoch."""
+    epochs = sorted(hits)
+    first_hit = np.stack([np.asarray(hits[e], dtype=np.int32) for e in epochs]) if epochs else np.zeros((0, 0), np.int32)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, epochs=np.array(epochs, dtype=np.int32), first_hit=first_hit, q_pids=np.asarray(q_pids))
 
 
 def write_log(path: Path, rows: list[dict]) -> None:
@@ -151,6 +166,8 @@ def train(
     augment = augmentation_from_config(cfg)
 
     history: list[dict] = []
+    query_hits: dict[int, torch.Tensor] = {}  # epoch -> each query's first-hit rank (curve.npz)
+    q_pids = [s.pid for s in dataset.query]
     start_epoch = 0
     data_key = fingerprint(dataset)
     key = run_key(cfg, variant, seed, data_key)
@@ -163,6 +180,7 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
         history = state["history"]
+        query_hits = state.get("query_hits", {})
         start_epoch = state["epoch"]
         print(f"resuming {out} after epoch {start_epoch}")
 
@@ -178,6 +196,7 @@ def train(
                 "mAP": round(metrics["mAP"], 6),
             }
         ]
+        query_hits = {0: torch.from_numpy(metrics["first_hit"]).to(torch.int32)}
     epochs_this_call = 0
     final_features = None
     for epoch in range(start_epoch, cfg.epochs):
@@ -201,6 +220,7 @@ def train(
             metrics, feats = evaluate(model, dataset, images, cfg, runtime)
             final_features = feats if last else None
             row.update(rank1=round(float(metrics["cmc"][0]), 6), mAP=round(metrics["mAP"], 6))
+            query_hits[epoch + 1] = torch.from_numpy(metrics["first_hit"]).to(torch.int32)
         history.append(row)
         save_checkpoint(
             resume / "checkpoint.pt",
@@ -213,9 +233,11 @@ def train(
                 "optimizer": optimizer.state_dict(),
                 "scaler": scaler.state_dict(),
                 "history": history,
+                "query_hits": query_hits,
             },
         )
         write_log(out / "log.csv", history)
+        write_curve(out / CURVE_FILE, query_hits, q_pids)
         epochs_this_call += 1
         if cfg.progress:
             shown = {
@@ -224,8 +246,10 @@ def train(
             print(json.dumps(shown), flush=True)
 
     # again after the loop: a run resumed after its last epoch (killed while writing model.pt)
-    # trains none, and Snakemake removed log.csv with the other outputs of the killed job
+    # trains none, and Snakemake removed log.csv and curve.npz with the other outputs of the
+    # killed job
     write_log(out / "log.csv", history)
+    write_curve(out / CURVE_FILE, query_hits, q_pids)
     summary = {
         "variant": variant,
         "seed": seed,

@@ -15,6 +15,8 @@ with k-reciprocal re-ranking.
 
 VARIANTS = ("baseline", "plain_baseline", "avg", "max", "residual")
 RERANKED = "residual+rerank"  # the results folder of residual's re-ranked evaluation
+# a run that re-evaluates another run's models -> that run: the two are compared seed by seed
+SAME_MODELS = {RERANKED: "residual"}
 
 
 # Readings of the paper that need trainings of their own (the workflow's ``readings`` target):

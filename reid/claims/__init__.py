@@ -1,14 +1,21 @@
-"""What the suite concludes about each of the paper's claims: the paper's value, ours, a 95%
-interval and a verdict (supported | contradicted | inconclusive | untestable).
+"""What the suite concludes about each claim: the paper's value, ours, a 95% interval (or what
+the figure is, where it is not one) and verdicts (supported | contradicted | inconclusive |
+untestable; for comparisons also a size: as_claimed | smaller | larger | inconclusive |
+untestable), each also after a family-wise adjustment.
 
-    C1-C4  accuracy (Table 2), from the evaluations' per-query scores   reid.claims.accuracy
-    C5     cost (Table 4), from the profiles                            reid.claims.cost
-    C6     the training curves (Figure 5), from the training logs       reid.claims.curves
+The claims are data (reid.claims.declared): the paper's in reid/resources/claims.yaml, a
+user's own in the config's ``claims.declared``. Each kind is judged by one module:
 
-Each module's docstring says how its verdicts are made.
+    direction, size, absolute  accuracy, from the evaluations' per-query scores   reid.claims.accuracy
+    cost                       Table 4's, from the profiles                        reid.claims.cost
+    curve                      Figure 5's, from the training logs                  reid.claims.curves
+
+Each module's docstring says how its verdicts are made; ``judge`` runs them all.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from reid.claims.accuracy import (
     DISTANCE_READINGS,
@@ -20,26 +27,58 @@ from reid.claims.accuracy import (
     run_folder,
     sensitivity,
 )
-from reid.claims.claim import CSV_COLUMNS, NOT_SUPPLIED, VERDICTS, Claim, write_claims_csv
+from reid.claims.claim import (
+    CSV_COLUMNS,
+    NOT_SUPPLIED,
+    SIZES,
+    VERDICTS,
+    Claim,
+    adjust_family_wise,
+    statistical_tests,
+    write_claims_csv,
+)
 from reid.claims.cost import cost_claims
 from reid.claims.curves import curve_claims
-from reid.variants import TRAINING_READINGS
+from reid.claims.declared import ClaimSpec, claim_settings, claim_specs
+from reid.variants import TRAINING_READINGS, table_rows
+
+
+def judge(results_dir: str | Path, config: dict, datasets: list[str], variants: list[str]) -> list[Claim]:
+    """Every claim of the paper and of the config, judged on what ``results_dir`` holds, with
+    the family-wise adjusted verdicts filled in."""
+    specs = claim_specs(config)
+    tolerance, margin = claim_settings(config)
+    claims = (
+        paper_claims(results_dir, datasets, table_rows(variants), specs=specs, tolerance=tolerance)
+        + cost_claims(results_dir, variants, specs, margin)
+        + curve_claims(results_dir, datasets, specs)
+    )
+    adjust_family_wise(claims)
+    return claims
+
 
 __all__ = [
     "CSV_COLUMNS",
     "DISTANCE_READINGS",
     "NOT_SUPPLIED",
     "READING_WORDS",
+    "SIZES",
     "TRAINING_READINGS",
     "VERDICTS",
     "Claim",
+    "ClaimSpec",
     "Scores",
     "Sensitivity",
+    "adjust_family_wise",
+    "claim_settings",
+    "claim_specs",
     "cost_claims",
     "curve_claims",
+    "judge",
     "load_scores",
     "paper_claims",
     "run_folder",
     "sensitivity",
+    "statistical_tests",
     "write_claims_csv",
 ]

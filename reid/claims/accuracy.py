@@ -1,80 +1,102 @@
-"""C1-C4: the paper's accuracy claims (Table 2), judged from each evaluation's per_query.npz
-(AP for mAP, a first-rank hit for R1), with a 95% interval that counts the seeds and the
-queries (``reid.stats``). In percentage points.
+"""The accuracy claims (kinds direction, size and absolute in reid/resources/claims.yaml: the
+paper's C1-C4, and a user's own), judged from each evaluation's per_query.npz (AP for mAP, the
+first-rank hit for R1), in percentage points.
 
     C1  residual beats avg and max (Table 2, Figure 5's text), on mAP and R1
     C2  residual beats the ResNet50 baseline by a wide margin (+23.0 / +45.2 mAP)
     C3  re-ranking improves residual (+6.84 / +11.60 mAP)
     C4  the absolute numbers of residual and residual + re-ranking (Table 2)
 
-A comparison (C1-C3) is ``supported`` when its whole interval lies on the paper's side of
-zero, ``contradicted`` when it lies on the other side, ``inconclusive`` when it contains zero.
-An absolute number (C4) is ``supported`` when the paper's value lies inside our interval,
-``contradicted`` when the whole interval lies below or above it. A claim is ``untestable``
-when its dataset or a variant was not run. On a dataset the paper does not report (the
-synthetic set, a custom set), a comparison takes its direction from the paper's Market-1501
-difference: such verdicts test the suite, not the paper; absolute numbers are untestable there.
+A comparison (C1-C3) gets two verdicts from one 95% interval of A - B that counts the seeds
+and the test set's identities (``reid.stats.difference_interval``):
+- ``verdict``, its direction: ``supported`` when the whole interval lies on the claim's side
+  of zero, ``contradicted`` when it lies on the other side, ``inconclusive`` when it holds zero;
+- ``size``, whether it agrees with the paper's difference within +-tolerance points:
+  ``as_claimed``, ``smaller``, ``larger`` or ``inconclusive`` (``reid.stats.Interval.size``);
+  ``untestable`` on a dataset the paper does not report (there only the direction is tested).
+An absolute number (C4) is an equivalence test of our seeds' mean against the paper's mean
+of three runs on the same test set (``reid.stats.against_published_mean``: both sides' seed
+spread, no query sampling): ``supported`` when the whole interval of the difference lies within
++-tolerance, ``contradicted`` when it lies wholly beyond it on one side, else ``inconclusive``.
+
+With fewer than two seeds on either side no call is made (``inconclusive``, and the note says
+why). A seed whose per_query.npz is missing, damaged or holds other queries is left out and
+named in the note; a claim is ``untestable`` when its dataset or a run was not there at all.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from reid.claims.claim import NOT_SUPPLIED, Claim
-from reid.paper import PAPER_DATASETS, PAPER_ROWS, paper_tables, paper_value
-from reid.stats import Interval, difference_interval, mean_interval
-from reid.variants import RERANKED, TRAINING_READINGS
+from reid.claims.declared import ACCURACY_KINDS, ClaimSpec, claim_specs
+from reid.paper import PAPER_DATASETS
+from reid.stats import Interval, against_published_mean, difference_interval
+from reid.variants import RERANKED, SAME_MODELS, TRAINING_READINGS
 
-METRICS = {"mAP": "mAP", "R1": "rank1"}  # ours -> the paper's column
-# (id, A, B, whether A and B are the same models: re-ranking re-evaluates residual's)
-COMPARISONS = (
-    ("C1", "residual", "avg", False),
-    ("C1", "residual", "max", False),
-    ("C2", "residual", "baseline", False),
-    ("C2", "residual", "plain_baseline", False),
-    ("C3", "residual+rerank", "residual", True),
-)
-ABSOLUTE = (("C4", "residual"), ("C4", "residual+rerank"))
+ACCURACY_METRICS = {"mAP": None, "R1": 1, "R5": 5, "R10": 10}  # metric -> rank cut-off (None: AP)
 # ---------------------------------------------------------------------------------------- inputs
 
 
 @dataclass
 class Scores:
-    """One variant's per-query scores on a dataset: seeds x queries tables, skipped queries NaN."""
+    """One run's per-query scores on a dataset: seeds x queries tables, skipped queries NaN."""
 
     seeds: list[int]
     paths: np.ndarray  # the query files, to check that tables line up
+    pids: np.ndarray  # the query identities: the unit of the test set
     tables: dict[str, np.ndarray]  # metric -> (seeds, queries)
+    left_out: list[str] = field(default_factory=list)  # "run/seedN/per_query.npz: why"
+
+
+def _pids_from_paths(paths: np.ndarray) -> np.ndarray:
+    """Query identities from Market-1501-style names (the identity before the first underscore),
+    for per_query.npz files written before they held q_pids."""
+    return np.array([int(Path(str(p)).name.split("_")[0]) for p in paths])
 
 
 def load_scores(folder: str | Path, reading: str | None = None) -> Scores | None:
     """The per_query.npz files of every seed of a run (``folder``: results/<dataset>/<run>), or
-    None if there are none (or they do not hold the same queries). ``reading``: "raw" or
-    "normalized" for the scores under that reading of the test distance (reid.evaluate writes
-    both), None for the evaluation's own."""
+    None if no seed has a usable one. A file that is damaged, foreign (not an evaluation's) or
+    holds other queries than the first usable seed's is left out and named in ``left_out``.
+    ``reading``: "raw" or "normalized" for the scores under that reading of the test distance
+    (reid.evaluate writes both), None for the evaluation's own."""
+    folder = Path(folder)
     suffix = f"_{reading}" if reading else ""
-    seeds, rows, paths = [], {m: [] for m in METRICS}, None
-    for path in sorted(Path(folder).glob("seed*/per_query.npz")):
+    seeds, rows, paths, pids, left_out = [], {m: [] for m in ACCURACY_METRICS}, None, None, []
+    for path in sorted(folder.glob("seed*/per_query.npz"), key=lambda p: (len(p.parent.name), p.parent.name)):
+        name = f"{folder.name}/{path.parent.name}/{path.name}"
         try:
             seed = int(path.parent.name.removeprefix("seed"))
             with np.load(path) as data:
+                missing = [k for k in (f"ap{suffix}", f"first_hit{suffix}", "q_paths") if k not in data.files]
+                if missing:
+                    left_out.append(f"{name}: not an evaluation's (no {', '.join(missing)}), left out")
+                    continue
                 ap, first_hit = data[f"ap{suffix}"].astype(np.float64), data[f"first_hit{suffix}"]
                 q_paths = data["q_paths"]
-        except (ValueError, OSError, KeyError):
-            continue  # a damaged or foreign file is not a result
+                q_pids = data["q_pids"] if "q_pids" in data.files else _pids_from_paths(q_paths)
+        except Exception:  # noqa: BLE001 - numpy raises ValueError, OSError, zipfile.BadZipFile, EOFError...
+            left_out.append(f"{name}: damaged, left out")
+            continue
+        if len(ap) != len(q_paths) or len(first_hit) != len(q_paths) or len(q_pids) != len(q_paths):
+            left_out.append(f"{name}: damaged (arrays of different lengths), left out")
+            continue
         if paths is not None and not np.array_equal(paths, q_paths):
-            return None
-        paths = q_paths
+            left_out.append(f"{name}: holds other queries than seed{seeds[0]}, left out")
+            continue
+        paths, pids = q_paths, np.asarray(q_pids)
         skipped = first_hit < 0
         seeds.append(seed)
-        rows["mAP"].append(np.where(skipped, np.nan, ap))
-        rows["R1"].append(np.where(skipped, np.nan, (first_hit == 0).astype(np.float64)))
+        for metric, rank in ACCURACY_METRICS.items():
+            score = ap if rank is None else (first_hit < rank).astype(np.float64)
+            rows[metric].append(np.where(skipped, np.nan, score))
     if not seeds:
-        return None
-    return Scores(seeds, paths, {m: 100.0 * np.stack(r) for m, r in rows.items()})
+        return Scores([], np.array([]), np.array([]), {}, left_out) if left_out else None
+    return Scores(seeds, paths, pids, {m: 100.0 * np.stack(r) for m, r in rows.items()}, left_out)
 
 
 def _valid(*tables: np.ndarray) -> np.ndarray:
@@ -85,71 +107,101 @@ def _valid(*tables: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------- claims
 
 
-def _paper(rows: list[dict], dataset: str, variant: str, metric: str) -> float | None:
-    return paper_value(rows, 2, PAPER_ROWS.get(variant, ""), dataset, METRICS[metric])
-
-
 def _fill(claim: Claim, interval: Interval) -> None:
-    claim.ours, claim.ci_low, claim.ci_high = interval.estimate, interval.low, interval.high
+    claim.ours = interval.estimate
     claim.seeds = " / ".join(str(s) for s in interval.seeds)
-    claim.queries = interval.queries
-    claim.interval = (
-        "seeds and queries" if interval.seed_spread_known else "queries only (one seed: seed spread unknown)"
+    claim.queries, claim.identities = interval.queries, interval.identities or None
+    if interval.seed_spread_known:
+        claim.ci_low, claim.ci_high = interval.low, interval.high
+        claim.interval = "seeds and identities"
+    else:  # a queries-only interval is no 95% interval of the result: none is shown
+        claim.interval = "none: one seed"
+
+
+def _one_seed_note(runs: dict[str, Scores]) -> str:
+    one = [run for run, s in runs.items() if len(s.seeds) < 2]
+    return (
+        f"one seed on {', '.join(one)}: the seed-to-seed spread is unknown, so no call is made (train at least two)"
+        if one
+        else ""
     )
 
 
-def comparison_claims(scores: dict[str, Scores | None], dataset: str, rows: list[dict]) -> list[Claim]:
-    """C1-C3 on one dataset; ``scores`` maps each run (variant or residual+rerank) to its scores."""
-    in_paper = dataset in PAPER_DATASETS
-    reference = dataset if in_paper else "market1501"
-    claims = []
-    for claim_id, a, b, paired in COMPARISONS:
-        for metric in METRICS:
-            pa, pb = _paper(rows, reference, a, metric), _paper(rows, reference, b, metric)
-            paper = pa - pb if pa is not None and pb is not None else None
-            claim = Claim(claim_id, f"{a} vs {b}", dataset, metric, paper, paper_dataset=reference)
-            claims.append(claim)
-            sa, sb = scores.get(a), scores.get(b)
-            missing = [v for v, s in ((a, sa), (b, sb)) if s is None]
-            if missing:
-                claim.note = f"not run: {', '.join(missing)}"
-                continue
-            if not np.array_equal(sa.paths, sb.paths):
-                claim.note = f"{a} and {b} were evaluated on different queries"
-                continue
-            ta, tb = sa.tables[metric], sb.tables[metric]
-            if paired and sa.seeds != sb.seeds:
-                claim.note = f"{a} and {b} were evaluated for different seeds ({sa.seeds}, {sb.seeds})"
-                continue
-            keep = _valid(ta, tb)
-            interval = difference_interval(ta[:, keep], tb[:, keep], paired=paired)
-            _fill(claim, interval)
-            claim.verdict = interval.verdict(paper_side=1.0 if paper is None or paper >= 0 else -1.0)
-            if not in_paper:
-                claim.note = "the paper has no numbers on this dataset: its Market-1501 difference gives the direction"
-    return claims
+def _scores(loaded: dict[str, Scores | None], runs: list[str], claim: Claim) -> dict[str, Scores] | None:
+    """The runs' scores, or None with the claim's note saying what is missing (and, either way,
+    naming the seed files left out)."""
+    for run in runs:
+        for why in getattr(loaded.get(run), "left_out", []):
+            claim.add_note(why)
+    missing = [run for run in runs if loaded.get(run) is None or not loaded[run].seeds]
+    if missing:
+        claim.add_note(f"not run: {', '.join(missing)}")
+        return None
+    return {run: loaded[run] for run in runs}
 
 
-def absolute_claims(scores: dict[str, Scores | None], dataset: str, rows: list[dict]) -> list[Claim]:
-    """C4 on one dataset: does the paper's value lie inside our interval?"""
-    claims = []
-    for claim_id, variant in ABSOLUTE:
-        for metric in METRICS:
-            paper = _paper(rows, dataset, variant, metric)
-            claim = Claim(claim_id, variant, dataset, metric, paper, paper_dataset=dataset if paper is not None else "")
-            claims.append(claim)
-            got = scores.get(variant)
-            if got is None:
-                claim.note = f"not run: {variant}"
-                continue
-            table = got.tables[metric]
-            interval = mean_interval(table[:, _valid(table)])
-            _fill(claim, interval)
-            if paper is None:
-                claim.note = "the paper has no numbers on this dataset"
-                continue
-            claim.verdict = "supported" if interval.contains(paper) else "contradicted"
-    return claims
+def comparison_claim(spec: ClaimSpec, a: str, b: str, metric: str, dataset: str, loaded, tolerance: float) -> Claim:
+    """One row of a direction or size claim: A against B on one dataset and metric."""
+    paper = spec.paper_value(dataset, metric)
+    claim = Claim(spec.claim_id, f"{a} vs {b}", dataset, metric, paper, kind=spec.kind)
+    claim.paper_dataset = dataset if paper is not None else ""
+    got = _scores(loaded, [a, b], claim)
+    if got is None:
+        return claim
+    sa, sb = got[a], got[b]
+    if not np.array_equal(sa.paths, sb.paths):
+        claim.add_note(f"{a} and {b} were evaluated on different queries")
+        return claim
+    ta, tb = sa.tables[metric], sb.tables[metric]
+    paired = SAME_MODELS.get(a) == b or SAME_MODELS.get(b) == a
+    if paired:  # the same models scored two ways: compare seed by seed, on the seeds both have
+        common = sorted(set(sa.seeds) & set(sb.seeds))
+        if not common:
+            claim.add_note(f"{a} and {b} share no seed ({sa.seeds}, {sb.seeds})")
+            return claim
+        ta, tb = ta[[sa.seeds.index(s) for s in common]], tb[[sb.seeds.index(s) for s in common]]
+    keep = _valid(ta, tb)
+    interval = difference_interval(ta[:, keep], tb[:, keep], clusters=sa.pids[keep], paired=paired)
+    _fill(claim, interval)
+    side = 1.0 if spec.higher else -1.0
+    claim.verdict = interval.verdict(paper_side=side)
+    claim.p_value = interval.direction_p() if interval.seed_spread_known else None
+    claim.size, claim.size_p_value = interval.size(paper, tolerance, paper_side=side)
+    claim.add_note(_one_seed_note({a: sa, b: sb}))
+    if paper is None and dataset not in spec.paper:
+        claim.add_note(f"{spec.source} gives no number on this dataset: only the direction is tested")
+    return claim
+
+
+def absolute_claim(spec: ClaimSpec, metric: str, dataset: str, loaded, tolerance: float) -> Claim:
+    """One row of an absolute claim: our seeds' mean against the paper's mean of its runs."""
+    paper = spec.paper_value(dataset, metric)
+    claim = Claim(spec.claim_id, spec.a, dataset, metric, paper, kind=spec.kind)
+    claim.paper_dataset = dataset if paper is not None else ""
+    got = _scores(loaded, [spec.a], claim)
+    if got is None:
+        return claim
+    scores = got[spec.a]
+    table = scores.tables[metric]
+    table = table[:, _valid(table)]
+    per_seed = table.mean(1)
+    claim.ours = float(per_seed.mean())
+    claim.seeds, claim.queries = str(len(per_seed)), table.shape[1]
+    if paper is None:
+        claim.add_note(f"{spec.source} gives no number on this dataset")
+        return claim
+    interval = against_published_mean(per_seed, paper, spec.paper_runs)
+    if interval is None:
+        claim.verdict = "inconclusive"
+        claim.interval = "none: one seed"
+        claim.add_note(_one_seed_note({spec.a: scores}))
+        return claim
+    claim.ci_low, claim.ci_high = paper + interval.low, paper + interval.high
+    claim.interval = f"seeds, ours and the paper's {spec.paper_runs} runs (theirs estimated by ours)"
+    where, claim.p_value = interval.band(0.0, tolerance)
+    claim.verdict = {"inside": "supported", "below": "contradicted", "above": "contradicted"}.get(where, "inconclusive")
+    claim.add_note(f"supported when the interval lies within ±{tolerance:g} points of the paper's")
+    return claim
 
 
 def run_folder(results_dir: str | Path, dataset: str, run: str, retrained: str | None = None) -> Path | None:
@@ -168,23 +220,48 @@ def paper_claims(
     runs: list[str],
     reading: str | None = None,
     retrained: str | None = None,
+    specs: list[ClaimSpec] | None = None,
+    tolerance: float = 1.5,
 ) -> list[Claim]:
-    """Every claim on the config's datasets, and on the paper's datasets that were not run
-    (untestable). ``runs``: the variants the config trains and residual+rerank; ``reading``: see
-    ``load_scores``; ``retrained``: a training reading (TRAINING_READINGS) to judge instead."""
-    rows = paper_tables()
+    """Every accuracy claim (``specs``: by default the paper's) on the config's datasets, and on
+    the datasets a claim names that were not run (untestable). ``runs``: the variants the config
+    trains and residual+rerank; ``reading``: see ``load_scores``; ``retrained``: a training
+    reading (TRAINING_READINGS) to judge instead."""
+    specs = [s for s in (specs if specs is not None else claim_specs(None)) if s.kind in ACCURACY_KINDS]
+    loaded: dict[str, dict[str, Scores | None]] = {}
+
+    def scores_of(dataset: str) -> dict[str, Scores | None]:
+        if dataset not in loaded:
+            folders = {run: run_folder(results_dir, dataset, run, retrained) for run in runs}
+            loaded[dataset] = {run: load_scores(f, reading) if f else None for run, f in folders.items()}
+        return loaded[dataset]
+
     claims = []
-    for dataset in list(datasets) + [d for d in PAPER_DATASETS if d not in datasets]:
-        ran = dataset in datasets
-        scores = {}
-        for run in runs:
-            folder = run_folder(results_dir, dataset, run, retrained) if ran else None
-            scores[run] = load_scores(folder, reading) if folder is not None else None
-        found = comparison_claims(scores, dataset, rows) + absolute_claims(scores, dataset, rows)
-        if not ran:
-            for claim in found:
-                claim.note = NOT_SUPPLIED
-        claims += found
+    order = list(datasets) + [d for d in PAPER_DATASETS if d not in datasets]
+    shown = {d for spec in specs for d in spec.shown_datasets(list(datasets))}
+    for dataset in order + sorted(shown - set(order)):
+        for spec in specs:
+            if dataset not in spec.shown_datasets(list(datasets)):
+                continue
+            ran = dataset in datasets
+            for a, b in spec.pairs():
+                for metric in spec.metrics:
+                    if not ran:
+                        claim = Claim(
+                            spec.claim_id,
+                            f"{a} vs {b}" if b else a,
+                            dataset,
+                            metric,
+                            spec.paper_value(dataset, metric),
+                            kind=spec.kind,
+                            note=NOT_SUPPLIED,
+                        )
+                        claim.paper_dataset = dataset if claim.paper is not None else ""
+                    elif b is None:
+                        claim = absolute_claim(spec, metric, dataset, scores_of(dataset), tolerance)
+                    else:
+                        claim = comparison_claim(spec, a, b, metric, dataset, scores_of(dataset), tolerance)
+                    claims.append(claim)
     return claims
 
 
@@ -206,16 +283,25 @@ READING_WORDS = dict(DISTANCE_READINGS) | {name: r["words"] for name, r in TRAIN
 
 
 def sensitivity(
-    results_dir: str | Path, datasets: list[str], runs: list[str], own: list[Claim] | None = None
+    results_dir: str | Path,
+    datasets: list[str],
+    runs: list[str],
+    own: list[Claim] | None = None,
+    specs: list[ClaimSpec] | None = None,
+    tolerance: float = 1.5,
 ) -> list[Sensitivity]:
     """The verdict of each claim on the datasets that ran, under each reading of the test
     distance, and under each training reading that was run: does any verdict change with it?
     ``own``: the claims under the evaluations' own reading, if already judged (not read again)."""
-    by_reading = {name: paper_claims(results_dir, datasets, runs, name) for name, _ in DISTANCE_READINGS}
+
+    def judge(**reading) -> list[Claim]:
+        return paper_claims(results_dir, datasets, runs, specs=specs, tolerance=tolerance, **reading)
+
+    by_reading = {name: judge(reading=name) for name, _ in DISTANCE_READINGS}
     for name in TRAINING_READINGS:
         if any(next(Path(results_dir, d, "readings", name).glob("*/seed*/per_query.npz"), None) for d in datasets):
-            by_reading[name] = paper_claims(results_dir, datasets, runs, retrained=name)
-    own = own if own is not None else paper_claims(results_dir, datasets, runs)
+            by_reading[name] = judge(retrained=name)
+    own = own if own is not None else judge()
     return [
         Sensitivity(claim, {name: claims[i].verdict for name, claims in by_reading.items()})
         for i, claim in enumerate(own)

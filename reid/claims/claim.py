@@ -1,4 +1,5 @@
-"""One claim of the paper with our verdict on it, and report/claims.csv."""
+"""One claim of the paper with our verdicts on it, the family-wise adjustment of those
+verdicts, and report/claims.csv."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import csv
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from reid.stats import ALPHA, holm
 from reid.utils import atomic_path
 
 VERDICTS = ("supported", "contradicted", "inconclusive", "untestable")
+SIZES = ("as_claimed", "smaller", "larger", "inconclusive", "untestable")
 NOT_SUPPLIED = "dataset not supplied to this run"
 CSV_COLUMNS = (
     "claim_id",
@@ -20,8 +23,15 @@ CSV_COLUMNS = (
     "ci_low",
     "ci_high",
     "verdict",
+    "size",
+    "verdict_adjusted",
+    "size_adjusted",
+    "p_value",
+    "size_p_value",
+    "kind",
     "seeds",
     "queries",
+    "identities",
     "interval",
     "paper_dataset",
     "note",
@@ -31,19 +41,63 @@ CSV_COLUMNS = (
 @dataclass
 class Claim:
     claim_id: str
-    claim: str  # "residual vs avg", or a variant's name for an absolute number
+    claim: str  # "residual vs avg", or a run's name for an absolute number
     dataset: str
-    metric: str  # mAP | R1 (C1-C4); a cost (C5) or a training curve (C6)
+    metric: str  # mAP | R1 (accuracy); a cost (C5) or a training curve (C6)
     paper: float | None
     ours: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
     verdict: str = "untestable"
+    size: str = ""  # comparisons of accuracy: as_claimed | smaller | larger | inconclusive | untestable
+    verdict_adjusted: str = ""  # the verdict after Holm's adjustment over the dataset's tests
+    size_adjusted: str = ""
+    p_value: float | None = None  # of the test behind ``verdict`` (None: not a statistical test)
+    size_p_value: float | None = None
+    kind: str = ""  # direction | size | absolute | cost | curve (reid/resources/claims.yaml)
     seeds: str = ""  # seeds per variant, "3" or "3 / 3"
     queries: int | None = None
+    identities: int | None = None  # the test set's people: the unit the intervals resample
     interval: str = ""  # what the interval counts
     paper_dataset: str = ""  # whose paper value stands in the paper column
     note: str = ""
+
+    def add_note(self, text: str) -> None:
+        self.note = "; ".join(x for x in (self.note, text) if x)
+
+
+CALLS = {"supported", "contradicted", "as_claimed", "smaller", "larger"}
+
+
+def statistical_tests(claims: list[Claim]) -> list[tuple[Claim, str]]:
+    """Every (claim, column) whose call is a statistical test at the 5% level: a verdict or a
+    size with a p-value (exact counts and untestable rows are not)."""
+    tests = []
+    for c in claims:
+        if c.p_value is not None and c.verdict != "untestable":
+            tests.append((c, "verdict"))
+        if c.size_p_value is not None and c.size not in ("", "untestable"):
+            tests.append((c, "size"))
+    return tests
+
+
+def adjust_family_wise(claims: list[Claim], alpha: float = ALPHA) -> None:
+    """Fill ``verdict_adjusted`` and ``size_adjusted``: Holm's procedure over each dataset's
+    statistical tests (all claims, verdicts and sizes together), so that the chance of even one
+    false call per dataset is at most ``alpha``. A call that does not survive reads
+    inconclusive; a verdict that is not a test (an exact count) stays as it is."""
+    for c in claims:
+        c.verdict_adjusted = c.verdict
+        c.size_adjusted = c.size
+    families: dict[str, list[tuple[Claim, str]]] = {}
+    for test in statistical_tests(claims):
+        families.setdefault(test[0].dataset, []).append(test)
+    for tests in families.values():
+        p_values = [c.p_value if column == "verdict" else c.size_p_value for c, column in tests]
+        for (c, column), kept in zip(tests, holm(p_values, alpha)):
+            call = getattr(c, column)
+            if call in CALLS and not kept:
+                setattr(c, f"{column}_adjusted", "inconclusive")
 
 
 def write_claims_csv(claims: list[Claim], path: str | Path) -> Path:
@@ -57,5 +111,7 @@ def write_claims_csv(claims: list[Claim], path: str | Path) -> Path:
                 row = asdict(claim)
                 for key in ("paper", "ours", "ci_low", "ci_high"):
                     row[key] = "" if row[key] is None else f"{row[key]:.2f}"
+                for key in ("p_value", "size_p_value"):
+                    row[key] = "" if row[key] is None else f"{row[key]:.4g}"
                 writer.writerow(row)
     return path

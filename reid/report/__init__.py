@@ -18,7 +18,7 @@ import csv
 import json
 from pathlib import Path
 
-from reid.claims import cost_claims, curve_claims, paper_claims, sensitivity, write_claims_csv
+from reid.claims import claim_settings, claim_specs, judge, sensitivity, write_claims_csv
 from reid.figures import learning_curves
 from reid.paper import DATASET_LABELS, paper_tables, paper_value
 from reid.provenance import git_commit, package_versions
@@ -59,7 +59,7 @@ td.paper,td.quoted,tr.quoted th{color:#666} td.diff{color:#555;font-style:italic
 .caveat{background:#fff4d6;border-left:4px solid #e0a800;padding:.5em .8em}
 .verdict-supported{background:#e3f4e1} .verdict-contradicted{background:#fbe0e0}
 .verdict-inconclusive{background:#fff4d6} .verdict-untestable{color:#777}
-td.verdict{font-weight:bold;text-align:left} td.note{text-align:left;white-space:normal;min-width:20em;font-size:12px}
+td.verdict,td.size,td.reads{font-weight:bold;text-align:left} td.adjusted{text-align:left} td.note{text-align:left;white-space:normal;min-width:20em;font-size:12px}
 ul.legend span{padding:0 .3em;font-weight:bold}
 #table4 th,#table4 td{white-space:normal}
 pre{background:#f7f7f7;padding:.6em;overflow:auto;font-size:12px}
@@ -119,11 +119,16 @@ def build_report(
     devices = sorted({m.get("device", "") for per in results.metrics.values() for m in per.values()} - {""})
     timing = _benchmarks(Path(benchmarks_dir))
     parts.append(run_summary(config, datasets, variants, devices, sum(s for _, s in timing) if timing else None))
-    accuracy = paper_claims(results_dir, datasets, table_variants)
-    claims = accuracy + cost_claims(results_dir, variants) + curve_claims(results_dir, datasets)
+    specs, (tolerance, margin) = claim_specs(config), claim_settings(config)
+    claims = judge(results_dir, config, datasets, variants)
     write_claims_csv(claims, Path(out).with_name("claims.csv"))
-    parts.append(claims_table(claims))
-    parts.append(sensitivity_table(sensitivity(results_dir, datasets, table_variants, own=accuracy)))
+    parts.append(claims_table(claims, specs, tolerance, margin))
+    accuracy = [c for c in claims if c.kind in ("direction", "size", "absolute")]
+    parts.append(
+        sensitivity_table(
+            sensitivity(results_dir, datasets, table_variants, own=accuracy, specs=specs, tolerance=tolerance)
+        )
+    )
     missing = [p for p in (expected or []) if not Path(p).exists()]
     if missing:
         items = "".join(f"<li>{esc(p)}</li>" for p in missing)

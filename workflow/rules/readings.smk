@@ -17,6 +17,7 @@ rule train_reading:
     output:
         model="results/{dataset}/readings/{reading}/{variant}/seed{seed}/model.pt",
         log_csv="results/{dataset}/readings/{reading}/{variant}/seed{seed}/log.csv",
+        curve="results/{dataset}/readings/{reading}/{variant}/seed{seed}/curve.npz",  # per-query hits of the curve's evaluations (C6)
     params:
         config=lambda w: job_config(w.dataset, w.reading),
         out=lambda w, output: os.path.dirname(output.model),

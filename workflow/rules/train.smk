@@ -10,6 +10,7 @@ rule train:
     output:
         model="results/{dataset}/{variant}/seed{seed}/model.pt",
         log_csv="results/{dataset}/{variant}/seed{seed}/log.csv",
+        curve="results/{dataset}/{variant}/seed{seed}/curve.npz",  # per-query hits of the curve's evaluations (C6)
     params:
         config=lambda w: job_config(w.dataset),
         out=lambda w, output: os.path.dirname(output.model),
