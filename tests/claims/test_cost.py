@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from reid.claims.cost import MARGIN, cost_claims, median_ratio_interval
+from reid.claims.declared import paper_claim_specs
 from reid.paper import paper_tables, paper_value
 
 VARIANTS = ["baseline", "plain_baseline", "avg", "max", "residual"]
+SPECS = paper_claim_specs()  # C5 among them
 
 
 def profile(variant, params, gflops, latency_ms, backbone="resnet50", size=(288, 144), thop_extra=0.004, spread=0.02):
@@ -43,7 +45,7 @@ MEASURED = {"residual": (31.07, 10.33), "avg": (28.45, 10.32), "max": (28.45, 10
 
 def test_paper_setting_cheap_module(tmp_path):
     write_profiles(tmp_path, [profile(v, p, f, 10.0 + p / 100) for v, (p, f) in MEASURED.items()])
-    claims = cost_claims(tmp_path, VARIANTS)
+    claims = cost_claims(tmp_path, VARIANTS, SPECS)
     params, flops = find(claims, "residual", "params (M)"), find(claims, "residual", "FLOPs (G)")
     assert params.paper == 30.55 and params.ours == 31.07 and params.verdict == "supported"  # 1.7% apart
     assert flops.paper == 10.82 and flops.verdict == "supported"  # 4.5% apart: counting conventions
@@ -68,7 +70,7 @@ def test_a_costly_module_is_contradicted_and_a_different_model_too(tmp_path):
         tmp_path,
         [profile("residual", 45.0, 13.0, 12.0), profile("avg", 28.45, 10.32, 10.0)],
     )
-    claims = cost_claims(tmp_path, ["avg", "residual"])
+    claims = cost_claims(tmp_path, ["avg", "residual"], SPECS)
     assert find(claims, "residual", "params (M)").verdict == "contradicted"
     assert find(claims, "residual", "FLOPs (G)").verdict == "contradicted"
     assert find(claims, "residual vs avg", "FLOPs (%)").verdict == "contradicted"  # +26%
@@ -81,14 +83,14 @@ def test_a_noisy_latency_near_the_margin_is_inconclusive(tmp_path):
         tmp_path,
         [profile("residual", 31.07, 10.33, 10.5, spread=0.3), profile("avg", 28.45, 10.32, 10.0, spread=0.3)],
     )
-    latency = find(cost_claims(tmp_path, ["avg", "residual"]), "residual vs avg", "latency (%)")
+    latency = find(cost_claims(tmp_path, ["avg", "residual"], SPECS), "residual vs avg", "latency (%)")
     assert latency.ci_low < MARGIN < latency.ci_high and latency.verdict == "inconclusive"
 
 
 def test_absolute_counts_only_for_the_papers_setting(tmp_path):
     small = dict(backbone="resnet18", size=(64, 32))
     write_profiles(tmp_path, [profile("residual", 12.0, 0.6, 2.0, **small), profile("max", 11.5, 0.59, 2.0, **small)])
-    claims = cost_claims(tmp_path, ["max", "residual"])
+    claims = cost_claims(tmp_path, ["max", "residual"], SPECS)
     params = find(claims, "residual", "params (M)")
     assert params.verdict == "untestable" and "resnet18 at 64x32" in params.note and params.ours == 12.0
     assert find(claims, "residual vs max", "FLOPs (%)").verdict == "supported"  # relative: still judged
@@ -98,14 +100,14 @@ def test_different_settings_or_no_runs_are_not_compared(tmp_path):
     old = profile("avg", 28.45, 10.32, 10.0)
     del old["latency"]["cpu"]["latency_ms_runs"]  # a profile from before the runs were kept
     write_profiles(tmp_path, [profile("residual", 31.07, 10.33, 10.0), old, profile("max", 11.0, 0.6, 2.0, "resnet18")])
-    claims = cost_claims(tmp_path, ["avg", "max", "residual"])
+    claims = cost_claims(tmp_path, ["avg", "max", "residual"], SPECS)
     latency = find(claims, "residual vs avg", "latency (%)")
     assert latency.verdict == "untestable" and "rerun" in latency.interval and latency.ours is not None
     assert all(find(claims, "residual vs max", m).verdict == "untestable" for m in ("params (%)", "FLOPs (%)"))
 
 
 def test_no_profiles_untestable(tmp_path):
-    claims = cost_claims(tmp_path, VARIANTS)
+    claims = cost_claims(tmp_path, VARIANTS, SPECS)
     assert claims and all(c.verdict == "untestable" for c in claims)
     assert len(claims) == 3 + 3 * 4  # residual's own three, three per other variant
 
@@ -118,3 +120,14 @@ def test_bootstrap_interval_of_a_median_ratio_covers_the_truth():
         low, high = median_ratio_interval(a, b, seed=int(rng.integers(1 << 30)))
         covered += low <= 10.0 <= high
     assert 0.90 <= covered / 200 <= 0.99  # nominal 95%, a percentile bootstrap of medians at n=100
+
+
+def test_each_row_says_what_its_figure_is_and_the_margin_is_ours(tmp_path):
+    write_profiles(tmp_path, [profile(v, p, f, 10.0 + p / 100) for v, (p, f) in MEASURED.items()])
+    claims = cost_claims(tmp_path, VARIANTS, SPECS, margin=0.05)
+    by = {c.metric: c for c in claims if c.claim == "residual vs avg"}
+    assert by["params (%)"].interval == "exact count" and by["FLOPs (%)"].interval == "range: fvcore to thop"
+    assert "not a 95% interval" in by["latency (%)"].interval
+    assert "at most +0.05% (our margin, not the paper's)" in by["FLOPs (%)"].note
+    assert by["FLOPs (%)"].verdict == "contradicted"  # +0.1% is over a 0.05% margin
+    assert all(c.p_value is None for c in claims)  # no row is a statistical test

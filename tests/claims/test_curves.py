@@ -1,4 +1,5 @@
-"""C6 (Figure 5): residual's training curves against avg's and max's, from log.csv files."""
+"""C6 (Figure 5): residual's training curves against avg's and max's, from log.csv and
+curve.npz files."""
 
 import csv
 
@@ -6,18 +7,36 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from reid.claims.curves import curve_claims, read_curves
+from reid.claims.curves import curve_claims, first_lr_step, read_curves
+from reid.claims.declared import paper_claim_specs
 from reid.stats import seed_difference_interval
+from reid.train import write_curve
+
+SPECS = paper_claim_specs()  # C6 among them
+LOSS = "loss, early (% of epoch 1)"
+QUERIES, PER_IDENTITY = 200, 4
 
 
-def write_log(root, dataset, variant, seed, loss, acc, rank1_every=2):
+def write_log(root, dataset, variant, seed, loss, acc, lr=None, rank1_every=2, hits_rng=None):
+    """log.csv (epochs 1..E, the learning rate dropping at epoch 7 by default), and curve.npz with
+    each query's first hit at epoch 0 and every ``rank1_every`` epochs: a hit with probability
+    acc / 2, the rate in log.csv's rank1 column."""
     folder = root / dataset / variant / f"seed{seed}"
     folder.mkdir(parents=True)
+    lr = lr if lr is not None else [0.03 if e < 7 else 0.003 for e in range(1, len(loss) + 1)]
+    rng = hits_rng or np.random.default_rng(seed)
+    hits = {0: np.where(rng.random(QUERIES) < 0.02, 0, 5)}
     with open(folder / "log.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["epoch", "loss", "train_acc", "rank1"])
+        writer = csv.DictWriter(f, fieldnames=["epoch", "loss", "train_acc", "lr", "rank1"])
         writer.writeheader()
-        for e, (value, a) in enumerate(zip(loss, acc), start=1):
-            writer.writerow({"epoch": e, "loss": value, "train_acc": a, "rank1": a / 2 if e % rank1_every == 0 else ""})
+        for e, (value, a, rate) in enumerate(zip(loss, acc, lr), start=1):
+            evaluated = e % rank1_every == 0
+            if evaluated:
+                hits[e] = np.where(rng.random(QUERIES) < a / 2, 0, 5)
+            writer.writerow(
+                {"epoch": e, "loss": value, "train_acc": a, "lr": rate, "rank1": a / 2 if evaluated else ""}
+            )
+    write_curve(folder / "curve.npz", hits, np.arange(QUERIES) // PER_IDENTITY)
 
 
 def fake_logs(root, dataset="synthetic", rates=None, seeds=(1, 2, 3), epochs=8):
@@ -29,7 +48,7 @@ def fake_logs(root, dataset="synthetic", rates=None, seeds=(1, 2, 3), epochs=8):
         for seed in seeds:
             r = rate * (1 + rng.normal(0, 0.03))
             e = np.arange(1, epochs + 1)
-            write_log(root, dataset, variant, seed, 5 * np.exp(-r * e), 1 - np.exp(-r * e))
+            write_log(root, dataset, variant, seed, 5 * np.exp(-r * e), 1 - np.exp(-r * e), hits_rng=rng)
 
 
 def find(claims, claim, metric, dataset="synthetic"):
@@ -38,13 +57,16 @@ def find(claims, claim, metric, dataset="synthetic"):
 
 def test_faster_falling_loss_and_higher_accuracy_are_supported(tmp_path):
     fake_logs(tmp_path)
-    claims = curve_claims(tmp_path, ["synthetic"])
+    claims = curve_claims(tmp_path, ["synthetic"], SPECS)
     for other in ("avg", "max"):
-        loss = find(claims, f"residual vs {other}", "loss (% of epoch 1)")
+        loss = find(claims, f"residual vs {other}", LOSS)
         assert loss.ours < 0 and loss.ci_high < 0 and loss.verdict == "supported" and loss.seeds == "3 / 3"
+        assert "epochs 1-6, before the first learning-rate step (epoch 7)" in loss.note
         assert find(claims, f"residual vs {other}", "train acc").verdict == "supported"
         r1 = find(claims, f"residual vs {other}", "R1 in training")
-        assert r1.verdict == "supported" and "4 logged points, epochs 2-8" in r1.note
+        assert r1.verdict == "supported" and "5 evaluations, epochs 0-8" in r1.note
+        # scored on the test set: the interval counts its people too
+        assert r1.interval == "seeds and identities" and r1.identities == QUERIES // PER_IDENTITY
     # Figure 5 is on Market-1501: not run here
     absent = find(claims, "residual vs avg", "train acc", "market1501")
     assert absent.verdict == "untestable" and "not supplied" in absent.note
@@ -52,10 +74,23 @@ def test_faster_falling_loss_and_higher_accuracy_are_supported(tmp_path):
 
 def test_slower_residual_is_contradicted_and_equal_ones_rarely_called(tmp_path):
     fake_logs(tmp_path, rates={"avg": 0.35, "max": 0.2, "residual": 0.2})
-    claims = curve_claims(tmp_path, ["synthetic"])
-    assert find(claims, "residual vs avg", "loss (% of epoch 1)").verdict == "contradicted"
+    claims = curve_claims(tmp_path, ["synthetic"], SPECS)
+    assert find(claims, "residual vs avg", LOSS).verdict == "contradicted"
     assert find(claims, "residual vs avg", "train acc").verdict == "contradicted"
     assert find(claims, "residual vs max", "train acc").verdict == "inconclusive"  # the same rate
+
+
+def test_a_loss_that_only_ends_lower_does_not_fall_faster(tmp_path):
+    """Equal until the learning rate steps down (epoch 7), then residual's loss drops further: it
+    ends lower but did not fall faster, and its mean over every epoch would have said it did."""
+    e = np.arange(1, 13)
+    for seed in (1, 2, 3):
+        noise = 1 + 0.01 * seed * np.sin(e)
+        same = 5 * np.exp(-0.2 * e) * noise
+        write_log(tmp_path, "s", "avg", seed, same, np.full(12, 0.5))
+        write_log(tmp_path, "s", "residual", seed, np.where(e < 7, same, same * 0.3), np.full(12, 0.5))
+    loss = find(curve_claims(tmp_path, ["s"], SPECS), "residual vs avg", LOSS, "s")
+    assert loss.ours == pytest.approx(0.0, abs=1e-9) and loss.verdict == "inconclusive"
 
 
 def test_loss_is_relative_to_the_first_epoch(tmp_path):
@@ -64,26 +99,47 @@ def test_loss_is_relative_to_the_first_epoch(tmp_path):
     for seed in (1, 2):
         write_log(tmp_path, "s", "avg", seed, 2 * np.exp(-0.3 * e) * (1 + 0.01 * seed), np.full(6, 0.5))
         write_log(tmp_path, "s", "residual", seed, 4 * np.exp(-0.3 * e) * (1 + 0.01 * seed), np.full(6, 0.5))
-    loss = find(curve_claims(tmp_path, ["s"]), "residual vs avg", "loss (% of epoch 1)", "s")
+    loss = find(curve_claims(tmp_path, ["s"], SPECS), "residual vs avg", LOSS, "s")
     assert loss.ours == pytest.approx(0.0, abs=1e-9)
+    assert "the learning rate never steps down" in loss.note  # six epochs, no step: all of them count
 
 
-def test_one_seed_has_no_interval_and_missing_logs_say_so(tmp_path):
+def test_the_first_learning_rate_step_is_read_off_the_log(tmp_path):
+    warmup = [0.003, 0.01, 0.02, 0.03, 0.03, 0.003, 0.003, 0.0003]  # a rise, then the first step at epoch 6
+    write_log(tmp_path, "s", "avg", 1, np.ones(8), np.ones(8), lr=warmup)
+    curves, _ = read_curves(tmp_path / "s" / "avg")
+    assert first_lr_step(curves) == 6
+
+
+def test_one_seed_gives_no_call_and_missing_logs_say_so(tmp_path):
     fake_logs(tmp_path, rates={"avg": 0.2, "residual": 0.35}, seeds=(1,))
-    claims = curve_claims(tmp_path, ["synthetic"])
-    one = find(claims, "residual vs avg", "train acc")
-    assert one.verdict == "untestable" and one.ours > 0 and one.ci_low is None and "seed spread unknown" in one.interval
+    claims = curve_claims(tmp_path, ["synthetic"], SPECS)
+    for metric in ("train acc", "R1 in training", LOSS):
+        one = find(claims, "residual vs avg", metric)
+        assert one.verdict == "inconclusive" and one.ci_low is None and one.interval == "none: one seed"
+        assert "no call" in one.note and (one.ours < 0 if metric == LOSS else one.ours > 0)
     assert "no training logs: max" in find(claims, "residual vs max", "train acc").note
+
+
+def test_a_damaged_log_is_named_and_left_out(tmp_path):
+    fake_logs(tmp_path)
+    (tmp_path / "synthetic" / "avg" / "seed2" / "log.csv").write_bytes(b"\xff\xfe\x00broken")
+    (tmp_path / "synthetic" / "avg" / "seed3" / "curve.npz").write_bytes(b"not a zip")
+    claims = curve_claims(tmp_path, ["synthetic"], SPECS)
+    acc = find(claims, "residual vs avg", "train acc")
+    assert acc.seeds == "3 / 2" and "avg/seed2/log.csv: damaged, left out" in acc.note
+    r1 = find(claims, "residual vs avg", "R1 in training")
+    assert r1.seeds == "3 / 2" and "avg/seed3/curve.npz: damaged, left out" in r1.note
 
 
 def test_only_epochs_every_run_logged_count(tmp_path):
     fake_logs(tmp_path, rates={"avg": 0.2, "max": 0.2, "residual": 0.35}, epochs=8)
     longer = tmp_path / "synthetic" / "residual" / "seed1" / "log.csv"
     with open(longer, "a", newline="") as f:
-        f.write("9,0.01,0.99,0.5\n")  # an epoch the others did not run
-    curves = read_curves(tmp_path / "synthetic" / "residual")
+        f.write("9,0.01,0.99,0.003,0.5\n")  # an epoch the others did not run
+    curves, _ = read_curves(tmp_path / "synthetic" / "residual")
     assert max(curves[1]["loss"]) == 9
-    assert "epochs 1-8" in find(curve_claims(tmp_path, ["synthetic"]), "residual vs avg", "train acc").note
+    assert "epochs 1-8" in find(curve_claims(tmp_path, ["synthetic"], SPECS), "residual vs avg", "train acc").note
 
 
 def test_seed_interval_is_welchs():
