@@ -200,7 +200,15 @@ def _interval(
     se = float(np.sqrt(var)) if var > 0 else 0.0
     half = float(_scipy_stats.t.ppf(0.5 + level / 2, df)) * se if se > 0 else 0.0
     return Interval(
-        float(estimate), float(estimate - half), float(estimate + half), seeds, queries, float(df), known, se, identities
+        float(estimate),
+        float(estimate - half),
+        float(estimate + half),
+        seeds,
+        queries,
+        float(df),
+        known,
+        se,
+        identities,
     )
 
 

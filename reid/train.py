@@ -74,10 +74,14 @@ def write_curve(path: Path, hits: dict, q_pids) -> None:
     """curve.npz: ``epochs`` (E), ``first_hit`` (E x queries, 0-based rank of the first match,
     -1 where a query has none) and ``q_pids``; empty arrays when the run evaluated no epoch."""
     epochs = sorted(hits)
-    first_hit = np.stack([np.asarray(hits[e], dtype=np.int32) for e in epochs]) if epochs else np.zeros((0, 0), np.int32)
+    first_hit = (
+        np.stack([np.asarray(hits[e], dtype=np.int32) for e in epochs]) if epochs else np.zeros((0, 0), np.int32)
+    )
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            np.savez_compressed(f, epochs=np.array(epochs, dtype=np.int32), first_hit=first_hit, q_pids=np.asarray(q_pids))
+            np.savez_compressed(
+                f, epochs=np.array(epochs, dtype=np.int32), first_hit=first_hit, q_pids=np.asarray(q_pids)
+            )
 
 
 def write_log(path: Path, rows: list[dict]) -> None:

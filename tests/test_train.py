@@ -1,6 +1,7 @@
 import csv
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
@@ -90,6 +91,24 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, tiny, tiny_cfg):
     ]
 
 
+def test_the_curves_per_query_hits_survive_a_resume(tmp_path, tiny, tiny_cfg):
+    """curve.npz (each query's first hit at each evaluation: the R1-in-training claim counts the
+    test set's people from it) of a resumed run equals an uninterrupted run's."""
+    cfg = tiny_cfg(epochs=3, eval_every=1)
+    train(cfg, tiny, "max", seed=0, out=tmp_path / "full")
+    train(cfg, tiny, "max", seed=0, out=tmp_path / "cut", stop_after=2)
+    (tmp_path / "cut" / "curve.npz").unlink()  # a killed job's outputs are removed
+    train(cfg, tiny, "max", seed=0, out=tmp_path / "cut")
+    with np.load(tmp_path / "full" / "curve.npz") as full, np.load(tmp_path / "cut" / "curve.npz") as cut:
+        assert full["epochs"].tolist() == [0, 1, 2, 3] and full["first_hit"].shape == (4, len(tiny.query))
+        assert full["q_pids"].tolist() == [s.pid for s in tiny.query]
+        for key in ("epochs", "first_hit", "q_pids"):
+            assert np.array_equal(full[key], cut[key]), key
+    rank1 = [float(r["rank1"]) for r in _rows(tmp_path / "full" / "log.csv")]
+    with np.load(tmp_path / "full" / "curve.npz") as full:  # the log's R1 is the mean of the hits
+        assert np.allclose(rank1[1:], (full["first_hit"][1:] == 0).sum(1) / (full["first_hit"][1:] >= 0).sum(1))
+
+
 def test_a_run_killed_while_writing_its_model_writes_every_output_on_resume(tmp_path, tiny, tiny_cfg, monkeypatch):
     """Killed after the last epoch's checkpoint, while writing model.pt: Snakemake removes the
     failed job's outputs (log.csv among them), and the rerun, with no epoch left to train, must
@@ -153,7 +172,7 @@ def test_checkpoint_of_another_config_or_seed_is_not_resumed(tmp_path, tiny, cap
 
 def test_a_finished_run_keeps_model_pt_not_the_resume_points(tmp_path, tiny, tiny_cfg):
     train(tiny_cfg(epochs=2, eval_every=0), tiny, "avg", seed=0, out=tmp_path / "run")
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["log.csv", "model.pt", "train.json"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["curve.npz", "log.csv", "model.pt", "train.json"]
 
 
 def test_nan_loss_names_epoch_and_step(tmp_path, tiny, monkeypatch, tiny_cfg):

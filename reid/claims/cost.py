@@ -141,7 +141,9 @@ def absolute_cost(p: dict | None) -> list[Claim]:
     return claims
 
 
-def relative_cost(residual: dict, other_name: str, other: dict, margin: float = MARGIN, a: str = "residual") -> list[Claim]:
+def relative_cost(
+    residual: dict, other_name: str, other: dict, margin: float = MARGIN, a: str = "residual"
+) -> list[Claim]:
     """``a`` (residual) against one other variant: params, FLOPs and latency, in percent more."""
     claim = f"{a} vs {other_name}"
     reference = PAPER_REFERENCE[1] if other_name == PAPER_REFERENCE[0] else None
@@ -189,7 +191,9 @@ def relative_cost(residual: dict, other_name: str, other: dict, margin: float = 
     return [params, flops, latency]
 
 
-def cost_claims(results_dir: str | Path, variants: list[str], specs: list[ClaimSpec], margin: float = MARGIN) -> list[Claim]:
+def cost_claims(
+    results_dir: str | Path, variants: list[str], specs: list[ClaimSpec], margin: float = MARGIN
+) -> list[Claim]:
     """The cost claims of ``specs`` from the profiles of ``variants``: A's absolute counts when
     A is residual (the paper's Table 4 row), and A against each of B that the config has."""
     profiles = read_profiles(results_dir)
@@ -205,7 +209,9 @@ def cost_claims(results_dir: str | Path, variants: list[str], specs: list[ClaimS
             if own is None or name not in profiles:
                 missing = ", ".join(v for v, p in ((spec.a, own), (name, profiles.get(name))) if p is None)
                 rows += [
-                    Claim("C5", f"{spec.a} vs {name}", "all", m, relative_paper(name, c), note=f"not profiled: {missing}")
+                    Claim(
+                        "C5", f"{spec.a} vs {name}", "all", m, relative_paper(name, c), note=f"not profiled: {missing}"
+                    )
                     for m, c in RELATIVE
                 ]
                 continue

@@ -166,7 +166,7 @@ HEAD = (
     "<thead><tr><th>claim</th><th>what</th><th>dataset</th><th>metric</th><th>paper</th><th>ours</th>"
     '<th title="a 95% interval where the next-to-last column says so; a range or an exact count for C5">'
     "interval</th><th>verdict</th><th>size</th><th>reads</th>"
-    '<th title="the verdict (and size) after Holm\'s adjustment over the dataset\'s tests">adjusted</th>'
+    "<th title=\"the verdict (and size) after Holm's adjustment over the dataset's tests\">adjusted</th>"
     "<th>seeds</th><th>interval counts; note</th></tr></thead>"
 )
 
@@ -190,8 +190,9 @@ def chance_paragraph(claims: list[Claim]) -> str:
     )
 
 
-def claims_table(claims: list[Claim], specs: list[ClaimSpec] | None = None, tolerance: float = 1.5,
-                 margin: float = MARGIN) -> str:
+def claims_table(
+    claims: list[Claim], specs: list[ClaimSpec] | None = None, tolerance: float = 1.5, margin: float = MARGIN
+) -> str:
     """The claims, one row per claim, dataset and metric, verdicts colour-coded and in words; the
     datasets that this run did not have are folded into one line."""
     ran = {c.dataset for c in claims if c.note != NOT_SUPPLIED}
@@ -225,7 +226,7 @@ def claims_table(claims: list[Claim], specs: list[ClaimSpec] | None = None, tole
         f"within {band} points of the paper's difference; <i>smaller</i> / <i>larger than claimed</i>: it lies "
         f"wholly beyond {band} on that side (a supported direction can still be far smaller than the paper's); "
         "<i>size not settled</i>: neither; <i>no size to compare</i>: the paper has no number on this dataset. "
-        "C2 says \"by a wide margin\": it is judged by its size first, and its row is coloured by it.</li>"
+        'C2 says "by a wide margin": it is judged by its size first, and its row is coloured by it.</li>'
         "<li><b>reads</b> puts the direction and the size in one phrase; <b>no call on one seed</b>: with fewer "
         "than two seeds on either side the verdict and the size read inconclusive and the note says why.</li>"
         f'<li><span class="verdict-untestable">untestable</span>: {UNTESTABLE}.</li></ul>'

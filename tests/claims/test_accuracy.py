@@ -121,7 +121,9 @@ def test_a_noisy_run_at_the_papers_value_is_not_supported(tmp_path):
     rng = np.random.default_rng(1)
     for seed, shift in zip((1, 2, 3), (-4.0, 0.5, 3.5)):  # a 4-point seed spread, mean 87.68
         ap = 0.8768 + shift / 100 + rng.normal(0, 0.05, QUERIES)
-        write_run(tmp_path, "market1501", "residual", seed, ap - ap.mean() + 0.8768 + shift / 100, np.zeros(QUERIES, int))
+        write_run(
+            tmp_path, "market1501", "residual", seed, ap - ap.mean() + 0.8768 + shift / 100, np.zeros(QUERIES, int)
+        )
     c = find(paper_claims(tmp_path, ["market1501"], RUNS), "residual", "market1501")
     assert c.ours == pytest.approx(87.68) and c.verdict == "inconclusive"
 

@@ -11,7 +11,6 @@ from reid.claims.declared import paper_claim_specs, parse_claim
 from reid.config import ConfigError, validate
 from reid.paper import PAPER_ROWS, paper_tables, paper_value
 from reid.report import build_report
-
 from tests.claims.test_accuracy import fake_results
 
 TABLE_METRIC = {"mAP": "mAP", "R1": "rank1"}
@@ -24,7 +23,9 @@ def test_the_papers_claims_file_holds_table_2s_numbers():
         for dataset, values in spec.paper.items():
             for metric, value in values.items():
                 a = paper_value(rows, 2, PAPER_ROWS[spec.a], dataset, TABLE_METRIC[metric])
-                expected = a if not spec.b else a - paper_value(rows, 2, PAPER_ROWS[spec.b[0]], dataset, TABLE_METRIC[metric])
+                expected = (
+                    a if not spec.b else a - paper_value(rows, 2, PAPER_ROWS[spec.b[0]], dataset, TABLE_METRIC[metric])
+                )
                 assert value == pytest.approx(expected, abs=0.005), (spec.claim_id, dataset, metric)
                 checked += 1
     assert checked == 6 * 4  # C1 (two), C2, C3 and C4 (two), two datasets, two metrics
@@ -38,7 +39,14 @@ def test_the_papers_claims_file_holds_table_2s_numbers():
         ({"id": "U1", "kind": "size", "a": "residual", "metrics": ["mAP"]}, "give b"),
         ({"id": "U1", "kind": "direction", "a": "residual", "b": "avg", "metrics": ["FLOPs"]}, "FLOPs is not a metric"),
         (
-            {"id": "U1", "kind": "direction", "a": "residual", "b": "avg", "metrics": ["mAP"], "paper": {"x": {"R1": 1}}},
+            {
+                "id": "U1",
+                "kind": "direction",
+                "a": "residual",
+                "b": "avg",
+                "metrics": ["mAP"],
+                "paper": {"x": {"R1": 1}},
+            },
             "paper.x gives R1",
         ),
     ],
@@ -51,7 +59,10 @@ def test_a_bad_claim_is_one_line_naming_it(entry, says):
 
 def test_the_config_schema_checks_the_claims_section():
     base = {"data_root": "data", "datasets": {"synthetic": {}}}
-    validate(base | {"claims": {"tolerance": 2.0, "declared": [{"id": "U1", "kind": "absolute", "a": "max", "metrics": "mAP"}]}})
+    validate(
+        base
+        | {"claims": {"tolerance": 2.0, "declared": [{"id": "U1", "kind": "absolute", "a": "max", "metrics": "mAP"}]}}
+    )
     with pytest.raises(ConfigError, match="claims.tolerance"):
         validate(base | {"claims": {"tolerance": 0}})
     with pytest.raises(ConfigError, match="claims.declared.0"):
@@ -82,7 +93,9 @@ def test_a_user_declared_claim_on_a_custom_dataset_reaches_claims_csv_and_the_pa
         },
     }
     assert [s.claim_id for s in claim_specs(config)][-1] == "U1"
-    page = build_report(tmp_path / "results", tmp_path / "report" / "index.html", config, benchmarks_dir=tmp_path).read_text()
+    page = build_report(
+        tmp_path / "results", tmp_path / "report" / "index.html", config, benchmarks_dir=tmp_path
+    ).read_text()
     with open(tmp_path / "report" / "claims.csv", newline="") as f:
         row = next(r for r in csv.DictReader(f) if r["claim_id"] == "U1")
     assert row["claim"] == "max vs avg" and row["dataset"] == "mine" and row["paper"] == "20.00"
