@@ -646,7 +646,7 @@ def test_summary_and_claims_come_first_and_hold_the_differences(checked):
         row = by_key[("residual vs max", label, "mAP")]
         assert row[5] == f"{ours:.2f}" and row[7] in ("supported", "contradicted", "inconclusive"), row
     duke_avg = by_key[("residual vs avg", "DukeMTMC-reID", "mAP")]  # avg was not run there
-    assert duke_avg[7] == "untestable" and "not run: avg" in duke_avg[9], duke_avg
+    assert duke_avg[7] == "untestable" and "not run: avg" in duke_avg[12], duke_avg
     assert all(r[7] in ("supported", "contradicted", "inconclusive", "untestable") for r in rows)
     # C5 from the profiles: residual against the baseline, FLOPs from fvcore's count to thop's
     flops = by_key[("residual vs baseline", "all (no data)", "FLOPs (%)")]

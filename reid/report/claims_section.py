@@ -232,7 +232,7 @@ def claims_table(
         f'<li><span class="verdict-untestable">untestable</span>: {UNTESTABLE}.</li></ul>'
     )
     return (
-        '<div id="claims"><h2>The claims</h2>'
+        '<div id="claims"><h2>The paper\'s claims</h2>'
         f'<ul class="claim-list">{listed}</ul>'
         "<p>For a comparison, <i>paper</i> and <i>ours</i> are differences A − B in percentage points (for C5, "
         "percent more cost; for C6, only the side Figure 5 shows); for C4 they are the metric itself. The "
