@@ -40,7 +40,7 @@ import numpy as np
 
 from reid.claims.claim import NOT_SUPPLIED, Claim
 from reid.claims.declared import ClaimSpec
-from reid.stats import difference_interval, seed_difference_interval
+from reid.stats import Interval, difference_interval, seed_difference_interval
 
 LABELS = {"loss": "loss, early (% of epoch 1)", "train acc": "train acc", "R1 in training": "R1 in training"}
 COLUMNS = {"loss": "loss", "train acc": "train_acc"}
@@ -125,6 +125,20 @@ def _span(epochs: list[int]) -> str:
     return f"epochs {epochs[0]}-{epochs[-1]}" if len(epochs) > 1 else f"epoch {epochs[0]}"
 
 
+def _judge(claim: Claim, interval: Interval | None, side: float, counts: str) -> None:
+    """The row's interval, verdict and p-value; no call with one seed on either side (no
+    interval, or one whose seed spread is unknown)."""
+    if interval is None or not interval.seed_spread_known:
+        claim.interval = "none: one seed"
+        claim.verdict = "inconclusive"
+        claim.add_note("one seed on either side: the seed-to-seed spread is unknown, so no call is made")
+        return
+    claim.ci_low, claim.ci_high = interval.low, interval.high
+    claim.interval = counts
+    claim.verdict = interval.verdict(paper_side=side)
+    claim.p_value = interval.direction_p()
+
+
 def _log_claim(claim: Claim, metric: str, side: float, runs: list[dict]) -> None:
     """The loss or training-accuracy row, from log.csv: Welch's interval over the seeds."""
     column = COLUMNS[metric]
@@ -144,17 +158,8 @@ def _log_claim(claim: Claim, metric: str, side: float, runs: list[dict]) -> None
     claim.ours = float(np.mean(a) - np.mean(b))
     claim.seeds = f"{len(a)} / {len(b)}"
     claim.add_note(f"mean over {len(epochs)} logged epochs, {_span(epochs)}{', ' + phase if phase else ''}")
-    interval = seed_difference_interval(a, b)
-    if interval is None:
-        claim.interval = "none: one seed"
-        claim.verdict = "inconclusive"
-        claim.add_note("one seed on either side: the seed-to-seed spread is unknown, so no call is made")
-        return
-    claim.ci_low, claim.ci_high = interval.low, interval.high
-    claim.interval = "seeds (Welch t)"
-    claim.verdict = interval.verdict(paper_side=side)
-    claim.p_value = interval.direction_p()
-    if metric == "loss":
+    _judge(claim, seed_difference_interval(a, b), side, "seeds (Welch t)")
+    if metric == "loss" and claim.p_value is not None:
         claim.add_note(CAVEAT)
 
 
@@ -184,15 +189,7 @@ def _hits_claim(claim: Claim, side: float, runs: list[dict]) -> None:
     claim.seeds = " / ".join(str(s) for s in interval.seeds)
     claim.queries, claim.identities = interval.queries, interval.identities
     claim.add_note(f"mean over {len(epochs)} evaluations, {_span(epochs)}")
-    if not interval.seed_spread_known:
-        claim.interval = "none: one seed"
-        claim.verdict = "inconclusive"
-        claim.add_note("one seed on either side: the seed-to-seed spread is unknown, so no call is made")
-        return
-    claim.ci_low, claim.ci_high = interval.low, interval.high
-    claim.interval = "seeds and identities"
-    claim.verdict = interval.verdict(paper_side=side)
-    claim.p_value = interval.direction_p()
+    _judge(claim, interval, side, "seeds and identities")
 
 
 def curve_claims(results_dir: str | Path, datasets: list[str], specs: list[ClaimSpec]) -> list[Claim]:
