@@ -50,9 +50,25 @@ def test_recipe_checks():
     assert train_config({}).base_lr == 0.03
 
 
-def test_shipped_configs_validate():
-    for path in sorted((ROOT / "configs").glob("*.yaml")):
-        train_config(load_config(path))
+def test_shipped_configs_validate_and_set_what_they_say():
+    paths = sorted((ROOT / "configs").glob("*.yaml"))
+    assert len(paths) >= 2  # the synthetic default and the paper's
+    for path in paths:
+        config = load_config(path)
+        cfg = train_config(config)
+        for key, value in (config.get("train") or {}).items():
+            assert getattr(cfg, key) == value, f"{path.name}: train.{key}"
+
+
+def test_each_variant_gets_its_own_loss_options():
+    """Equation (2)'s settings as training hands them to paper_loss: the plain baseline (IDE's
+    softmax) has its own label smoothing; every other variant has the paper's."""
+    cfg = TrainConfig(margin=0.7, label_smoothing=0.2, plain_label_smoothing=0.05, triplet_weight=0.5, ce_weight=3.0)
+    shared = {"margin": 0.7, "triplet_weight": 0.5, "ce_weight": 3.0}
+    for variant in ("baseline", "avg", "max", "residual"):
+        assert cfg.loss_options(variant) == {**shared, "epsilon": 0.2}, variant
+    assert cfg.loss_options("plain_baseline") == {**shared, "epsilon": 0.05}
+    assert TrainConfig().loss_options("plain_baseline")["epsilon"] == 0.0  # IDE's plain softmax by default
 
 
 def test_missing_file():

@@ -60,3 +60,26 @@ def test_loss_has_gradient():
     out = paper_loss({"triplet": [f], "logits": [z]}, torch.tensor([0, 0, 1, 1]))
     out["total"].backward()
     assert f.grad is not None and z.grad is not None and torch.isfinite(f.grad).all()
+
+
+@pytest.mark.parametrize("margin, expected", [(0.3, 5.3 / 4), (1.0, 6.0 / 4), (2.0, 8.0 / 4)])
+def test_equation_2_uses_the_margin_it_is_given(margin, expected):
+    # the by-hand example above: hardest positive - hardest negative per anchor is -2, -1, 5, -2
+    feats = torch.tensor([[0.0], [1.0], [3.0], [10.0]])
+    labels = torch.tensor([0, 0, 1, 1])
+    logits = torch.zeros(4, 2)
+    out = paper_loss({"triplet": [feats, feats], "logits": [logits]}, labels, margin=margin)
+    assert out["triplet"].item() == pytest.approx(expected, abs=1e-5)
+
+
+def test_equation_2_uses_the_smoothing_and_weights_it_is_given():
+    labels = torch.tensor([0, 1])
+    logits = torch.tensor([[2.0, 0.0], [0.5, 1.0]])
+    feats = torch.tensor([[0.0], [1.0]])
+    plain = torch.nn.functional.cross_entropy(logits, labels)
+    out = paper_loss({"triplet": [feats], "logits": [logits]}, labels, epsilon=0.0, triplet_weight=0.0, ce_weight=2.0)
+    assert out["ce"].item() == pytest.approx(plain.item(), rel=1e-6)
+    assert out["total"].item() == pytest.approx(2 * plain.item(), rel=1e-6)
+    smoothed = paper_loss({"triplet": [feats], "logits": [logits]}, labels, epsilon=0.4)
+    expected = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.4)
+    assert smoothed["ce"].item() == pytest.approx(expected.item(), rel=1e-6)

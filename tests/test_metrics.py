@@ -85,6 +85,25 @@ def test_matches_brute_force_on_random_problem(chunk):
     assert r["cmc"][0] == pytest.approx(np.mean(firsts[valid] == 0))
 
 
+@pytest.mark.parametrize("max_rank", [1, 5, 30, 119, 120, 500])
+def test_cmc_curve_is_the_fraction_of_queries_with_a_hit_at_or_before_each_rank(max_rank):
+    """The whole curve, by its definition, at cut-offs below, at and above the gallery's size:
+    cmc[k] is the fraction of evaluated queries whose first valid match is at 0-based rank k or
+    before; it has min(max_rank, gallery) entries, and a query whose first hit lies beyond the
+    curve counts at none of its ranks."""
+    rng = np.random.default_rng(4)
+    nq, ng = 60, 120
+    q_pids, g_pids = rng.integers(1, 9, nq), rng.integers(0, 9, ng)
+    q_cams, g_cams = rng.integers(1, 4, nq), rng.integers(1, 4, ng)
+    dist = rng.random((nq, ng))
+    _, firsts = _brute_force(dist, q_pids, g_pids, q_cams, g_cams)
+    firsts = firsts[firsts >= 0]
+    assert firsts.max() >= 5  # some first hits lie beyond the short curves
+    r = cmc_map(dist, q_pids, g_pids, q_cams, g_cams, max_rank=max_rank)
+    expected = [np.mean(firsts <= k) for k in range(min(max_rank, ng))]
+    np.testing.assert_allclose(r["cmc"], expected, rtol=0, atol=1e-12)
+
+
 # ---------------------------------------------------------------- exactness beyond the fast path
 
 
@@ -233,6 +252,7 @@ def torchreid_rank():
 @pytest.mark.parametrize(
     "seed,nq,ng,ids,cams", [(0, 50, 400, 25, 6), (1, 80, 250, 10, 3), (2, 120, 600, 60, 6), (3, 30, 100, 5, 2)]
 )
+@pytest.mark.torchreid
 def test_matches_torchreid_eval_market1501(torchreid_rank, seed, nq, ng, ids, cams):
     dist, q_pids, g_pids, q_cams, g_cams = _random_problem(seed, nq, ng, ids, cams)  # float64: no ties
     assert (g_pids == 0).any()

@@ -74,6 +74,24 @@ def test_same_seed_same_trajectory_and_outputs(tmp_path, tiny, tiny_cfg):
     assert c["seed"] == 2
 
 
+@pytest.mark.parametrize("variant, epsilon", [("plain_baseline", 0.05), ("residual", 0.2)])
+def test_training_hands_each_variant_its_loss_options(tmp_path, tiny, tiny_cfg, monkeypatch, variant, epsilon):
+    """What reaches equation (2) in a real training step: the config's margin, weights and the
+    variant's own label smoothing, not the paper's defaults."""
+    import reid.train
+
+    seen = []
+
+    def recording_loss(outputs, labels, **options):
+        seen.append(options)
+        return paper_loss(outputs, labels, **options)
+
+    monkeypatch.setattr(reid.train, "paper_loss", recording_loss)
+    cfg = tiny_cfg(eval_every=0, epochs=1, margin=0.7, label_smoothing=0.2, plain_label_smoothing=0.05, ce_weight=2.0)
+    train(cfg, tiny, variant, seed=0, out=tmp_path / "run")
+    assert seen and all(o == {"margin": 0.7, "epsilon": epsilon, "triplet_weight": 1.0, "ce_weight": 2.0} for o in seen)
+
+
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path, tiny, tiny_cfg):
     cfg = tiny_cfg(epochs=3, eval_every=0)
     train(cfg, tiny, "max", seed=0, out=tmp_path / "full")

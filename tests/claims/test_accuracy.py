@@ -76,6 +76,51 @@ def test_verdicts_follow_known_effects(tmp_path):
     assert market and all(c.verdict == "untestable" and c.note == NOT_SUPPLIED for c in market)
 
 
+def test_rank_metrics_count_the_queries_whose_first_hit_is_above_the_cut_off(tmp_path):
+    """R1, R5 and R10 per query from first hits on both sides of each cut-off (0-based ranks:
+    R1 is a hit at rank 0, R5 one at ranks 0-4); a skipped query (-1) counts in none."""
+    from reid.claims.accuracy import load_scores
+
+    first_hit = np.array([0, 1, 2, 4, 5, 9, 10, 30, -1, 0, 1, 4] * 4)
+    ap = np.where(first_hit < 0, np.nan, 1 / (np.abs(first_hit) + 1.0))
+    for seed in (1, 2):
+        write_run(tmp_path, "synthetic", "residual", seed, ap, first_hit)
+    scores = load_scores(tmp_path / "synthetic" / "residual")
+    for metric, cut in (("R1", 1), ("R5", 5), ("R10", 10)):
+        expected = np.where(first_hit < 0, np.nan, 100.0 * (first_hit < cut))
+        np.testing.assert_array_equal(scores.tables[metric], [expected, expected], err_msg=metric)
+
+
+def test_re_ranking_is_compared_seed_by_seed_with_the_same_models(tmp_path):
+    """C3 scores the same models twice: its interval is that of the per-seed difference. Here
+    each seed shifts residual by up to 8 points and re-ranking adds 3 to every seed alike, so the
+    paired interval is narrow and an unpaired one (which counts the seeds' spread twice) wide."""
+    from reid.claims.accuracy import load_scores
+    from reid.stats import difference_interval
+
+    rng = np.random.default_rng(2)
+    difficulty = rng.uniform(0.2, 0.6, QUERIES)
+    for seed, shift in zip((1, 2, 3), (-0.08, 0.0, 0.08)):
+        ap = difficulty + shift
+        write_run(tmp_path, "synthetic", "residual", seed, ap, np.zeros(QUERIES, int))
+        write_run(
+            tmp_path,
+            "synthetic",
+            "residual+rerank",
+            seed,
+            ap + 0.03 + rng.normal(0, 0.01, QUERIES),
+            np.zeros(QUERIES, int),
+        )
+    c = find(paper_claims(tmp_path, ["synthetic"], RUNS), "residual+rerank vs residual")
+    a = load_scores(tmp_path / "synthetic" / "residual+rerank")
+    b = load_scores(tmp_path / "synthetic" / "residual")
+    paired = difference_interval(a.tables["mAP"], b.tables["mAP"], clusters=a.pids, paired=True)
+    unpaired = difference_interval(a.tables["mAP"], b.tables["mAP"], clusters=a.pids)
+    assert c.ours == pytest.approx(3.0, abs=0.2) and c.verdict == "supported"
+    assert (c.ci_low, c.ci_high) == pytest.approx((paired.low, paired.high))
+    assert c.ci_high - c.ci_low < 1.0 < 10 < unpaired.high - unpaired.low
+
+
 def test_contradicted_when_the_effect_is_reversed(tmp_path):
     fake_results(tmp_path, means={"avg": 0.6, "residual": 0.4})
     claims = paper_claims(tmp_path, ["synthetic"], RUNS)

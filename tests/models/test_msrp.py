@@ -187,3 +187,39 @@ def test_plain_baseline_is_softmax_on_the_pooled_feature():
         assert torch.equal(model.class_scores(x), model.classifier(model(x)))
     with pytest.raises(ValueError, match="do not apply to the plain baseline"):
         build_model("plain_baseline", 5, backbone="resnet18", reduce_dim=64)
+
+
+@pytest.mark.parametrize("variant", ["avg", "max", "residual"])
+def test_each_head_fuses_its_own_pooling_with_hand_set_weights(variant):
+    """Where the model calls its fusion module: with each 1x1 delta set to "keep channels 0-3,
+    times a factor" (no BN, no ReLU), the fused feature of every scale is a known mix of that
+    scale's Pavg and Pmax. Residual is delta_max(Pmax) + delta_diff(Pavg - Pmax) = 2 Pavg - Pmax
+    with the factors 1 and 2; an argument swap would give 2 Pmax - Pavg, and would turn the avg
+    ablation into the max one."""
+    torch.manual_seed(0)
+    model = build_model(variant, num_classes=5, backbone="resnet18", reduce_dim=4, reduce_act="none").eval()
+
+    def keep_first_four(conv, factor):
+        weight = torch.zeros_like(conv.weight)
+        for c in range(4):
+            weight[c, c] = factor
+        conv.weight.copy_(weight)
+        conv.bias.zero_()
+
+    with torch.no_grad():
+        for module in model.fusion:
+            if variant == "residual":
+                keep_first_four(module.delta_max[0], 1.0)
+                keep_first_four(module.delta_diff[0], 2.0)
+            else:
+                keep_first_four(module.delta[0], 1.0)
+        x = torch.randn(2, 3, 64, 32)
+        pooled, fused, _ = model.heads(x)
+    expected_mix = {
+        "avg": lambda a, m: a,
+        "max": lambda a, m: m,
+        "residual": lambda a, m: 2 * a - m,
+    }[variant]
+    for (p_avg, p_max), got in zip(pooled, fused):
+        assert not torch.allclose(p_avg, p_max)  # the scales' two poolings differ: the test can tell them apart
+        torch.testing.assert_close(got, expected_mix(p_avg, p_max)[:, :4].flatten(1))
