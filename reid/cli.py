@@ -424,14 +424,25 @@ def is_user_error(err: BaseException) -> bool:
     return isinstance(err, (PretrainedWeightsError, CheckpointError, RunFolderError, DeviceError))
 
 
+def needs_gpu_slot(args) -> bool:
+    """Whether a command may run on a GPU, and so must claim one of a shared machine's
+    (reid.gpu_slot): training, evaluation and profiling, unless told --device cpu; Grad-CAM
+    only when told --device cuda (its default is the CPU, and a slot it held would keep a
+    training waiting for nothing)."""
+    if args.func is _figure_gradcam:
+        return args.device == "cuda"
+    return args.func in (_train, _evaluate, _profile) and getattr(args, "device", "auto") != "cpu"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.func in (_train, _evaluate, _profile, _figure_gradcam):  # GPU jobs: one GPU each (reid.gpu_slot)
-            from reid.gpu_slot import claim_gpu
-
+        if args.func in (_train, _evaluate, _profile, _figure_gradcam):  # the torch jobs
             _check_status(args)  # a dataset that failed stops the job before it waits for a GPU or imports torch
-            claim_gpu()
+            if needs_gpu_slot(args):
+                from reid.gpu_slot import claim_gpu
+
+                claim_gpu()
             # a latency measurement runs alone, on every core; the others on their share
             torch_threads("REID_MACHINE_THREADS" if args.func is _profile else "REID_TORCH_THREADS")
         return args.func(args)

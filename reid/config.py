@@ -79,7 +79,7 @@ class TrainConfig:
 
     # machinery
     device: str = "auto"  # auto | cpu | cuda
-    amp: str = "auto"  # auto (on with CUDA) | on | off
+    amp: str = "auto"  # auto (on with CUDA: bf16 from compute capability 8.0, fp16 below) | on | off | bf16 | fp16
     channels_last: str = "auto"  # auto (on with CUDA) | on | off
     compile: str = "off"  # torch.compile the training step's model: auto (on with CUDA) | on | off
     cache_dir: str = "data/cache"  # decoded uint8 image tensors, keyed by dataset and size

@@ -9,8 +9,14 @@ it ends (``kill -9`` included), so a slot is never leaked and nothing needs clea
 
 The pool, first found of:
 - ``REID_GPU_DEVICES`` (comma-separated ids or UUIDs; also how tests fake a device list);
-- ``CUDA_VISIBLE_DEVICES`` when it lists several devices (e.g. a scheduler's allocation);
-- the GPUs ``nvidia-smi -L`` lists.
+- ``CUDA_VISIBLE_DEVICES`` when it is set (e.g. a scheduler's allocation). Set but empty, or
+  starting with an invalid id such as -1, it hides every GPU, as it does from CUDA: the pool
+  is empty and the jobs run on the CPU;
+- the GPUs ``nvidia-smi -L`` lists;
+- without ``nvidia-smi`` on ``PATH`` (some containers mount the driver but not its tools), the
+  GPUs the NVIDIA driver lists under ``/proc/driver/nvidia/gpus``, with a warning. Found by
+  files, not by importing torch: the workflow asks on every start, and torch's import costs
+  seconds.
 A pool of one device or none (a CPU machine, or SLURM having given the job its own GPU)
 claims nothing. The lock folder is ``REID_GPU_LOCK_DIR`` or ``<tmp>/reid-gpu-slots-<uid>``:
 jobs that share GPUs must share it (the default does, on one machine).
@@ -30,18 +36,50 @@ from pathlib import Path
 _held: list[int] = []  # file descriptors of the slots this process holds (released at exit)
 
 
+# where the NVIDIA driver lists its GPUs, one folder each (module-level: tests point it elsewhere)
+DRIVER_GPUS = Path("/proc/driver/nvidia/gpus")
+
+
+def visible_devices(value: str) -> list[str]:
+    """The devices a CUDA_VISIBLE_DEVICES value leaves visible. CUDA reads the list up to its
+    first invalid entry, so "" and "-1" (the usual ways to hide the GPUs) leave none."""
+    devices = []
+    for item in (d.strip() for d in value.split(",")):
+        if not item or item.startswith("-"):
+            break
+        devices.append(item)
+    return devices
+
+
 def device_pool(env: dict | None = None) -> list[str]:
     """The devices jobs on this machine share, as CUDA_VISIBLE_DEVICES would name them."""
     env = os.environ if env is None else env
-    for name in ("REID_GPU_DEVICES", "CUDA_VISIBLE_DEVICES"):
-        value = env.get(name)
-        if value is not None and value.strip():  # a single visible device: a pool of one, nothing to share
-            return [d.strip() for d in value.split(",") if d.strip()]
+    if (env.get("REID_GPU_DEVICES") or "").strip():
+        return [d.strip() for d in env["REID_GPU_DEVICES"].split(",") if d.strip()]
+    if "CUDA_VISIBLE_DEVICES" in env:  # set, even to nothing: it says which GPUs CUDA will see
+        return visible_devices(env["CUDA_VISIBLE_DEVICES"])
     try:
         listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
     except (OSError, subprocess.SubprocessError):
-        return []
+        return driver_listed_gpus()
     return re.findall(r"^GPU (\d+):", listing, flags=re.M)
+
+
+def driver_listed_gpus() -> list[str]:
+    """CUDA's ids (0, 1, ...) for the GPUs the NVIDIA driver lists, when nvidia-smi cannot be
+    run; with a warning, since without it a GPU machine would look like a CPU-only one and
+    several trainings would share one GPU."""
+    try:
+        count = sum(1 for entry in DRIVER_GPUS.iterdir() if entry.is_dir())
+    except OSError:  # no NVIDIA driver: a CPU machine
+        return []
+    if count:
+        print(
+            f"warning: nvidia-smi is not on PATH; the NVIDIA driver lists {count} GPU(s) in {DRIVER_GPUS}, "
+            f"used as devices 0-{count - 1}. Put nvidia-smi on PATH, or name the GPUs in REID_GPU_DEVICES.",
+            file=sys.stderr,
+        )
+    return [str(i) for i in range(count)]
 
 
 def lock_dir(env: dict | None = None) -> Path:

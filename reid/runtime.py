@@ -3,8 +3,9 @@
 Every torch job (training, evaluation, feature extraction, profiling, the benchmarks) turns the
 config's ``device``, ``amp``, ``channels_last`` and ``compile`` switches ("auto" | "on" | "off")
 into one ``Runtime`` and hands it on, so that they all make the same choice: on a CUDA device
-"auto" means bf16 autocast (fp16 where bf16 is unsupported), channels_last and a compiled
-training step; on the CPU it means none of them.
+"auto" means mixed precision (bf16 from compute capability 8.0, fp16 with a gradient scaler
+below), channels_last and a compiled training step; on the CPU it means none of them.
+``amp`` also takes ``bf16`` or ``fp16``, to choose the precision by hand.
 """
 
 from __future__ import annotations
@@ -38,9 +39,20 @@ def switch(value: str | bool, device: torch.device) -> bool:
     return device.type == "cuda" if value == "auto" else value == "on"
 
 
+AMP_CHOICES = ("auto", "on", "off", "bf16", "fp16")
+_FORCED = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+# bf16 runs natively from compute capability 8.0 (Ampere: A100, A6000, RTX 30xx; then Ada and
+# Hopper). Older cards (V100 is 7.0, T4 7.5, RTX 20xx 7.5) emulate it: there
+# torch.cuda.is_bf16_supported() is still true, but bf16 convolutions have no fast kernels and
+# training crawls, so they get fp16, with a gradient scaler against underflow.
+BF16_FROM_CAPABILITY = (8, 0)
+
+
 def autocast_dtype(device: torch.device) -> torch.dtype:
-    """bf16, except on a GPU without it (fp16, with a gradient scaler)."""
-    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+    """The mixed precision "auto" means: bf16 on the CPU and on GPUs of compute capability 8.0
+    and newer, fp16 on older GPUs."""
+    if device.type == "cuda" and torch.cuda.get_device_capability(device) < BF16_FROM_CAPABILITY:
         return torch.float16
     return torch.bfloat16
 
@@ -63,7 +75,11 @@ class Runtime:
         source: str = "device",
     ) -> Runtime:
         dev = resolve_device(device, source)
-        return cls(dev, switch(amp, dev), autocast_dtype(dev), switch(channels_last, dev), switch(compile, dev))
+        if amp in _FORCED:
+            amp_on, dtype = True, _FORCED[amp]
+        else:
+            amp_on, dtype = switch(amp, dev), autocast_dtype(dev)
+        return cls(dev, amp_on, dtype, switch(channels_last, dev), switch(compile, dev))
 
     @classmethod
     def from_config(cls, cfg, device: str | None = None) -> Runtime:
@@ -77,7 +93,13 @@ class Runtime:
 
     @property
     def precision(self) -> str:
+        """What the forward passes run in: "bfloat16", "float16" or "float32"."""
         return str(self.amp_dtype).replace("torch.", "") if self.amp else "float32"
+
+    def grad_scaler(self) -> torch.amp.GradScaler:
+        """The gradient scaler training needs: on for fp16 (whose small gradients underflow
+        without it), off (a pass-through) otherwise."""
+        return torch.amp.GradScaler(self.device.type, enabled=self.amp and self.amp_dtype == torch.float16)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp)

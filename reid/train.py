@@ -47,7 +47,19 @@ from reid.provenance import provenance
 from reid.runtime import Runtime
 from reid.utils import atomic_path, atomic_write_json
 
-LOG_FIELDS = ["epoch", "loss", "triplet", "ce", "train_acc", "lr", "epoch_seconds", "images_per_s", "rank1", "mAP"]
+LOG_FIELDS = [
+    "epoch",
+    "loss",
+    "triplet",
+    "ce",
+    "train_acc",
+    "lr",
+    "epoch_seconds",
+    "images_per_s",
+    "rank1",
+    "mAP",
+    "precision",  # what the epoch's forward passes ran in: a resumed run may change it (restore_scaler)
+]
 
 
 class TrainingDiverged(RuntimeError):
@@ -82,6 +94,33 @@ def write_curve(path: Path, hits: dict, q_pids) -> None:
             np.savez_compressed(
                 f, epochs=np.array(epochs, dtype=np.int32), first_hit=first_hit, q_pids=np.asarray(q_pids)
             )
+
+
+def restore_scaler(scaler: torch.amp.GradScaler, state: dict, precision: str) -> str:
+    """Load a checkpoint's gradient scaler into ``scaler``, across a change of precision.
+
+    The precision is a property of the machine, not of the recipe (amp: auto picks bf16 or fp16
+    by the GPU's generation), so it is kept out of the run key: a SLURM retry that lands on
+    another GPU generation resumes instead of starting again. The weights and the optimiser's
+    state are float32 whatever the precision, so only the scaler needs care: one saved while it
+    was off (bf16 or float32) holds nothing, and one saved on is of no use to bf16 or float32.
+    Returns a note for the log when the precision changed, else "".
+    """
+    saved = state.get("scaler") or {}
+    before = state.get("precision")  # None in a checkpoint written before it was recorded
+    if scaler.is_enabled() and saved:
+        scaler.load_state_dict(saved)
+    if before is None or before == precision:
+        return ""
+    fresh = " the gradient scaler starts afresh;" if scaler.is_enabled() and not saved else ""
+    return f"trained in {before} so far, resumed in {precision} (this machine's choice);{fresh} log.csv says which epoch ran in which"
+
+
+def trained_in(history: list[dict]) -> str:
+    """The precisions a run's epochs ran in, in order of first use (e.g. "bfloat16" or
+    "bfloat16, float16" after a resume on another GPU generation)."""
+    seen = [row["precision"] for row in history if row.get("precision")]
+    return ", ".join(dict.fromkeys(seen)) or "unknown"
 
 
 def write_log(path: Path, rows: list[dict]) -> None:
@@ -166,7 +205,7 @@ def train(
         weight_decay=cfg.weight_decay,
         **({"fused": True} if device.type == "cuda" else {}),
     )
-    scaler = torch.amp.GradScaler("cuda", enabled=runtime.amp and runtime.amp_dtype == torch.float16)
+    scaler = runtime.grad_scaler()
     augment = augmentation_from_config(cfg)
 
     history: list[dict] = []
@@ -182,7 +221,9 @@ def train(
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        scaler.load_state_dict(state["scaler"])
+        note = restore_scaler(scaler, state, runtime.precision)
+        if note:
+            print(f"{out}: {note}")
         history = state["history"]
         query_hits = state.get("query_hits", {})
         start_epoch = state["epoch"]
@@ -236,6 +277,7 @@ def train(
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scaler": scaler.state_dict(),
+                "precision": runtime.precision,
                 "history": history,
                 "query_hits": query_hits,
             },
@@ -273,7 +315,7 @@ def train(
         seed=seed,
         dataset=dataset.name,
         dataset_fingerprint=data_key,
-        provenance=provenance(device),
+        provenance={**provenance(device), "precision": trained_in(history)},
     )
     if final_features is not None:
         features_key = extraction_key(digest, data_key, runtime, cfg.eval_flip, cfg.eval_batch_size)
@@ -365,4 +407,5 @@ def train_one_epoch(
         "lr": lr,
         "epoch_seconds": round(seconds, 3),
         "images_per_s": round(n_images / seconds, 2) if seconds > 0 else math.nan,
+        "precision": runtime.precision,
     }

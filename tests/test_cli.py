@@ -22,3 +22,20 @@ def test_the_workflow_sets_the_torch_threads_of_a_job(monkeypatch):
             assert torch.get_num_threads() == before
     finally:
         torch.set_num_threads(before)
+
+
+def test_only_the_commands_that_may_use_a_gpu_claim_one():
+    """A GPU slot held by a CPU job keeps a training waiting for nothing."""
+    from reid.cli import build_parser, needs_gpu_slot
+
+    def needs(*argv):
+        return needs_gpu_slot(build_parser().parse_args(list(argv)))
+
+    cam = ["figure", "gradcam", "--checkpoint", "avg=a/model.pt", "--dataset", "d", "--path", "p", "--out", "o.png"]
+    assert not needs(*cam)  # Grad-CAM runs on the CPU unless told otherwise
+    assert needs(*cam, "--device", "cuda")
+    evaluate = ["evaluate", "--config", "c.yaml", "--dataset", "d", "--checkpoint", "m.pt", "--out", "o"]
+    assert needs(*evaluate) and needs(*evaluate, "--device", "cuda")
+    assert not needs(*evaluate, "--device", "cpu")
+    assert needs("train", "--config", "c.yaml", "--dataset", "d", "--variant", "residual", "--out", "o")
+    assert not needs("report", "--config", "c.yaml")

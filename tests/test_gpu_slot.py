@@ -6,6 +6,9 @@ import subprocess
 import sys
 import time
 
+import pytest
+
+import reid.gpu_slot
 from reid.gpu_slot import claim_gpu, device_pool
 
 HOLD = """
@@ -19,12 +22,34 @@ if device is not None:
 """
 
 
-def test_pool_comes_from_reid_gpu_devices_then_cuda_visible_devices(monkeypatch):
+def test_pool_comes_from_reid_gpu_devices_then_cuda_visible_devices(monkeypatch, tmp_path):
     assert device_pool({"REID_GPU_DEVICES": "0,1, 2,3"}) == ["0", "1", "2", "3"]
     assert device_pool({"CUDA_VISIBLE_DEVICES": "4,6"}) == ["4", "6"]
     assert device_pool({"REID_GPU_DEVICES": "1", "CUDA_VISIBLE_DEVICES": "4,6"}) == ["1"]
-    monkeypatch.setenv("PATH", "/nonexistent")  # no nvidia-smi: no GPUs
+    monkeypatch.setenv("PATH", "/nonexistent")  # no nvidia-smi, and no driver: no GPUs
+    monkeypatch.setattr(reid.gpu_slot, "DRIVER_GPUS", tmp_path / "no-driver")
     assert device_pool({}) == []
+
+
+@pytest.mark.parametrize("value, visible", [("", []), (" ", []), ("-1", []), ("0,-1,1", ["0"]), ("2", ["2"])])
+def test_cuda_visible_devices_set_to_hide_the_gpus_hides_them(monkeypatch, value, visible):
+    """A user hiding the GPUs ("" or -1) gets CPU jobs, not the GPUs nvidia-smi would list
+    (claim_gpu would then have made one visible again)."""
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("nvidia-smi must not be asked"))
+    env = {"CUDA_VISIBLE_DEVICES": value, "REID_GPU_LOCK_DIR": "/nonexistent"}
+    assert device_pool(env) == visible
+    assert claim_gpu(env=env) is None and env["CUDA_VISIBLE_DEVICES"] == value
+
+
+def test_a_gpu_machine_without_nvidia_smi_is_found_through_the_driver(monkeypatch, tmp_path, capsys):
+    driver = tmp_path / "gpus"
+    for bus in ("0000:17:00.0", "0000:65:00.0"):
+        (driver / bus).mkdir(parents=True)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(reid.gpu_slot, "DRIVER_GPUS", driver)
+    assert device_pool({}) == ["0", "1"]
+    assert "nvidia-smi is not on PATH; the NVIDIA driver lists 2 GPU(s)" in capsys.readouterr().err
 
 
 def test_one_device_or_none_claims_nothing(tmp_path):

@@ -109,6 +109,60 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, tiny, tiny_cfg):
     ]
 
 
+@pytest.mark.parametrize("first, then", [("float32", "float16"), ("float16", "bfloat16"), ("float16", "float16")])
+def test_a_resume_on_another_gpu_generation_changes_precision_and_goes_on(
+    tmp_path, tiny, tiny_cfg, monkeypatch, capsys, first, then
+):
+    """amp: auto picks bf16 on a new GPU and fp16 (with a gradient scaler) on an old one, so a
+    SLURM retry on another generation resumes in another precision. Faked here on the CPU, where
+    both run: the resume keeps the epochs done, loads the scaler only where there is one to
+    load (an empty one used to fail in GradScaler.load_state_dict), and the log and the model
+    file say which precision ran when."""
+    import reid.train
+    from reid.runtime import Runtime
+
+    dtypes = {"float32": None, "float16": torch.float16, "bfloat16": torch.bfloat16}
+    cfg = tiny_cfg(epochs=2, eval_every=0)
+
+    def runtime_in(precision):
+        dtype = dtypes[precision]
+        fake = Runtime(torch.device("cpu"), amp=dtype is not None, amp_dtype=dtype or torch.bfloat16)
+        monkeypatch.setattr(reid.train.Runtime, "from_config", classmethod(lambda cls, cfg, device=None: fake))
+
+    runtime_in(first)
+    train(cfg, tiny, "residual", seed=0, out=tmp_path / "run", stop_after=1)
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert state["precision"] == first and bool(state["scaler"]) == (first == "float16")
+    runtime_in(then)
+    capsys.readouterr()
+    train(cfg, tiny, "residual", seed=0, out=tmp_path / "run")
+    said = capsys.readouterr().out
+    assert "resuming" in said and "training from the start" not in said
+    if first != then:
+        assert f"trained in {first} so far, resumed in {then}" in said
+    rows = _rows(tmp_path / "run" / "log.csv")
+    assert [r["epoch"] for r in rows] == ["1", "2"] and [r["precision"] for r in rows] == [first, then]
+    assert all(np.isfinite(float(r["loss"])) for r in rows)
+    model = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    assert model["provenance"]["precision"] == (first if first == then else f"{first}, {then}")
+
+
+def test_restoring_the_scaler_across_precisions():
+    from reid.train import restore_scaler
+
+    on = torch.amp.GradScaler("cpu", enabled=True, init_scale=1024.0)
+    assert restore_scaler(on, {"scaler": {}, "precision": "bfloat16"}, "float16").startswith(
+        "trained in bfloat16 so far, resumed in float16 (this machine's choice); the gradient scaler starts afresh;"
+    )
+    assert on.get_scale() == 1024.0
+    saved = torch.amp.GradScaler("cpu", enabled=True, init_scale=8.0).state_dict()
+    assert restore_scaler(on, {"scaler": saved, "precision": "float16"}, "float16") == ""
+    assert on.get_scale() == 8.0  # the same precision: the run's own scale goes on
+    off = torch.amp.GradScaler("cpu", enabled=False)
+    assert "resumed in bfloat16" in restore_scaler(off, {"scaler": saved, "precision": "float16"}, "bfloat16")
+    assert restore_scaler(on, {"scaler": {}}, "float16") == ""  # a checkpoint from before the record: no note
+
+
 def test_the_curves_per_query_hits_survive_a_resume(tmp_path, tiny, tiny_cfg):
     """curve.npz (each query's first hit at each evaluation: the R1-in-training claim counts the
     test set's people from it) of a resumed run equals an uninterrupted run's."""
