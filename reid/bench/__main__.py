@@ -5,7 +5,7 @@ import sys
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reid.bench", description="benchmarks that print figures")
     commands = parser.add_subparsers(dest="command", required=True)
-    from reid.bench import cpu_bench, eval_bench, suite_bench, train_bench
+    from reid.bench import cpu_bench, eval_bench, gpu_check, suite_bench, train_bench
 
     train_bench.add_arguments(commands.add_parser("train", help="training throughput: real pipeline vs model alone"))
     eval_bench.add_arguments(
@@ -18,6 +18,9 @@ def main(argv=None) -> int:
     )
     suite_bench.add_arguments(
         commands.add_parser("suite", help="the README's first command, timed per stage, with the machine's figure")
+    )
+    gpu_check.add_arguments(
+        commands.add_parser("gpu", help="the CUDA code paths, run once on a GPU machine, one line per check")
     )
     args = parser.parse_args(argv)
     return args.func(args)

@@ -24,7 +24,7 @@ from reid.data.cache import load_images
 from reid.data.sampler import pk_batches
 from reid.losses import paper_loss
 from reid.models import build_model
-from reid.runtime import Runtime
+from reid.runtime import AMP_CHOICES, Runtime
 from reid.variants import VARIANTS
 
 
@@ -41,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--width", type=int, default=144)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--amp", default="auto", choices=["auto", "on", "off"])
+    p.add_argument("--amp", default="auto", choices=AMP_CHOICES)
     p.add_argument("--channels-last", default="auto", choices=["auto", "on", "off"])
     p.add_argument("--compile", default="off", choices=["auto", "on", "off"], help="torch.compile the model")
     p.add_argument("--steps", type=int, default=5, help="steps per timed round")
@@ -106,7 +106,7 @@ def run(args) -> int:
     optimizer = torch.optim.SGD(
         params, lr=1e-3, momentum=0.9, weight_decay=5e-4, **({"fused": True} if device.type == "cuda" else {})
     )
-    scaler = torch.amp.GradScaler("cuda", enabled=runtime.amp and runtime.amp_dtype == torch.float16)
+    scaler = runtime.grad_scaler()
     augment = augmentation_from_config(cfg)
     generator = seeded_generator(0)
     rng = np.random.default_rng(0)
