@@ -36,6 +36,43 @@ def pytest_collection_modifyitems(items):
     items.sort(key=longest_first)  # stable: order kept otherwise
 
 
+# Skips that depend on whether the machine has a GPU: CI's has none (and on a GPU machine the
+# SLURM test, whose node fakes one, steps aside). Any other skip hides a test that CI must run:
+# with CI=true (the CI's environment, and .ci/run's) it fails the run, and the reason is printed.
+MACHINE_SKIPS = ("no CUDA device", "the node's GPU here is a fake one")
+_unexpected_skips: list[tuple[str, str]] = []
+
+
+def _strict_skips() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        if not reason.startswith(MACHINE_SKIPS):
+            _unexpected_skips.append((report.nodeid, reason))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # the controller of pytest -n N decides (the workers' reports reach it too)
+    if _strict_skips() and _unexpected_skips and not hasattr(session.config, "workerinput"):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _strict_skips() and _unexpected_skips:
+        terminalreporter.section("skips CI does not allow (CI=true)", red=True)
+        for nodeid, reason in _unexpected_skips:
+            terminalreporter.line(f"{nodeid}: {reason}", red=True)
+        terminalreporter.line(
+            f"{len(_unexpected_skips)} test(s) skipped for a reason other than the machine's GPU: install what "
+            "they name (the README's test command does), or unset CI to allow it",
+            red=True,
+        )
+
+
 @pytest.fixture(scope="session")
 def tiny_synthetic(tmp_path_factory):
     """The tiny synthetic set, rendered once per test session."""

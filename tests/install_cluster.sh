@@ -2,9 +2,10 @@
 # Test set-up for the cluster tests: the SLURM test (tests/test_slurm.py) brings up a single-node
 # cluster from Debian's slurm-wlm and munge packages; the Kubernetes profile's storage plugin
 # (snakemake-storage-plugin-fs, tests/test_cluster_profiles.py) copies files with rsync. Installs
-# them with apt-get where they are missing and possible; elsewhere says how, and those tests skip
-# with the same advice. Nothing is started here, and no service is enabled: the SLURM test starts
-# the daemons as plain processes and stops them by PID.
+# them with apt-get where they are missing and possible. Where it cannot, it says how and exits 1,
+# so that the README's test command stops here instead of running a suite whose cluster tests
+# would skip (with CI=true such a skip fails the run). Nothing is started here, and no service
+# is enabled: the SLURM test starts the daemons as plain processes and stops them by PID.
 if command -v slurmctld >/dev/null 2>&1 && command -v slurmd >/dev/null 2>&1 && command -v munged >/dev/null 2>&1 \
     && command -v rsync >/dev/null 2>&1; then
     exit 0
@@ -26,6 +27,6 @@ if command -v apt-get >/dev/null 2>&1; then
         [ -n "$REMOVE_POLICY" ] && rm -f /usr/sbin/policy-rc.d
     fi
 fi
-echo "note: slurm-wlm, munge or rsync could not be installed here; the cluster tests that need them will be skipped." >&2
-echo "      Install them as root (Debian/Ubuntu: apt-get install slurm-wlm munge rsync)." >&2
-exit 0
+echo "error: slurm-wlm, munge or rsync is missing, and could not be installed here (the cluster tests need them)." >&2
+echo "       Install them as root (Debian/Ubuntu: apt-get install slurm-wlm munge rsync)." >&2
+exit 1

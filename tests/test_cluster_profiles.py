@@ -19,6 +19,9 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from tools.snakemake_run import SNAKEMAKE
+from tools.snakemake_run import env as snakemake_env
+
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = {  # what each profile needs installed, beside snakemake
     "slurm": ["snakemake_executor_plugin_slurm"],
@@ -28,8 +31,6 @@ GPU_RULES = {"train", "evaluate", "evaluate_rerank", "profile"}
 CPU_RULES = {"dataset", "histogram_baseline", "figure_gradcam", "figure_ranked_lists", "report"}
 # the paper's run: 2 datasets x 5 variants x 3 seeds; one profile job for every variant
 PAPER_COUNTS = {"dataset": 2, "train": 30, "evaluate": 30, "evaluate_rerank": 6, "profile": 1, "report": 1}
-
-pytestmark = pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake is not installed")
 
 
 def need_plugins(profile: str) -> None:
@@ -70,7 +71,7 @@ def dry_run(profile: str, config: str, tmp_path_factory) -> list[dict]:
         env = {k: v for k, v in os.environ.items() if k != "SNAKEMAKE_PROFILE"}
         done = subprocess.run(
             [
-                "snakemake",
+                *SNAKEMAKE,
                 "-s",
                 str(ROOT / "Snakefile"),
                 "--directory",
@@ -86,7 +87,7 @@ def dry_run(profile: str, config: str, tmp_path_factory) -> list[dict]:
             capture_output=True,
             text=True,
             timeout=300,
-            env=env,
+            env=snakemake_env(env),
         )
         output = done.stdout + done.stderr
         hint = ""
@@ -266,11 +267,16 @@ def test_kubernetes_retry_resumes_from_the_checkpoint_on_the_shared_volume(tmp_p
     volume = tmp_path / "volume"
 
     def snakemake(folder: Path) -> subprocess.Popen:
-        cmd = ["snakemake", target, "-s", str(ROOT / "Snakefile"), "--directory", str(folder)]
+        cmd = [*SNAKEMAKE, target, "-s", str(ROOT / "Snakefile"), "--directory", str(folder)]
         cmd += ["--configfile", str(config), "--cores", "2"]
         cmd += ["--default-storage-provider", "fs", "--default-storage-prefix", str(volume)]
         return subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            env=snakemake_env(),
         )
 
     def finish(job: subprocess.Popen) -> str:

@@ -1,13 +1,9 @@
 """kill -9 of a training job, then a rerun of the workflow: resumes and ends exactly where an
 uninterrupted run ends (two trials here; ``python tools/faults.py --trials 10`` for the ten)."""
 
-import shutil
-
 import pytest
 
 from tools.faults import run_trials
-
-pytestmark = pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake is not installed")
 
 
 @pytest.mark.slow(seconds=55)  # with the uninterrupted reference run (conftest), if it is first to ask

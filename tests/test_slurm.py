@@ -31,6 +31,8 @@ import torch
 import yaml
 
 from tools.faults import comparable, same_weights, trial_config, weights
+from tools.snakemake_run import SNAKEMAKE
+from tools.snakemake_run import env as snakemake_env
 
 ROOT = Path(__file__).resolve().parents[1]
 # the path compiled into SLURM: the plugin's job step removes SLURM_CONF from its inner srun
@@ -193,11 +195,13 @@ PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP
 def snakemake(workdir: Path, config: Path, *targets: str) -> subprocess.Popen:
     """The workflow through profiles/slurm, in the background (targets first: --configfile and
     --set-resources take several values)."""
-    cmd = ["snakemake", *targets, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir)]
+    cmd = [*SNAKEMAKE, *targets, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir)]
     cmd += ["--configfile", str(config), "--profile", str(ROOT / "profiles" / "slurm")]
     cmd += ["--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1"]
     cmd += ["--latency-wait", "5", *small_cluster_overrides()]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, env=snakemake_env()
+    )
 
 
 def finish(job: subprocess.Popen) -> tuple[int, str]:

@@ -3,7 +3,6 @@ and the whole DAG end to end on a tiny profile beside a missing dataset (about a
 cores, both tests on that run)."""
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+
+from tools.snakemake_run import SNAKEMAKE
+from tools.snakemake_run import env as snakemake_env
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
@@ -37,16 +39,14 @@ TINY = {
 
 SUITE_VARIANTS = [*TINY["variants"], "plain_baseline"]  # the tiny suite's: Table 2's both baselines
 
-pytestmark = pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake is not installed")
-
 
 def snakemake(workdir: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), *args],
+        [*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), *args],
         capture_output=True,
         text=True,
         timeout=600,
-        env=env,
+        env=snakemake_env(env),
     )
 
 

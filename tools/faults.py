@@ -30,6 +30,11 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+if ROOT.as_posix() not in sys.path:  # run as python tools/faults.py: tools.snakemake_run is found from the root
+    sys.path.insert(0, ROOT.as_posix())
+from tools.snakemake_run import SNAKEMAKE  # noqa: E402 - after the path it needs
+from tools.snakemake_run import env as snakemake_env  # noqa: E402
+
 TARGET = "results/synthetic/residual/seed1/metrics.json"
 RUN = "results/synthetic/residual/seed1"
 # what an uninterrupted run computes: the trials' target, and its re-ranked evaluation for the
@@ -70,7 +75,7 @@ def trial_config(data_root: Path, cache_dir: Path) -> dict:
 def snakemake(workdir: Path, config: Path, targets: tuple[str, ...] = (TARGET,)) -> subprocess.Popen:
     return subprocess.Popen(
         [
-            "snakemake",
+            *SNAKEMAKE,
             "-s",
             str(ROOT / "Snakefile"),
             "--directory",
@@ -87,6 +92,7 @@ def snakemake(workdir: Path, config: Path, targets: tuple[str, ...] = (TARGET,))
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        env=snakemake_env(),
     )
 
 

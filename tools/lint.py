@@ -37,7 +37,9 @@ def main() -> int:
     for command in (["ruff", "check", "."], ["ruff", "format", "--check", "."]):
         done = subprocess.run([sys.executable, "-m", *command], cwd=ROOT)
         failed |= done.returncode != 0
-    done = subprocess.run(["snakemake", "--lint"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     output = done.stdout + done.stderr
     lints = snakemake_lints(output)
     unexpected = [(where, title) for where, title in lints if title not in ACCEPTED]
