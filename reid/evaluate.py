@@ -207,6 +207,7 @@ def evaluate_checkpoint(
         "rerank_params": dict(RERANK_PARAMS) if rerank else None,
         "flip": bool(flip),
         "amp": runtime.amp,
+        "precision": runtime.precision,  # what the features were extracted in (bf16 and fp16 differ slightly)
         "input": [cfg.height, cfg.width],
         "feature_dim": int(feats["query"].shape[1]),
         "features": "from the training's last evaluation" if saved is not None else "extracted",
