@@ -156,8 +156,7 @@ def check_training(checks: Checks, dataset, folder: Path, device: str) -> dict[s
     from reid.train import train
 
     models = {}
-    # fp16 has no fast kernels on the CPU (an epoch takes ten times as long): there it runs in
-    # the resume check only
+    # fp16 has no fast kernels on the CPU (an epoch takes ten times as long): left out there
     chosen = (("bf16", "bfloat16"), ("fp16", "float16"), ("off", "float32"))
     for amp, precision in chosen if device == "cuda" else (chosen[0], chosen[2]):
         out = folder / f"train-{amp}"
