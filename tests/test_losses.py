@@ -83,3 +83,41 @@ def test_equation_2_uses_the_smoothing_and_weights_it_is_given():
     smoothed = paper_loss({"triplet": [feats], "logits": [logits]}, labels, epsilon=0.4)
     expected = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.4)
     assert smoothed["ce"].item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_the_defaults_are_bots_margin_and_smoothing():
+    """Called without them, the triplet's margin is 0.3 and the smoothing 0.1 (BoT's values)."""
+    feats = torch.tensor([[0.0], [1.0], [3.0], [10.0]])
+    labels = torch.tensor([0, 0, 1, 1])
+    assert batch_hard_triplet(feats, labels)[0].item() == pytest.approx(5.3 / 4, abs=1e-5)  # the example above
+    logits = torch.tensor([[2.0, 0.0, -1.0]])
+    logp = torch.log_softmax(logits, 1)[0]
+    assert label_smoothed_ce(logits, torch.tensor([0])).item() == pytest.approx(
+        -(0.9 * logp[0] + 0.1 / 3 * logp.sum()).item(), rel=1e-6
+    )
+
+
+def test_a_collapsed_embedding_separates_no_anchor_and_keeps_a_finite_gradient():
+    """Every feature the same (as at a bad start): each hardest negative is as near as the hardest
+    positive, so no anchor counts as separated and the loss is the margin; the distance's root
+    is clamped, so the gradient at distance 0 is finite, not NaN."""
+    feats = torch.ones(4, 3, requires_grad=True)
+    loss, separated = batch_hard_triplet(feats, torch.tensor([0, 0, 1, 1]), margin=0.3)
+    assert separated.item() == 0.0
+    assert loss.item() == pytest.approx(0.3, abs=1e-5)
+    loss.backward()
+    assert torch.isfinite(feats.grad).all()
+    # duplicates inside an otherwise spread batch: the zero distances between them as well
+    spread = torch.tensor([[0.0, 1.0], [0.0, 1.0], [2.0, 0.0], [2.0, 0.0]], requires_grad=True)
+    batch_hard_triplet(spread, torch.tensor([0, 0, 1, 1]))[0].backward()
+    assert torch.isfinite(spread.grad).all()
+
+
+def test_the_accuracy_is_the_classifiers_mean_top_1():
+    """The training accuracy: per classifier, the fraction of samples whose highest logit is their
+    label, then the mean over the classifiers (2/4 and 4/4 here)."""
+    labels = torch.tensor([0, 1, 2, 0])
+    half_right = torch.tensor([[3.0, 0.0, 1.0], [0.0, 2.0, 1.0], [2.0, 1.0, 0.0], [0.0, 0.0, 5.0]])
+    all_right = torch.tensor([[3.0, 0.0, 1.0], [0.0, 2.0, 1.0], [0.0, 1.0, 2.0], [5.0, 0.0, 0.0]])
+    out = paper_loss({"triplet": [], "logits": [half_right, all_right]}, labels)
+    assert out["accuracy"].item() == pytest.approx(0.75)

@@ -104,6 +104,22 @@ def test_cmc_curve_is_the_fraction_of_queries_with_a_hit_at_or_before_each_rank(
     np.testing.assert_allclose(r["cmc"], expected, rtol=0, atol=1e-12)
 
 
+def test_the_cmc_curve_runs_to_rank_50_by_default():
+    """The Market-1501 convention the evaluation writes to metrics.json: ranks 1 to 50, or the
+    gallery's size where it is smaller."""
+    dist, *ids = _random_problem(0, nq=10, ng=120)
+    assert len(cmc_map(dist, *ids)["cmc"]) == 50
+    assert len(cmc_map(dist[:, :30], ids[0], ids[1][:30], ids[2], ids[3][:30])["cmc"]) == 30
+
+
+def test_integer_distances_keep_their_order_beyond_float32():
+    """Integer distances are ranked exactly (as float64): in float32, 2**24 + 1 and 2**24 are one
+    value, and the gallery order would then rank the true match g0 first."""
+    dist = np.array([[2**24 + 1, 2**24]], dtype=np.int64)
+    r = cmc_map(dist, [1], [1, 2], [1], [2, 2])
+    assert r["first_hit"][0] == 1 and r["ap"][0] == 0.5
+
+
 # ---------------------------------------------------------------- exactness beyond the fast path
 
 

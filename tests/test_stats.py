@@ -477,3 +477,82 @@ def test_seed_difference_interval_is_welchs():
         ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
         assert iv.low == pytest.approx(ci.low) and iv.high == pytest.approx(ci.high)
     assert seed_difference_interval([1.0], [0.0, 1.0]) is None
+
+
+def test_one_seed_identity_interval_worked_by_hand():
+    """One seed, six queries of three people: only the identity part, the cluster-robust variance
+    of the mean, G / (G - 1) * sum_g C_g^2 / Q^2, with G - 1 degrees of freedom.
+    Scores 0.2 0.4 | 1.0 0.5 | 0.9 0.0, mean 0.5; the people's sums of deviations C = -0.4, 0.5,
+    -0.1; sum C^2 = 0.42; variance 3/2 * 0.42 / 36 = 0.0175; t with 2 degrees of freedom."""
+    iv = mean_interval([[0.2, 0.4, 1.0, 0.5, 0.9, 0.0]], clusters=["p", "p", "q", "q", "r", "r"])
+    half = stats.t.ppf(0.975, 2) * np.sqrt(0.0175)
+    assert iv.estimate == pytest.approx(0.5) and iv.df == pytest.approx(2.0)
+    assert (iv.low, iv.high) == pytest.approx((0.5 - half, 0.5 + half))
+    assert iv.identities == 3 and not iv.seed_spread_known
+
+
+def test_two_seed_interval_worked_by_hand():
+    """Two seeds, four queries of two people: each part of Var(D) written out.
+        seeds' metrics 0.5 and 0.55: seed part var(ddof=1) / S = 0.00125 / 2 = 0.000625
+        seed-averaged scores 0.3 0.5 | 0.8 0.5, mean 0.525: C = -0.25, 0.25, raw 2/1 * 0.125 = 0.25
+        two-way residuals' sums per person: seed 1 -0.15, 0.15; seed 2 0.15, -0.15;
+            squares summed 0.09, over S - 1 = 0.09, over S = 0.045: the interaction
+        identity part (0.25 - 0.045) / 4^2
+    Welch-Satterthwaite: one degree of freedom for each part."""
+    iv = mean_interval([[0.2, 0.4, 0.9, 0.5], [0.4, 0.6, 0.7, 0.5]], clusters=[7, 7, 3, 3])
+    seed_part, identity_part = 0.000625, (0.25 - 0.045) / 16
+    var = seed_part + identity_part
+    df = var**2 / (seed_part**2 / 1 + identity_part**2 / 1)
+    assert iv.se**2 == pytest.approx(var) and iv.df == pytest.approx(df)
+    half = stats.t.ppf(0.975, df) * np.sqrt(var)
+    assert (iv.low, iv.high) == pytest.approx((0.525 - half, 0.525 + half))
+
+
+def test_seeds_without_a_query_part_give_the_t_intervals():
+    """Each seed's scores the same on every query: no test-set part is left, and the interval of
+    the mean is the one-sample t-interval over the seeds' metrics, that of a difference Welch's."""
+    a = np.repeat([[0.61], [0.63], [0.66]], 50, axis=1)
+    b = np.repeat([[0.58], [0.62], [0.59], [0.60]], 50, axis=1)
+    mean = mean_interval(a)
+    expected = stats.ttest_1samp(a[:, 0], 0.0).confidence_interval(0.95)
+    assert (mean.low, mean.high) == pytest.approx((expected.low, expected.high))
+    diff = difference_interval(a, b)
+    welch = stats.ttest_ind(a[:, 0], b[:, 0], equal_var=False).confidence_interval(0.95)
+    assert (diff.low, diff.high) == pytest.approx((welch.low, welch.high))
+
+
+def test_one_seed_on_either_side_makes_the_spread_unknown():
+    """Three seeds of A against one of B: B's seed spread is not known, so no call is made."""
+    rng = np.random.default_rng(14)
+    a, b = rng.normal(0.8, 0.01, (3, 40)), rng.normal(0.2, 0.01, (1, 40))
+    iv = difference_interval(a, b)
+    assert iv.seeds == (3, 1) and not iv.seed_spread_known
+    assert iv.verdict() == "inconclusive" and iv.size(0.6, 1.5) == ("inconclusive", None)
+
+
+def test_c4_counts_the_papers_runs_by_our_spread_worked_by_hand():
+    """Ours 1, 2 and 4 against a published mean of three runs, 3.0: the variance of the
+    difference is s^2 (1/3 + 1/3) with s^2 = 7/3 from our seeds (ddof 1), 2 degrees of freedom."""
+    iv = against_published_mean([1.0, 2.0, 4.0], 3.0, 3)
+    half = stats.t.ppf(0.975, 2) * np.sqrt(7 / 3 * 2 / 3)
+    assert iv.estimate == pytest.approx(7 / 3 - 3.0) and iv.df == pytest.approx(2.0)
+    assert (iv.low, iv.high) == pytest.approx((7 / 3 - 3.0 - half, 7 / 3 - 3.0 + half))
+
+
+def test_an_interval_that_touches_a_bound_makes_no_call():
+    """The calls need the interval wholly on one side: one that ends exactly at zero holds zero
+    (as ``contains`` says), and one that ends exactly at the band's edge is not inside it; the
+    p-value there is 0.05 itself, not below it."""
+    assert Interval(1.0, 0.0, 2.0, (3, 3), 300, 10.0, True).verdict() == "inconclusive"
+    assert Interval(-1.0, -2.0, 0.0, (3, 3), 300, 10.0, True).verdict(paper_side=-1) == "inconclusive"
+    edge = interval(0.0, 1.5)
+    assert (edge.low, edge.high) == (-1.5, 1.5)
+    where, p = edge.band(0.0, 1.5)
+    assert where == "neither" and p == pytest.approx(0.05)
+
+
+def test_holm_rejects_a_p_value_equal_to_its_bound():
+    """Holm's procedure rejects the k-th smallest p-value when it is at most alpha / (m - k + 1):
+    0.025 = 0.05 / 2 and then 0.05 = 0.05 / 1 are both rejected."""
+    assert holm([0.05, 0.025], 0.05) == [True, True]
+    assert holm([0.05, 0.0251], 0.05) == [False, False]

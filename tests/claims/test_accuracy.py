@@ -6,7 +6,7 @@ import csv
 import numpy as np
 import pytest
 
-from reid.claims import CSV_COLUMNS, NOT_SUPPLIED, paper_claims, write_claims_csv
+from reid.claims import CSV_COLUMNS, NOT_SUPPLIED, load_scores, paper_claims, write_claims_csv
 from reid.report import build_report
 
 RUNS = ["baseline", "plain_baseline", "avg", "max", "residual", "residual+rerank"]
@@ -266,3 +266,65 @@ def test_a_training_reading_joins_the_sensitivity_table_once_run(tmp_path):
     assert vs_avg.verdicts["triplet_fused"] == "contradicted" and vs_avg.changes
     assert by[("residual+rerank vs residual", "mAP")].verdicts["triplet_fused"] == "untestable"  # not re-ranked
     assert by[("residual vs baseline", "mAP")].verdicts["triplet_fused"] == "supported"  # baseline as it was
+
+
+def test_a_query_skipped_in_one_seed_only_is_left_out_of_the_comparison(tmp_path):
+    """Only queries that every seed of both runs evaluated are compared: one that a single seed
+    skipped is left out (not a NaN result)."""
+    fake_results(tmp_path)
+    path = tmp_path / "synthetic" / "avg" / "seed2" / "per_query.npz"
+    with np.load(path) as data:
+        arrays = dict(data)
+    for key in ("ap", "ap_raw", "ap_normalized"):
+        arrays[key][10] = np.nan
+    for key in ("first_hit", "first_hit_raw", "first_hit_normalized"):
+        arrays[key][10] = -1
+    np.savez_compressed(path, **arrays)
+    c = find(paper_claims(tmp_path, ["synthetic"], RUNS), "residual vs avg")
+    assert c.queries == QUERIES - 5 - 1 and np.isfinite(c.ours) and c.verdict == "supported"
+
+
+def test_re_ranking_is_paired_on_the_seeds_both_have(tmp_path):
+    """Re-ranking evaluated for seeds 2 and 3 of residual's 1, 2 and 3: each re-ranked seed is
+    compared with its own model (seed 2 with seed 2), whose shifts of -8, 0 and +8 points would
+    otherwise swamp the +3 that re-ranking adds."""
+    rng = np.random.default_rng(3)
+    difficulty = rng.uniform(0.2, 0.6, QUERIES)
+    for seed, shift in zip((1, 2, 3), (-0.08, 0.0, 0.08)):
+        ap = difficulty + shift
+        write_run(tmp_path, "synthetic", "residual", seed, ap, np.zeros(QUERIES, int))
+        if seed > 1:
+            reranked = ap + 0.03 + rng.normal(0, 0.01, QUERIES)
+            write_run(tmp_path, "synthetic", "residual+rerank", seed, reranked, np.zeros(QUERIES, int))
+    c = find(paper_claims(tmp_path, ["synthetic"], RUNS), "residual+rerank vs residual")
+    assert c.seeds == "2" and c.ours == pytest.approx(3.0, abs=0.2) and c.verdict == "supported"
+    assert c.ci_high - c.ci_low < 1.0
+
+
+def test_a_declared_claim_that_a_is_lower_is_judged_on_that_side(tmp_path):
+    """A user's claim "residual is lower than residual+rerank" (higher: false), written with the
+    re-ranked run second: supported, and still compared seed by seed with the same models."""
+    from reid.claims.declared import parse_claim
+    from reid.stats import difference_interval
+
+    fake_results(tmp_path)
+    entry = {"id": "U2", "kind": "direction", "a": "residual", "b": "residual+rerank", "metrics": ["mAP"]}
+    spec = parse_claim(entry | {"higher": False}, "config key 'claims.declared[0]'", "declared in the config")
+    c = find(paper_claims(tmp_path, ["synthetic"], RUNS, specs=[spec]), "residual vs residual+rerank")
+    assert c.ours == pytest.approx(-6, abs=1) and c.verdict == "supported"
+    a, b = (load_scores(tmp_path / "synthetic" / run) for run in ("residual", "residual+rerank"))
+    keep = ~np.isnan(a.tables["mAP"]).any(0)
+    paired = difference_interval(a.tables["mAP"][:, keep], b.tables["mAP"][:, keep], a.pids[keep], paired=True)
+    assert (c.ci_low, c.ci_high) == pytest.approx((paired.low, paired.high))
+    higher = parse_claim(entry, "config key 'claims.declared[0]'", "declared in the config")
+    assert find(paper_claims(tmp_path, ["synthetic"], RUNS, specs=[higher]), "residual vs residual+rerank").verdict == (
+        "contradicted"
+    )
+
+
+def test_an_absolute_number_far_above_the_papers_is_contradicted(tmp_path):
+    """The equivalence test has two sides: 95 mAP against the paper's 87.68 is as far from the
+    claim as 80 would be."""
+    fake_results(tmp_path, "market1501", means={"residual": 0.95}, clip=False)
+    c = find(paper_claims(tmp_path, ["market1501"], RUNS), "residual", "market1501")
+    assert c.ci_low > c.paper + 1.5 and c.verdict == "contradicted" and c.p_value < 0.05

@@ -6,7 +6,7 @@ import zlib
 import numpy as np
 import pytest
 
-from reid.claims.cost import MARGIN, cost_claims, median_ratio_interval
+from reid.claims.cost import MARGIN, cost_claims, median_ratio_interval, relative_cost
 from reid.claims.declared import paper_claim_specs
 from reid.paper import paper_tables, paper_value
 
@@ -131,3 +131,42 @@ def test_each_row_says_what_its_figure_is_and_the_margin_is_ours(tmp_path):
     assert "at most +0.05% (our margin, not the paper's)" in by["FLOPs (%)"].note
     assert by["FLOPs (%)"].verdict == "contradicted"  # +0.1% is over a 0.05% margin
     assert all(c.p_value is None for c in claims)  # no row is a statistical test
+
+
+def test_a_range_that_ends_at_the_margin_is_supported():
+    """The claim reads "at most ``margin`` percent more": FLOPs exactly that much more (both
+    counters) are supported; a range that starts at the margin and reaches above it is not."""
+    residual, avg = (
+        profile("residual", 31.07, 10.5, 10.0, thop_extra=0.0),
+        profile("avg", 28.45, 10.0, 10.0, thop_extra=0.0),
+    )
+    at = 100 * (10.5 / 10.0 - 1)
+    flops = find(relative_cost(residual, "avg", avg, margin=at), "residual vs avg", "FLOPs (%)")
+    assert flops.ci_low == flops.ci_high == at and flops.verdict == "supported"
+    above = dict(residual, thop_GFLOPs=10.6)
+    flops = find(relative_cost(above, "avg", avg, margin=at), "residual vs avg", "FLOPs (%)")
+    assert flops.ci_low == at < flops.ci_high and flops.verdict == "inconclusive"
+
+
+def test_latency_is_compared_on_the_gpu_where_both_were_timed_on_one(tmp_path):
+    """Profiles timed on the GPU and on the CPU: the ratio is the GPU's (where inference is
+    meant to run); here residual costs 2% more there and 30% more on the CPU."""
+    residual, avg = profile("residual", 31.07, 10.33, 13.0), profile("avg", 28.45, 10.32, 10.0)
+    for p, ms in ((residual, 10.2), (avg, 10.0)):
+        runs = list(ms * (1 + np.random.default_rng(3).normal(0, 0.002, 100)))
+        p["latency"]["cuda"] = {
+            "latency_ms_median": float(np.median(runs)),
+            "latency_ms_runs": runs,
+            "device": "GPU (y)",
+        }
+    write_profiles(tmp_path, [residual, avg])
+    latency = find(cost_claims(tmp_path, ["avg", "residual"], SPECS), "residual vs avg", "latency (%)")
+    assert latency.ours == pytest.approx(2.0, abs=0.1) and latency.verdict == "supported"
+    assert "batch-1 medians on GPU (y)" in latency.note
+
+
+def test_the_bootstrap_is_of_medians_which_one_slow_run_does_not_move():
+    """One run in a hundred a hundred times slower (a page fault, a context switch) leaves every
+    resampled median where it was: the interval of the median ratio is 0 to 0."""
+    a = [10.0] * 99 + [1000.0]
+    assert median_ratio_interval(a, [10.0] * 100) == (0.0, 0.0)

@@ -148,3 +148,15 @@ def test_seed_interval_is_welchs():
     welch = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
     assert (ours.low, ours.high) == pytest.approx((welch.low, welch.high))
     assert seed_difference_interval([1.0], [2.0, 3.0]) is None
+
+
+def test_the_loss_is_compared_before_the_earliest_first_step_of_the_runs(tmp_path):
+    """Residual's learning rate steps down at epoch 5, avg's at epoch 7: only epochs 1-4 are
+    early for both, and a loss compared after residual's step would favour it by that step."""
+    e = np.arange(1, 9)
+    for seed in (1, 2, 3):
+        write_log(tmp_path, "s", "avg", seed, 5 * np.exp(-0.2 * e), np.full(8, 0.5))
+        residual_lr = [0.03 if x < 5 else 0.003 for x in e]
+        write_log(tmp_path, "s", "residual", seed, 5 * np.exp(-0.2 * e), np.full(8, 0.5), lr=residual_lr)
+    loss = find(curve_claims(tmp_path, ["s"], SPECS), "residual vs avg", LOSS, "s")
+    assert "epochs 1-4, before the first learning-rate step (epoch 5)" in loss.note

@@ -6,8 +6,8 @@ import csv
 
 import pytest
 
-from reid.claims import Claim, adjust_family_wise, claim_specs, statistical_tests
-from reid.claims.declared import paper_claim_specs, parse_claim
+from reid.claims import Claim, adjust_family_wise, claim_settings, claim_specs, statistical_tests
+from reid.claims.declared import ClaimSpec, paper_claim_specs, parse_claim
 from reid.config import ConfigError, validate
 from reid.paper import PAPER_ROWS, paper_tables, paper_value
 from reid.report import build_report
@@ -117,3 +117,19 @@ def test_holm_keeps_the_family_wise_error_per_dataset():
     assert [c.verdict_adjusted for c in family] == ["supported", "inconclusive", "inconclusive", "supported"]
     assert other[0].verdict_adjusted == "supported" and exact.verdict_adjusted == "supported"
     assert len(statistical_tests(family + other + [exact])) == 5
+
+
+def test_a_claim_is_shown_on_its_datasets_and_the_papers():
+    """``datasets: all`` means every dataset of the run; a list names only those (and the paper's
+    datasets, where it gives numbers, follow)."""
+    mine = ClaimSpec("U1", "", "direction", "max", ("avg",), ("mAP",), datasets=("mine",))
+    assert mine.shown_datasets(["synthetic", "mine"]) == ["mine"]
+    everywhere = ClaimSpec("U2", "", "direction", "max", ("avg",), ("mAP",), paper={"market1501": {"mAP": 1.0}})
+    assert everywhere.shown_datasets(["synthetic", "mine"]) == ["synthetic", "mine", "market1501"]
+
+
+def test_the_claim_settings_are_read_from_the_config():
+    """The equivalence band and the cost margin: the config's ``claims.tolerance`` and
+    ``claims.cost_margin``, else 1.5 points and 5%."""
+    assert claim_settings(None) == claim_settings({"claims": {}}) == (1.5, 5.0)
+    assert claim_settings({"claims": {"tolerance": 2.0, "cost_margin": 3.0}}) == (2.0, 3.0)

@@ -223,3 +223,86 @@ def test_each_head_fuses_its_own_pooling_with_hand_set_weights(variant):
     for (p_avg, p_max), got in zip(pooled, fused):
         assert not torch.allclose(p_avg, p_max)  # the scales' two poolings differ: the test can tell them apart
         torch.testing.assert_close(got, expected_mix(p_avg, p_max)[:, :4].flatten(1))
+
+
+def test_the_bnneck_shift_is_frozen_at_zero():
+    """BoT's BNNeck: the BN before each classifier learns its scale but not its shift, which
+    stays at zero through training (an optimiser step on the loss leaves it there)."""
+    from reid.losses import paper_loss
+
+    torch.manual_seed(0)
+    for variant in ("baseline", "residual"):
+        options = {} if variant == "baseline" else {"reduce_dim": 8}
+        model = build_model(variant, num_classes=3, backbone="resnet10", **options).train()
+        necks = [model.neck] if variant == "baseline" else list(model.necks)
+        assert all(not neck.bn.bias.requires_grad and neck.bn.weight.requires_grad for neck in necks)
+        optimiser = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.5)
+        paper_loss(model(torch.randn(4, 3, 32, 16)), torch.tensor([0, 0, 1, 2]))["total"].backward()
+        optimiser.step()
+        assert all(torch.equal(neck.bn.bias, torch.zeros_like(neck.bn.bias)) for neck in necks)
+        assert any(not torch.equal(neck.bn.weight, torch.ones_like(neck.bn.weight)) for neck in necks)
+
+
+def _with_known_bn_statistics(necks):
+    """Running statistics far from (0, 1), so that a feature before the BN and after it differ."""
+    with torch.no_grad():
+        for neck in necks:
+            neck.bn.running_mean.uniform_(-1.0, 1.0)
+            neck.bn.running_var.fill_(4.0)
+
+
+@pytest.mark.parametrize("variant", ["avg", "residual"])
+def test_the_embedding_is_the_post_bn_or_the_fused_features(variant):
+    """``embedding: post_bn`` is the three scales' features after their BNNeck's BN, concatenated;
+    ``pre_bn`` the fused features before it."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 32, 16)
+    for embedding in ("post_bn", "pre_bn"):
+        model = build_model(variant, num_classes=3, backbone="resnet10", reduce_dim=8, embedding=embedding).eval()
+        _with_known_bn_statistics(model.necks)
+        with torch.no_grad():
+            _, fused, _ = model.heads(x)
+            after_bn = [neck.bn(f) for neck, f in zip(model.necks, fused)]
+            expected = torch.cat(after_bn if embedding == "post_bn" else fused, dim=1)
+            torch.testing.assert_close(model(x), expected)
+            assert not torch.allclose(torch.cat(after_bn, 1), torch.cat(fused, 1), atol=1e-2)
+
+
+def test_the_baseline_embedding_is_the_post_bn_or_the_pooled_feature():
+    """The baseline's embedding: the pooled layer4 feature after its BNNeck's BN, or before it."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 32, 16)
+    for embedding in ("post_bn", "pre_bn"):
+        model = build_model("baseline", num_classes=3, backbone="resnet10", embedding=embedding).eval()
+        _with_known_bn_statistics([model.neck])
+        with torch.no_grad():
+            gap = torch.nn.functional.adaptive_avg_pool2d(model.backbone(x)[1], 1).flatten(1)
+            expected = model.neck.bn(gap) if embedding == "post_bn" else gap
+            torch.testing.assert_close(model(x), expected)
+            assert not torch.allclose(model.neck.bn(gap), gap, atol=1e-2)
+
+
+@pytest.mark.parametrize(
+    "act, layers",
+    [("bn_relu", ["Conv2d", "BatchNorm2d", "ReLU"]), ("bn", ["Conv2d", "BatchNorm2d"]), ("none", ["Conv2d"])],
+)
+def test_reduce_act_names_the_layers_of_each_delta(act, layers):
+    """``reduce_act``: the 1x1 convolution followed by BN and ReLU, by BN alone, or by nothing
+    (then with its own bias); only bn_relu clips the fused feature at zero."""
+    from reid.models.msrp import reduction
+
+    delta = reduction(4, 3, act)
+    assert [type(layer).__name__ for layer in delta] == layers
+    assert (delta[0].bias is not None) == (act == "none")
+    torch.manual_seed(0)
+    out = delta.train()(torch.randn(8, 4, 2, 2))
+    assert (out.min() >= 0) == (act == "bn_relu")
+
+
+def test_options_out_of_their_range_are_refused():
+    with pytest.raises(ValueError, match="num_classes must be at least 2"):
+        build_model("residual", 1, backbone="resnet10")
+    with pytest.raises(ValueError, match="embedding='postbn'"):
+        build_model("residual", 10, backbone="resnet10", embedding="postbn")
+    with pytest.raises(ValueError, match="triplet_on='both'"):
+        build_model("avg", 10, backbone="resnet10", triplet_on="both")
