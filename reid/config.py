@@ -110,6 +110,27 @@ class TrainConfig:
         }
 
 
+# The smallest recipe that trains (ResNet10 from scratch at 64x32, batches of 2 identities x 4
+# images, one epoch, no evaluation): for checks that must run in seconds on any machine, such as
+# the device script (python -m reid.bench gpu) and the tests. Not a recipe for results.
+SMOKE_RECIPE = dict(
+    backbone="resnet10",
+    pretrained="none",
+    height=64,
+    width=32,
+    batch_size=8,
+    num_instances=2,
+    epochs=1,
+    eval_every=0,
+    progress=False,
+    decode_workers=1,
+    warmup_epochs=1,
+    milestones=[1],
+    base_lr=0.01,
+    reduce_dim=32,
+)
+
+
 def _schema() -> dict:
     return yaml.safe_load(SCHEMA_PATH.read_text())
 

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from reid.config import SMOKE_RECIPE
+
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # pytest -n N (the README's test command runs one worker per core): N workers each with
     # torch's default of every core would fight over the cores
@@ -89,24 +91,9 @@ def tiny(tiny_synthetic):
     return load_market_layout(tiny_synthetic, name="synthetic")
 
 
-# The tests' tiny training recipe (ResNet10 at 64x32, batches of 2 x 4 images, one epoch)
-TINY_RECIPE = dict(
-    backbone="resnet10",
-    pretrained="none",
-    height=64,
-    width=32,
-    batch_size=8,
-    num_instances=2,
-    epochs=1,
-    eval_every=0,
-    progress=False,
-    decode_workers=1,
-    warmup_epochs=1,
-    milestones=[1],
-    base_lr=0.01,
-    device="cpu",
-    reduce_dim=32,
-)
+# The tests' tiny training recipe: the package's smoke recipe (ResNet10 at 64x32, batches of
+# 2 x 4 images, one epoch), on the CPU
+TINY_RECIPE = {**SMOKE_RECIPE, "device": "cpu"}
 
 
 @pytest.fixture(scope="session")

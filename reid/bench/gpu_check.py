@@ -38,26 +38,11 @@ import torch
 
 import reid.gpu_slot
 import reid.runtime
-from reid.config import TrainConfig
+from reid.config import SMOKE_RECIPE, TrainConfig
 from reid.runtime import Runtime
 
-# the tests' tiny recipe (tests/conftest.py), two epochs with an evaluation each
-RECIPE = dict(
-    backbone="resnet10",
-    pretrained="none",
-    height=64,
-    width=32,
-    batch_size=8,
-    num_instances=2,
-    epochs=2,
-    eval_every=1,
-    progress=False,
-    decode_workers=1,
-    warmup_epochs=1,
-    milestones=[1],
-    base_lr=0.01,
-    reduce_dim=32,
-)
+# the smoke recipe, two epochs with an evaluation each
+RECIPE = {**SMOKE_RECIPE, "epochs": 2, "eval_every": 1}
 
 
 def add_arguments(parser) -> None:
