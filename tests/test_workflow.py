@@ -66,16 +66,38 @@ def job_counts(output: str) -> dict:
     return {m[0]: int(m[1]) for m in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
 
 
+# Where the docs state how many jobs a shipped config makes: (file, pattern whose group is the
+# number, what it counts: rules of the dry run's job stats, summed). The test below dry-runs the
+# config and compares, so that a change of the workflow cannot leave a stale number behind.
+DOCUMENTED_COUNTS = {
+    "config.yaml": [
+        ("README.md", r"the\s+(\d+) trainings \d+ s of job time", ("train",)),
+        ("README.md", r"the (\d+) evaluations \d+ s", ("evaluate", "evaluate_rerank")),
+    ],
+    "paper.yaml": [
+        ("README.md", r"DukeMTMC-reID: (\d+) trainings\)", ("train",)),
+        ("profiles/slurm/config.yaml", r"the paper's run has (\d+) jobs", ("total",)),
+        ("profiles/slurm/config.yaml", r"(\d+) of them\n# trainings", ("train",)),
+        ("profiles/kubernetes/config.yaml", r"the paper's run has (\d+) jobs", ("total",)),
+        ("profiles/kubernetes/config.yaml", r"(\d+) of them trainings", ("train",)),
+    ],
+}
+
+
 @pytest.mark.parametrize(
-    "profile, trains, variants",
+    "config, trains, variants",
     [("config.yaml", 12, 4), ("paper.yaml", 30, 5)],  # paper.yaml: the plain baseline too
 )
-def test_dry_run_of_the_shipped_profiles(tmp_path, profile, trains, variants):
-    done = snakemake(tmp_path, "-n", "--configfile", str(ROOT / "configs" / profile))
+def test_dry_run_of_the_shipped_configs_and_the_counts_the_docs_state(tmp_path, config, trains, variants):
+    done = snakemake(tmp_path, "-n", "--configfile", str(ROOT / "configs" / config))
     assert done.returncode == 0, done.stderr
     counts = job_counts(done.stdout + done.stderr)
     assert counts["train"] == trains and counts["evaluate"] == trains and counts["report"] == 1
     assert counts["evaluate_rerank"] == trains // variants and counts["profile"] == 1  # every variant in one job
+    for file, pattern, rules in DOCUMENTED_COUNTS[config]:
+        stated = re.findall(pattern, (ROOT / file).read_text())
+        assert len(stated) == 1, f"{file}: {pattern!r} found {len(stated)} times"
+        assert int(stated[0]) == sum(counts[rule] for rule in rules), f"{file} says {stated[0]} for {'+'.join(rules)}"
 
 
 def test_bad_value_stops_before_any_job(tmp_path):
