@@ -96,6 +96,12 @@ def write_curve(path: Path, hits: dict, q_pids) -> None:
             )
 
 
+def clock(seconds: float) -> str:
+    """A duration as H:MM:SS, for the progress lines of a run that may take hours."""
+    seconds = max(0, round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
 def restore_scaler(scaler: torch.amp.GradScaler, state: dict, precision: str) -> str:
     """Load a checkpoint's gradient scaler into ``scaler``, across a change of precision.
 
@@ -289,6 +295,11 @@ def train(
             shown = {
                 k: row[k] for k in ("epoch", "loss", "train_acc", "lr", "images_per_s", "rank1", "mAP") if k in row
             }
+            # the ETA extrapolates this call's pace (its epochs, evaluations and checkpoints)
+            spent = time.time() - started
+            shown.update(
+                epochs=cfg.epochs, elapsed=clock(spent), eta=clock(spent / epochs_this_call * (cfg.epochs - epoch - 1))
+            )
             print(json.dumps(shown), flush=True)
 
     # again after the loop: a run resumed after its last epoch (killed while writing model.pt)

@@ -1,5 +1,6 @@
 import csv
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -90,6 +91,22 @@ def test_training_hands_each_variant_its_loss_options(tmp_path, tiny, tiny_cfg, 
     cfg = tiny_cfg(eval_every=0, epochs=1, margin=0.7, label_smoothing=0.2, plain_label_smoothing=0.05, ce_weight=2.0)
     train(cfg, tiny, variant, seed=0, out=tmp_path / "run")
     assert seen and all(o == {"margin": 0.7, "epsilon": epsilon, "triplet_weight": 1.0, "ce_weight": 2.0} for o in seen)
+
+
+def test_each_epochs_progress_line_says_where_the_run_is(tmp_path, tiny, tiny_cfg, capsys):
+    """What `tail -f logs/train/...` shows during a run of hours: one JSON line per epoch with
+    the epoch of how many, the loss, images/s, the time spent and an ETA for the run."""
+    import json
+
+    from reid.train import clock
+
+    assert [clock(s) for s in (0, 59.6, 3600 * 27 + 61)] == ["0:00:00", "0:01:00", "27:01:01"]
+    capsys.readouterr()
+    train(tiny_cfg(epochs=3, eval_every=0, progress=True), tiny, "avg", seed=0, out=tmp_path / "run")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [(r["epoch"], r["epochs"]) for r in lines] == [(1, 3), (2, 3), (3, 3)]
+    assert all({"loss", "images_per_s", "elapsed", "eta"} <= set(r) for r in lines)
+    assert lines[-1]["eta"] == "0:00:00" and all(re.fullmatch(r"\d+:\d\d:\d\d", r["eta"]) for r in lines)
 
 
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path, tiny, tiny_cfg):
