@@ -1,5 +1,5 @@
 # Reproduction suite for multi-scale residual pooling person re-identification.
-# Run: snakemake --cores 8 --resources gpu=1   (configs/config.yaml: the synthetic set, CPU is enough)
+# Run: snakemake   (profiles/default: every core; configs/config.yaml: the synthetic set, CPU is enough)
 from snakemake.utils import validate
 
 # the default profile, unless --configfile names another (Snakemake would merge the two)

@@ -98,6 +98,11 @@ def dry_run(profile: str, config: str, tmp_path_factory) -> list[dict]:
                 "profile needs package_code() to return no inputs when one is set."
             )
         assert done.returncode == 0, output[-4000:] + hint
+        # the workflow's default profile is merged in under the cluster profile: every test of
+        # these dry runs' jobs checks the settings that result
+        assert re.search(
+            rf"Using profiles? \S+/profiles/{profile} and workflow specific profile \S*profiles/default", output
+        )
         _dry_runs[key] = parse_jobs(output)
     return _dry_runs[key]
 
@@ -162,6 +167,18 @@ def test_profile_parses_and_gpu_jobs_ask_for_one_gpu(profile, config, tmp_path_f
     assert train["mem_mb"] >= 16000
     if profile == "slurm":
         assert train["runtime"] >= 240  # hours: the paper's 220 epochs of ResNet50
+
+
+@pytest.mark.parametrize("profile", ["slurm", "kubernetes"])
+def test_the_default_profile_changes_nothing_a_cluster_profile_sets(profile):
+    """Snakemake merges profiles/default (a bare `snakemake`'s settings) over --profile's: where
+    both set a key they must agree, and the default's other keys (cores: the submitting
+    machine's) do not bear on the cluster's jobs."""
+    default, cluster = profile_settings("default"), profile_settings(profile)
+    assert set(default) == {"cores", "rerun-incomplete", "keep-going"}
+    for key in set(default) & set(cluster):
+        assert default[key] == cluster[key], key
+    assert "resources" not in default and "set-resources" not in default and "default-resources" not in default
 
 
 def test_slurm_plugin_submits_train_with_one_gpu_and_dataset_with_none(tmp_path_factory):

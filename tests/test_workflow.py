@@ -100,6 +100,20 @@ def test_dry_run_of_the_shipped_configs_and_the_counts_the_docs_state(tmp_path, 
         assert int(stated[0]) == sum(counts[rule] for rule in rules), f"{file} says {stated[0]} for {'+'.join(rules)}"
 
 
+def test_a_bare_snakemake_needs_no_flags_and_a_target_may_follow_the_configfile(tmp_path):
+    """profiles/default gives every core (and keep-going, rerun-incomplete): no --cores, no
+    --resources. A target after ``--configfile=FILE`` (the = form) is a target, not a second
+    config file, so there is no flag order to remember."""
+    import os
+
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    done = snakemake(tmp_path, f"--configfile={tmp_path / 'tiny.yaml'}", "results/synthetic/dataset.json")
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "workflow specific profile" in output and f"Provided cores: {os.cpu_count()}" in output
+    assert json.loads((tmp_path / "results" / "synthetic" / "dataset.json").read_text())["ok"]
+
+
 def test_bad_value_stops_before_any_job(tmp_path):
     bad = dict(TINY, train=dict(TINY["train"], epochs=0))
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
