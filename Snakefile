@@ -10,6 +10,9 @@ if not workflow.overwrite_configfiles:
 
 validate(config, "reid/resources/config.schema.yaml")
 
+
+report: "workflow/report/workflow.rst"  # snakemake --report report/suite.zip: the bundle's front page
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"

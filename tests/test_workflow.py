@@ -220,6 +220,17 @@ def test_tiny_suite_end_to_end_and_rerun_of_one_target(tiny_suite):
     assert "Not run" not in page and "not drawn" not in page
     table = page[page.index('id="sensitivity-table"') :]
     assert "triplet on the fused features" in table[: table.index("</thead>")] and "(not run here)" not in page
+    # snakemake --report: the bundle of the flagged results, with the rules' runtimes
+    import zipfile
+
+    bundle = folder / "report" / "suite.zip"
+    made = snakemake(folder, "--report", str(bundle), f"--configfile={config}")
+    assert made.returncode == 0, made.stderr[-3000:]
+    names = zipfile.ZipFile(bundle).namelist()
+    for wanted in ("/index.html", "/claims.csv", "/ranked_lists_seed1.png", "/gradcam_seed1.png"):
+        assert any(name.endswith(wanted) for name in names), (wanted, names)
+    page_of_bundle = next(zipfile.ZipFile(bundle).read(n) for n in names if n.endswith("report.html"))
+    assert b"runtime" in page_of_bundle.lower() and b"Figure 6 of the paper" in page_of_bundle
 
 
 def test_python_runs_the_package(tmp_path):

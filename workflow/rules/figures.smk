@@ -9,7 +9,12 @@ rule figure_ranked_lists:
         status=dataset_status("{dataset}"),
         code=FIGURE_CODE,
     output:
-        "results/{dataset}/figures/ranked_lists_seed{seed}.png",
+        report(
+            "results/{dataset}/figures/ranked_lists_seed{seed}.png",
+            caption="../report/ranked_lists.rst",
+            category="Figures",
+            subcategory="{dataset}",
+        ),
     log:
         "logs/figures/{dataset}/ranked_lists_seed{seed}.log",
     benchmark:
@@ -25,7 +30,12 @@ rule figure_gradcam:
         status=dataset_status("{dataset}"),
         code=GRADCAM_CODE,
     output:
-        "results/{dataset}/figures/gradcam_seed{seed}.png",
+        report(
+            "results/{dataset}/figures/gradcam_seed{seed}.png",
+            caption="../report/gradcam.rst",
+            category="Figures",
+            subcategory="{dataset}",
+        ),
     params:
         checkpoints=gradcam_checkpoints,
     threads: JOB_SLOTS

@@ -9,8 +9,9 @@ rule report:
         profiles=profile_results(),
         code=REPORT_CODE,
     output:
-        page="report/index.html",
-        claims="report/claims.csv",  # written beside the page
+        # flagged for `snakemake --report`: the bundle holds the page, the claims and the runtimes
+        page=report("report/index.html", caption="../report/page.rst", category="Report"),
+        claims=report("report/claims.csv", caption="../report/claims.rst", category="Claims"),  # written beside the page
     params:
         config=shlex.quote(json.dumps(config, sort_keys=True)),
         # where this job reads them: under the storage prefix with the Kubernetes profile
