@@ -30,7 +30,6 @@ from reid.claims.accuracy import (
 from reid.claims.claim import (
     CSV_COLUMNS,
     NOT_SUPPLIED,
-    SIZES,
     VERDICTS,
     Claim,
     adjust_family_wise,
@@ -39,14 +38,22 @@ from reid.claims.claim import (
 )
 from reid.claims.cost import cost_claims
 from reid.claims.curves import curve_claims
-from reid.claims.declared import ClaimSpec, claim_settings, claim_specs
+from reid.claims.declared import ACCURACY_KINDS, ClaimSpec, claim_settings, claim_specs
+from reid.stats import SIZES
 from reid.variants import TRAINING_READINGS, table_rows
 
 
-def judge(results_dir: str | Path, config: dict, datasets: list[str], variants: list[str]) -> list[Claim]:
-    """Every claim of the paper and of the config, judged on what ``results_dir`` holds, with
-    the family-wise adjusted verdicts filled in."""
-    specs = claim_specs(config)
+def judge(
+    results_dir: str | Path,
+    config: dict,
+    datasets: list[str],
+    variants: list[str],
+    specs: list[ClaimSpec] | None = None,
+) -> list[Claim]:
+    """Every claim of the paper and of the config (``specs``, if the caller has read them
+    already), judged on what ``results_dir`` holds, with the family-wise adjusted verdicts
+    filled in."""
+    specs = claim_specs(config) if specs is None else specs
     tolerance, margin = claim_settings(config)
     claims = (
         paper_claims(results_dir, datasets, table_rows(variants), specs=specs, tolerance=tolerance)
@@ -58,6 +65,7 @@ def judge(results_dir: str | Path, config: dict, datasets: list[str], variants: 
 
 
 __all__ = [
+    "ACCURACY_KINDS",
     "CSV_COLUMNS",
     "DISTANCE_READINGS",
     "NOT_SUPPLIED",

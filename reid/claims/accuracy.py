@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from reid.claims.claim import NOT_SUPPLIED, Claim
-from reid.claims.declared import ACCURACY_KINDS, ClaimSpec, claim_specs
+from reid.claims.declared import ACCURACY_KINDS, TOLERANCE, ClaimSpec, claim_specs
 from reid.paper import PAPER_DATASETS
 from reid.stats import Interval, against_published_mean, difference_interval
 from reid.variants import RERANKED, SAME_MODELS, TRAINING_READINGS
@@ -221,7 +221,7 @@ def paper_claims(
     reading: str | None = None,
     retrained: str | None = None,
     specs: list[ClaimSpec] | None = None,
-    tolerance: float = 1.5,
+    tolerance: float = TOLERANCE,
 ) -> list[Claim]:
     """Every accuracy claim (``specs``: by default the paper's) on the config's datasets, and on
     the datasets a claim names that were not run (untestable). ``runs``: the variants the config
@@ -288,7 +288,7 @@ def sensitivity(
     runs: list[str],
     own: list[Claim] | None = None,
     specs: list[ClaimSpec] | None = None,
-    tolerance: float = 1.5,
+    tolerance: float = TOLERANCE,
 ) -> list[Sensitivity]:
     """The verdict of each claim on the datasets that ran, under each reading of the test
     distance, and under each training reading that was run: does any verdict change with it?

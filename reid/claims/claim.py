@@ -11,7 +11,6 @@ from reid.stats import ALPHA, holm
 from reid.utils import atomic_path
 
 VERDICTS = ("supported", "contradicted", "inconclusive", "untestable")
-SIZES = ("as_claimed", "smaller", "larger", "inconclusive", "untestable")
 NOT_SUPPLIED = "dataset not supplied to this run"
 CSV_COLUMNS = (
     "claim_id",

@@ -45,7 +45,6 @@ from reid.claims.claim import Claim
 from reid.claims.declared import COST_MARGIN, ClaimSpec
 from reid.paper import paper_tables, paper_value
 
-MARGIN = COST_MARGIN  # percent: "no more computation or time" read as at most 5% more (ours)
 TOLERANCE = 5.0  # percent: an absolute count within 5% of the paper's is the same model
 PAPER_SETTING = {"backbone": "resnet50", "input": [288, 144], "num_classes": 751}
 PAPER_REFERENCE = ("plain_baseline", "SVDNet")  # our variant, the paper's Table 4 row beside it
@@ -66,7 +65,7 @@ def _percent(a: float, b: float) -> float:
     return 100.0 * (a / b - 1.0)
 
 
-def _margin_verdict(low: float, high: float, margin: float = MARGIN) -> str:
+def _margin_verdict(low: float, high: float, margin: float = COST_MARGIN) -> str:
     return "supported" if high <= margin else "contradicted" if low > margin else "inconclusive"
 
 
@@ -142,7 +141,7 @@ def absolute_cost(p: dict | None) -> list[Claim]:
 
 
 def relative_cost(
-    residual: dict, other_name: str, other: dict, margin: float = MARGIN, a: str = "residual"
+    residual: dict, other_name: str, other: dict, margin: float = COST_MARGIN, a: str = "residual"
 ) -> list[Claim]:
     """``a`` (residual) against one other variant: params, FLOPs and latency, in percent more."""
     claim = f"{a} vs {other_name}"
@@ -192,7 +191,7 @@ def relative_cost(
 
 
 def cost_claims(
-    results_dir: str | Path, variants: list[str], specs: list[ClaimSpec], margin: float = MARGIN
+    results_dir: str | Path, variants: list[str], specs: list[ClaimSpec], margin: float = COST_MARGIN
 ) -> list[Claim]:
     """The cost claims of ``specs`` from the profiles of ``variants``: A's absolute counts when
     A is residual (the paper's Table 4 row), and A against each of B that the config has."""

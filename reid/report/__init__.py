@@ -18,7 +18,7 @@ import csv
 import json
 from pathlib import Path
 
-from reid.claims import claim_settings, claim_specs, judge, sensitivity, write_claims_csv
+from reid.claims import ACCURACY_KINDS, claim_settings, claim_specs, judge, sensitivity, write_claims_csv
 from reid.figures import learning_curves
 from reid.paper import DATASET_LABELS, paper_tables, paper_value
 from reid.provenance import git_commit, package_versions
@@ -120,10 +120,10 @@ def build_report(
     timing = _benchmarks(Path(benchmarks_dir))
     parts.append(run_summary(config, datasets, variants, devices, sum(s for _, s in timing) if timing else None))
     specs, (tolerance, margin) = claim_specs(config), claim_settings(config)
-    claims = judge(results_dir, config, datasets, variants)
+    claims = judge(results_dir, config, datasets, variants, specs)  # the claims file read and validated once
     write_claims_csv(claims, Path(out).with_name("claims.csv"))
     parts.append(claims_table(claims, specs, tolerance, margin))
-    accuracy = [c for c in claims if c.kind in ("direction", "size", "absolute")]
+    accuracy = [c for c in claims if c.kind in ACCURACY_KINDS]
     parts.append(
         sensitivity_table(
             sensitivity(results_dir, datasets, table_variants, own=accuracy, specs=specs, tolerance=tolerance)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from reid.claims import NOT_SUPPLIED, READING_WORDS, TRAINING_READINGS, Claim, ClaimSpec, Sensitivity, statistical_tests
 from reid.claims.claim import CALLS
-from reid.claims.cost import MARGIN
+from reid.claims.declared import COST_MARGIN, TOLERANCE
 from reid.paper import DATASET_LABELS, PAPER_DATASETS
 from reid.report.tables import esc
 from reid.targets import DEFAULT_SEEDS
@@ -191,7 +191,7 @@ def chance_paragraph(claims: list[Claim]) -> str:
 
 
 def claims_table(
-    claims: list[Claim], specs: list[ClaimSpec] | None = None, tolerance: float = 1.5, margin: float = MARGIN
+    claims: list[Claim], specs: list[ClaimSpec] | None = None, tolerance: float = TOLERANCE, margin: float = COST_MARGIN
 ) -> str:
     """The claims, one row per claim, dataset and metric, verdicts colour-coded and in words; the
     datasets that this run did not have are folded into one line."""

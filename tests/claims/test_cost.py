@@ -6,8 +6,8 @@ import zlib
 import numpy as np
 import pytest
 
-from reid.claims.cost import MARGIN, cost_claims, median_ratio_interval, relative_cost
-from reid.claims.declared import paper_claim_specs
+from reid.claims.cost import cost_claims, median_ratio_interval, relative_cost
+from reid.claims.declared import COST_MARGIN, paper_claim_specs
 from reid.paper import paper_tables, paper_value
 
 VARIANTS = ["baseline", "plain_baseline", "avg", "max", "residual"]
@@ -54,7 +54,7 @@ def test_paper_setting_cheap_module(tmp_path):
     assert vs_avg.ours == pytest.approx(100 * (31.07 / 28.45 - 1)) and vs_avg.verdict == "supported"
     assert find(claims, "residual vs avg", "FLOPs (%)").verdict == "supported"  # +0.1%
     latency = find(claims, "residual vs avg", "latency (%)")
-    assert latency.ci_low < latency.ours < latency.ci_high < MARGIN and latency.verdict == "supported"
+    assert latency.ci_low < latency.ours < latency.ci_high < COST_MARGIN and latency.verdict == "supported"
     unprofiled = find(claims, "residual vs plain_baseline", "FLOPs (%)")
     assert unprofiled.verdict == "untestable" and "not profiled: plain_baseline" in unprofiled.note
     # the paper's relative numbers: Residual against SVDNet, beside plain_baseline
@@ -75,7 +75,7 @@ def test_a_costly_module_is_contradicted_and_a_different_model_too(tmp_path):
     assert find(claims, "residual", "FLOPs (G)").verdict == "contradicted"
     assert find(claims, "residual vs avg", "FLOPs (%)").verdict == "contradicted"  # +26%
     latency = find(claims, "residual vs avg", "latency (%)")
-    assert latency.ci_low > MARGIN and latency.verdict == "contradicted"  # +20%
+    assert latency.ci_low > COST_MARGIN and latency.verdict == "contradicted"  # +20%
 
 
 def test_a_noisy_latency_near_the_margin_is_inconclusive(tmp_path):
@@ -84,7 +84,7 @@ def test_a_noisy_latency_near_the_margin_is_inconclusive(tmp_path):
         [profile("residual", 31.07, 10.33, 10.5, spread=0.3), profile("avg", 28.45, 10.32, 10.0, spread=0.3)],
     )
     latency = find(cost_claims(tmp_path, ["avg", "residual"], SPECS), "residual vs avg", "latency (%)")
-    assert latency.ci_low < MARGIN < latency.ci_high and latency.verdict == "inconclusive"
+    assert latency.ci_low < COST_MARGIN < latency.ci_high and latency.verdict == "inconclusive"
 
 
 def test_absolute_counts_only_for_the_papers_setting(tmp_path):
