@@ -14,7 +14,8 @@ with k-reciprocal re-ranking.
 """
 
 VARIANTS = ("baseline", "plain_baseline", "avg", "max", "residual")
-RERANKED = "residual+rerank"  # the results folder of residual's re-ranked evaluation
+RERANK_SUFFIX = "+rerank"  # a run folder named <variant>+rerank holds that variant's re-ranked evaluation
+RERANKED = "residual" + RERANK_SUFFIX  # Table 2's last row
 # a run that re-evaluates another run's models -> that run: the two are compared seed by seed
 SAME_MODELS = {RERANKED: "residual"}
 

@@ -27,10 +27,10 @@ PLUGINS = {  # what each profile needs installed, beside snakemake
     "slurm": ["snakemake_executor_plugin_slurm"],
     "kubernetes": ["snakemake_executor_plugin_kubernetes", "snakemake_storage_plugin_fs"],
 }
-GPU_RULES = {"train", "evaluate", "evaluate_rerank", "profile"}
+GPU_RULES = {"train", "evaluate", "profile"}
 CPU_RULES = {"dataset", "histogram_baseline", "figure_gradcam", "figure_ranked_lists", "report"}
 # the paper's run: 2 datasets x 5 variants x 3 seeds; one profile job for every variant
-PAPER_COUNTS = {"dataset": 2, "train": 30, "evaluate": 30, "evaluate_rerank": 6, "profile": 1, "report": 1}
+PAPER_COUNTS = {"dataset": 2, "train": 30, "evaluate": 36, "profile": 1, "report": 1}
 
 
 def need_plugins(profile: str) -> None:
@@ -204,9 +204,8 @@ def test_slurm_plugin_submits_train_with_one_gpu_and_dataset_with_none(tmp_path_
     assert "--gpus=1" in train and "--cpus-per-gpu=8" in train
     assert not any(o.startswith(("--gres", "--cpus-per-task", "--ntasks")) for o in train)
     assert train[train.index("-t") + 1] == "480" and train[train.index("--mem") + 1] == "32000"
-    for rule in ("evaluate", "evaluate_rerank"):
-        call = sbatch(rule).split()
-        assert "--gpus=1" in call and "--cpus-per-gpu=8" in call
+    evaluate = sbatch("evaluate").split()
+    assert "--gpus=1" in evaluate and "--cpus-per-gpu=8" in evaluate
     profile = sbatch("profile").split()
     assert "--gpus=1" in profile and "--exclusive" in profile
     for rule in ("dataset", "report", "figure_gradcam", "figure_ranked_lists"):
@@ -251,7 +250,7 @@ def test_kubernetes_plugin_builds_pods_with_one_nvidia_gpu_for_gpu_jobs(tmp_path
         (body,) = submitted
         return body.spec.template.spec
 
-    for rule in ("train", "evaluate", "evaluate_rerank", "profile"):
+    for rule in sorted(GPU_RULES):
         spec = pod(rule)
         resources = spec.containers[0].resources
         assert resources.requests["nvidia.com/gpu"] == "1" and resources.limits["nvidia.com/gpu"] == "1", rule

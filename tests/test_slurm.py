@@ -7,8 +7,8 @@ a small cluster needs (README, "Running on a cluster") are given on the command 
 accounting (``sacct`` answers "accounting storage is disabled"): the runs use
 ``--slurm-status-command squeue``, with a MinJobAge that keeps finished jobs visible to it.
 
-One run of the tiny suite's GPU jobs (every GPU rule kind: train, evaluate, evaluate_rerank,
-profile; and the dataset, a CPU job) whose training is cancelled by SLURM mid-run (SIGTERM, then SIGKILL after KillWait: what a time limit or
+One run of the tiny suite's GPU jobs (every GPU rule: train, evaluate, with and without
+re-ranking, and profile; and the dataset, a CPU job) whose training is cancelled by SLURM mid-run (SIGTERM, then SIGKILL after KillWait: what a time limit or
 a pre-emption does too): the profile's retry resubmits it, it resumes from its last epoch, and the
 outputs equal those of an uninterrupted local run. One run, not two: each level of the DAG costs
 a poll of the scheduler (about 12 s), most of this test's time.
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF = Path("/etc/slurm/slurm.conf")
 GRES = Path("/etc/slurm/gres.conf")
 MARK = "# written by tests/test_slurm.py (removed when it ends)"
-GPU_RULES = {"train", "evaluate", "evaluate_rerank", "profile"}
+GPU_RULES = {"train", "evaluate", "profile"}
 # every GPU rule kind and a CPU one: not the figures and the report, which would add two levels
 # to the DAG, a poll of the scheduler each (tests/test_workflow.py builds them locally)
 TARGETS = [f"results/synthetic/{v}/seed1/metrics.json" for v in ("residual", "residual+rerank")]

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from reid import targets  # what the workflow asks for is what the report expects
-from reid.variants import TRAINING_READINGS
+from reid.variants import RERANK_SUFFIX, TRAINING_READINGS
 from reid.variants import VARIANTS as ALL_VARIANTS
 
 DATA_ROOT = config["data_root"]
@@ -99,7 +99,10 @@ wildcard_constraints:
     dataset="|".join(re.escape(d) for d in DATASETS),
     variant="|".join(ALL_VARIANTS),  # residual+rerank is no variant: its rule names it
     seed=r"\d+",
-    reading="|".join(TRAINING_READINGS),
+    # a run's training reading, as a part of its path: nothing for the paper's reading as the
+    # config gives it, "readings/<name>/" for one of reid.variants.TRAINING_READINGS
+    reading="|".join(["", *(re.escape(f"readings/{name}/") for name in TRAINING_READINGS)]),
+    rerank=f"|{re.escape(RERANK_SUFFIX)}",  # an evaluation with k-reciprocal re-ranking
 
 
 def dataset_options(name):
@@ -140,11 +143,12 @@ def dataset_config(name):
     return shlex.quote(json.dumps({"data_root": DATA_ROOT, "datasets": {name: dataset_options(name)}}, sort_keys=True))
 
 
-def job_config(name, reading=None):
+def job_config(name, reading=""):
     """The part of the config a job on dataset ``name`` reads, as one shell-quoted JSON string:
     a change to it (and only to it) reruns the job (Snakemake's params rerun trigger). Under a
-    training ``reading`` (reid.variants.TRAINING_READINGS), with that reading's train: keys."""
-    train = dict(config.get("train", {}), **(TRAINING_READINGS[reading]["train"] if reading else {}))
+    training reading (the {reading} wildcard, "readings/<name>/"), with that reading's train: keys."""
+    name_of_reading = reading.removeprefix("readings/").removesuffix("/")
+    train = dict(config.get("train", {}), **(TRAINING_READINGS[name_of_reading]["train"] if reading else {}))
     part = {"data_root": DATA_ROOT, "datasets": {name: dataset_options(name)}, "train": train}
     return shlex.quote(json.dumps(part, sort_keys=True))
 

@@ -1,48 +1,27 @@
-# Evaluation of each trained model; residual+rerank re-evaluates the residual checkpoints
-# with k-reciprocal re-ranking (no training of its own).
+# Evaluation of each trained model, under its training reading (the {reading} part of the
+# path). A run folder named <variant>+rerank (the {rerank} part: Table 2's residual+rerank)
+# holds the same models evaluated with k-reciprocal re-ranking: no training of its own.
 
 
 rule evaluate:
     input:
-        model="results/{dataset}/{variant}/seed{seed}/model.pt",
+        model="results/{dataset}/{reading}{variant}/seed{seed}/model.pt",
         status=dataset_status("{dataset}"),
         code=EVAL_CODE,
     output:
-        metrics="results/{dataset}/{variant}/seed{seed}/metrics.json",
-        per_query="results/{dataset}/{variant}/seed{seed}/per_query.npz",
+        metrics="results/{dataset}/{reading}{variant}{rerank}/seed{seed}/metrics.json",
+        per_query="results/{dataset}/{reading}{variant}{rerank}/seed{seed}/per_query.npz",
     params:
-        config=lambda w: job_config(w.dataset),
+        config=lambda w: job_config(w.dataset, w.reading),
+        rerank=lambda w: " --rerank" if w.rerank else "",
         out=lambda w, output: os.path.dirname(output.metrics),
     threads: JOB_SLOTS
     resources:
         gpu=gpu_request,
     log:
-        "logs/evaluate/{dataset}/{variant}/seed{seed}.log",
+        "logs/evaluate/{dataset}/{reading}{variant}{rerank}/seed{seed}.log",
     benchmark:
-        "benchmarks/evaluate/{dataset}/{variant}/seed{seed}.tsv"
+        "benchmarks/evaluate/{dataset}/{reading}{variant}{rerank}/seed{seed}.tsv"
     shell:
         "python -m reid evaluate --config-json {params.config} --dataset {wildcards.dataset} --dataset-status {input.status} "
-        "--checkpoint {input.model} --out {params.out} > {log} 2>&1"
-
-
-rule evaluate_rerank:
-    input:
-        model="results/{dataset}/residual/seed{seed}/model.pt",
-        status=dataset_status("{dataset}"),
-        code=EVAL_CODE,
-    output:
-        metrics="results/{dataset}/residual+rerank/seed{seed}/metrics.json",
-        per_query="results/{dataset}/residual+rerank/seed{seed}/per_query.npz",
-    params:
-        config=lambda w: job_config(w.dataset),
-        out=lambda w, output: os.path.dirname(output.metrics),
-    threads: JOB_SLOTS
-    resources:
-        gpu=gpu_request,
-    log:
-        "logs/evaluate/{dataset}/residual+rerank/seed{seed}.log",
-    benchmark:
-        "benchmarks/evaluate/{dataset}/residual+rerank/seed{seed}.tsv"
-    shell:
-        "python -m reid evaluate --config-json {params.config} --dataset {wildcards.dataset} --dataset-status {input.status} "
-        "--checkpoint {input.model} --rerank --out {params.out} > {log} 2>&1"
+        "--checkpoint {input.model}{params.rerank} --out {params.out} > {log} 2>&1"
