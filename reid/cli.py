@@ -56,7 +56,7 @@ def _data_prepare(args) -> int:
     options = config["datasets"].get(args.name)
     if options is None:
         raise ConfigError(f"dataset '{args.name}' is not in the config's datasets ({', '.join(config['datasets'])})")
-    status = prepare(args.name, options, config.get("data_root", "data"), workers=args.workers, progress=not args.quiet)
+    status = prepare(args.name, options, config["data_root"], workers=args.workers, progress=not args.quiet)
     write_status(args.status, status)
     if not status["ok"]:  # recorded, not raised: the workflow goes on with the other datasets
         print(f"dataset '{args.name}' is not available:\n{status['error']}", file=sys.stderr)
@@ -115,7 +115,7 @@ def _evaluate(args) -> int:
         if options is None:
             raise ConfigError(f"dataset '{name}' is not in the config's datasets ({', '.join(config['datasets'])})")
         if root is None and path is None:  # where the config's workflow keeps it, as for train
-            root, path = config.get("data_root", "data"), options.get("path")
+            root, path = config["data_root"], options.get("path")
     if name is None:
         raise ConfigError("say which dataset to evaluate on: --dataset NAME (or --config with a single dataset)")
     if root is None and path is None:
@@ -141,25 +141,24 @@ def _evaluate(args) -> int:
 def _profile(args) -> int:
     import yaml
 
-    from reid.config import train_config
+    from reid.config import section, train_config
     from reid.profile import profile_variant
     from reid.utils import atomic_write_json
 
     if len(args.variant) != len(args.out):
         raise SystemExit(f"error: {len(args.variant)} --variant but {len(args.out)} --out: give one --out per variant")
     config = yaml.safe_load(args.config_json) if args.config_json else {}
-    cfg = train_config(config)
-    options = config.get("profile") or {}
+    cfg, options = train_config(config), section(config, "profile")
     for variant, out in zip(args.variant, args.out):  # one process: one start-up, the same conditions
         result = profile_variant(
             variant,
-            int(options.get("num_classes", 751)),
+            options["num_classes"],
             cfg.backbone,
             cfg.height,
             cfg.width,
             last_stride=cfg.last_stride,
             options=cfg.model_options(variant),
-            runs=int(options.get("runs", 100)),
+            runs=options["runs"],
         )
         atomic_write_json(out, result)
         print(json.dumps(result, indent=2))

@@ -1,18 +1,24 @@
-"""Configuration: one YAML file per profile (configs/*.yaml), validated against one JSON schema.
+"""Configuration: one YAML file per config (configs/*.yaml), validated against one JSON schema.
+
+The schema (reid/resources/config.schema.yaml) is the one home of every key: its type, its
+bounds, its default, and the paper's reading where the paper is garbled or silent. Everything
+else is derived from it: ``complete`` fills a config's missing keys with the defaults (as
+Snakemake's ``validate`` does for the workflow), and ``TrainConfig`` has one field per key of
+the ``train:`` section, with the schema's default. Code reads a completed config's keys
+directly, never with a fallback of its own (tests/test_config.py fails on one).
 
 A config file holds the workflow's choices (``data_root``, ``datasets``, ``variants``,
-``seeds``) and the training recipe (``train:``). The recipe's defaults below are the paper's
-(section 4.2 and 4); where the paper is garbled or silent the reading is written beside the
-value. ``python -m reid train --set KEY=VALUE`` overrides any value: a bare KEY names a key of
-``train:`` (or a top-level key, ``variants=[avg]``), a dotted one (``datasets.synthetic.size``)
-any key of the file. A bad value stops with a ConfigError naming the key, where the value came
-from (the file or the ``--set``) and what is expected there.
+``seeds``) and the training recipe (``train:``). ``python -m reid train --set KEY=VALUE``
+overrides any value: a bare KEY names a key of ``train:`` (or a top-level key,
+``variants=[avg]``), a dotted one (``datasets.synthetic.size``) any key of the file. A bad
+value stops with a ConfigError naming the key, where the value came from (the file or the
+``--set``) and what is expected there.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,66 +31,56 @@ class ConfigError(ValueError):
     """A config value is missing, unknown or out of range; the message names the key."""
 
 
-@dataclass
+@functools.cache
+def _schema_text() -> str:
+    return SCHEMA_PATH.read_text()
+
+
+def schema() -> dict:
+    """The config schema, parsed (a fresh copy: callers may change it)."""
+    return yaml.safe_load(_schema_text())
+
+
+def default(key: str):
+    """The schema's default of a dotted key, e.g. ``default("claims.tolerance")``."""
+    node = schema()
+    for part in key.split("."):
+        node = node["properties"][part]
+    return node["default"]
+
+
+_PYTHON_TYPES = {"integer": int, "number": float, "boolean": bool, "string": str, "array": list, "object": dict}
+
+
+def _python_type(spec: dict) -> type:
+    """What a schema property holds in Python, for the dataclass field's annotation."""
+    if "type" in spec:
+        return _PYTHON_TYPES[spec["type"]]
+    return type(spec["enum"][0])
+
+
+def _fields_from_schema(cls):
+    """Make ``cls`` a dataclass with one field per key of the schema's ``train:`` section, in
+    the schema's order, with its default: the recipe's keys are declared once, in the schema."""
+    annotations = {}
+    for name, spec in schema()["properties"]["train"]["properties"].items():
+        annotations[name] = _python_type(spec)
+        value = spec["default"]
+        setattr(
+            cls,
+            name,
+            field(default_factory=functools.partial(copy.deepcopy, value))
+            if isinstance(value, (list, dict))
+            else value,
+        )
+    cls.__annotations__ = annotations
+    return dataclass(cls)
+
+
+@_fields_from_schema
 class TrainConfig:
-    # model (section 3): ResNet50, last stride 1 as in BoT and the paper's 18x9 layer4 maps
-    backbone: str = "resnet50"
-    pretrained: str = "imagenet"  # imagenet | none | PATH to a state dict
-    last_stride: int = 1
-    reduce_dim: int = 512  # the "unified dimension"; Table 4's parameter count supports 512
-    reduce_act: str = "bn_relu"  # delta_1x1 of equation (1): conv + BN + ReLU
-    flatten_scale3: bool = True  # keep the 2x2 cells of scale 3 after the 1x1 convs
-    embedding: str = "post_bn"  # retrieval feature: concatenated post-BNNeck fused features
-    triplet_on: str = "pooled"  # equation (2): triplet on the six pooled backbone features
-
-    # input (section 4.2): 288x144, batch 32 = P identities x K images (BoT's PK sampling)
-    height: int = 288
-    width: int = 144
-    batch_size: int = 32
-    num_instances: int = 4  # K; P = batch_size / K = 8
-    flip_prob: float = 0.5
-    pad: int = 10  # pad 10 then random crop back to height x width (BoT)
-    erasing_prob: float = 0.5  # random erasing, section 4
-
-    # optimisation (section 4.2). The paper: "learning rate 0.03 ... weight decay 0.0005 ...
-    # drops to 0.003, 0.0003 and 0.0003 at 40, 110 and 150 iterations ... 220 iterations in
-    # total". Read as: 220 epochs, base lr 0.03 reached by a linear warmup, x0.1 at epochs 40,
-    # 110 and 150 (the printed third value repeats the second: a typo for 0.00003).
-    epochs: int = 220
-    base_lr: float = 0.03
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    warmup_epochs: int = 10  # not given in the paper: BoT's 10 epochs from 0.01 x base lr
-    warmup_factor: float = 0.01
-    milestones: list[int] = field(default_factory=lambda: [40, 110, 150])
-    gamma: float = 0.1
-
-    # loss, equation (2)
-    margin: float = 0.3
-    label_smoothing: float = 0.1
-    triplet_weight: float = 1.0
-    ce_weight: float = 1.0
-
-    # plain_baseline: a second reading of Table 2's ResNet50_baseline (64.67 mAP / 79.63 R1 on
-    # Market-1501, far below BoT's 85.9 / 94.5 with the tricks the paper lists): the IDE-style
-    # baseline of 2017-2018 papers, softmax cross-entropy alone on layer4's pooled feature. It
-    # keeps every variant's trunk, data, augmentation and schedule, so that only the head and the
-    # loss differ from ``baseline`` (BoT's head, the faithful reading of section 4).
-    plain_label_smoothing: float = 0.0  # IDE's plain softmax; 0.1 would be BoT's smoothed CE
-
-    # evaluation during training (the Figure 5 accuracy curves)
-    eval_every: int = 10  # R1 and mAP on the test split every N epochs (0: only at the end)
-    eval_flip: bool = False  # average the features of the image and its mirror
-    eval_batch_size: int = 128
-
-    # machinery
-    device: str = "auto"  # auto | cpu | cuda
-    amp: str = "auto"  # auto (on with CUDA: bf16 from compute capability 8.0, fp16 below) | on | off | bf16 | fp16
-    channels_last: str = "auto"  # auto (on with CUDA) | on | off
-    compile: str = "off"  # torch.compile the training step's model: auto (on with CUDA) | on | off
-    cache_dir: str = "data/cache"  # decoded uint8 image tensors, keyed by dataset and size
-    decode_workers: int = 0  # processes decoding JPEGs into the cache (0: all cores)
-    progress: bool = True
+    """The training recipe: the schema's ``train:`` keys as fields (their defaults are the
+    paper's; the schema says where each comes from), and what each variant takes of them."""
 
     def loss_options(self, variant: str = "residual") -> dict:
         """Equation (2)'s settings for a variant (paper_loss's keywords)."""
@@ -131,54 +127,81 @@ SMOKE_RECIPE = dict(
 )
 
 
-def _schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+def _validator(subschema: dict, fill: bool):
+    """A JSON-schema validator of ``subschema`` (with the schema's $defs); with ``fill``, it
+    also sets each missing property that has a default, as it validates, as Snakemake's
+    ``validate(config, schema)`` does (snakemake.utils), so that the workflow and the jobs
+    complete a config alike."""
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+    if fill:
+        check_properties = base.VALIDATORS["properties"]
+
+        def properties_with_defaults(validator, properties, instance, spec):
+            if isinstance(instance, dict):
+                for name, sub in properties.items():
+                    if "default" in sub and name not in instance:
+                        instance[name] = copy.deepcopy(sub["default"])
+            yield from check_properties(validator, properties, instance, spec)
+
+        base = jsonschema.validators.extend(base, {"properties": properties_with_defaults})
+    return base({"$defs": schema()["$defs"], **subschema})
 
 
-def validate(config: dict, source: str = "", overridden: dict[str, str] | None = None) -> None:
-    """Validate a whole config file's content against the schema; ConfigError names the key.
+def complete(config: dict, source: str = "", overridden: dict[str, str] | None = None) -> dict:
+    """A whole config validated against the schema, with every missing key that has a default
+    set to it (a new dict; ``config`` is left as it is). A bad value is a ConfigError that
+    names the key.
 
     ``source`` (the file, or ``--config-json``) and ``overridden`` (dotted key -> the ``--set``
     item that gave it) say where the bad value came from; the schema's description of the key
     is added as the hint of what to write instead.
     """
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(_schema())
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    config = copy.deepcopy(config)
+    errors = sorted(_validator(schema(), fill=False).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
-        err = errors[0]
-        path = [str(p) for p in err.absolute_path]
-        where = ".".join(path) or "(top level)"
-        schema = err.schema if isinstance(err.schema, dict) else {}
-        # the keys the bad value sits at: an unknown key is one level below the error's path
-        bad = [path]
-        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-            bad = [path + [str(k)] for k in err.instance if k not in schema.get("properties", {})] or bad
-        origin = f"in {source}" if source else ""
-        for key, item in (overridden or {}).items():
-            parts = key.split(".")
-            if any(b[: len(parts)] == parts for b in bad):
-                origin = f"from --set {item}"
-        message = f"config key '{where}'{f' ({origin})' if origin else ''}: {err.message}"
-        if err.validator == "additionalProperties" and schema.get("properties"):
-            message += f"; the known keys here are {', '.join(schema['properties'])}"
-        elif path and schema.get("description"):
-            message += f"; expected {' '.join(schema['description'].split())}"
-        raise ConfigError(message)
+        raise ConfigError(_message(errors[0], source, overridden))
+    _validator(schema(), fill=True).validate(config)
+    return config
 
 
-def validate_part(value, definition: str, source: str) -> None:
-    """Validate ``value`` against one of the schema's definitions (``$defs``), e.g. the claims
-    file against ``claims_file``; ConfigError names the entry and the key."""
-    import jsonschema
+def _message(err, source: str, overridden: dict[str, str] | None) -> str:
+    """One line: the bad key, where its value came from, what is wrong, what to write."""
+    path = [str(p) for p in err.absolute_path]
+    where = ".".join(path) or "(top level)"
+    spec = err.schema if isinstance(err.schema, dict) else {}
+    # the keys the bad value sits at: an unknown key is one level below the error's path
+    bad = [path]
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        bad = [path + [str(k)] for k in err.instance if k not in spec.get("properties", {})] or bad
+    origin = f"in {source}" if source else ""
+    for key, item in (overridden or {}).items():
+        parts = key.split(".")
+        if any(b[: len(parts)] == parts for b in bad):
+            origin = f"from --set {item}"
+    message = f"config key '{where}'{f' ({origin})' if origin else ''}: {err.message}"
+    if err.validator == "additionalProperties" and spec.get("properties"):
+        message += f"; the known keys here are {', '.join(spec['properties'])}"
+    elif path and spec.get("description"):
+        message += f"; expected {' '.join(spec['description'].split())}"
+    return message
 
-    schema = _schema()
-    validator = jsonschema.Draft202012Validator({"$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"})
-    err = next(iter(sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))), None)
-    if err is not None:
-        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-        raise ConfigError(f"{source}, at {where}: {err.message}")
+
+def complete_part(value, pointer: str, source: str):
+    """``value`` validated against one part of the schema, e.g. ``#/$defs/claim`` or
+    ``#/properties/train``, with its defaults filled in (a new value). A bad one is a
+    ConfigError that names the entry and the key."""
+    value = copy.deepcopy(value)
+    subschema = schema()
+    for part in pointer.removeprefix("#/").split("/"):
+        subschema = subschema[part]
+    errors = sorted(_validator(subschema, fill=False).iter_errors(value), key=lambda e: list(e.absolute_path))
+    if errors:
+        where = ".".join(str(p) for p in errors[0].absolute_path) or "(top level)"
+        raise ConfigError(f"{source}, at {where}: {errors[0].message}")
+    _validator(subschema, fill=True).validate(value)
+    return value
 
 
 def _yaml_problem(err: yaml.YAMLError) -> str:
@@ -195,7 +218,7 @@ def _override_path(config: dict, key: str) -> list[str]:
     top-level key of the schema: ``variants=[avg]``), else a ``train:`` key."""
     path = key.split(".")
     if len(path) == 1:
-        top = key in config or key in _schema()["properties"]
+        top = key in config or key in schema()["properties"]
         path = ["train", key] if not top or key == "train" else path
     return path
 
@@ -225,7 +248,8 @@ def apply_overrides(config: dict, overrides: list[str]) -> dict:
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None, text: str | None = None) -> dict:
     """Read a config file (or ``text``, the same content as JSON/YAML; or nothing), apply ``--set``
-    overrides, validate. The workflow passes each job its part of the config as ``text``."""
+    overrides, validate, and fill in the defaults. The workflow passes each job its part of the
+    config as ``text``."""
     config = {}
     if text is not None:
         try:
@@ -246,20 +270,19 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
         ".".join(_override_path(config, item.split("=", 1)[0])): item for item in overrides or [] if "=" in item
     }
     config = apply_overrides(config, overrides or [])
-    validate(config, "--config-json" if text is not None else str(path) if path is not None else "", overridden)
-    return config
+    return complete(config, "--config-json" if text is not None else str(path) if path is not None else "", overridden)
+
+
+def section(config: dict, name: str) -> dict:
+    """One top-level section of a config that may hold only some sections (a config built in
+    code, or the cost job's train: and profile:), checked against the schema and completed."""
+    value = config[name] if name in config else default(name)
+    return complete_part(value, f"#/properties/{name}", f"config key '{name}'")
 
 
 def train_config(config: dict) -> TrainConfig:
-    """The recipe: the paper's defaults updated by the file's ``train:`` section."""
-    section = config.get("train") or {}
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = set(section) - names
-    if unknown:  # the schema catches this too; kept for configs built in code
-        raise ConfigError(f"unknown train key(s): {', '.join(sorted(unknown))}")
-    cfg = TrainConfig(**section)
-    if not isinstance(cfg.epochs, int) or cfg.epochs < 1:  # the schema catches this too; kept for configs built in code
-        raise ConfigError(f"config key 'train.epochs': {cfg.epochs!r} is not a number of epochs: give 1 or more")
+    """The recipe of a config: its ``train:`` section, the rest the schema's defaults."""
+    cfg = TrainConfig(**section(config, "train"))
     if cfg.batch_size % cfg.num_instances:
         raise ConfigError(
             f"config key 'train.batch_size': {cfg.batch_size} is not a multiple of num_instances ({cfg.num_instances})"

@@ -10,7 +10,7 @@ from importlib import resources
 # our variant -> the paper's row name (Tables 2 and 3)
 PAPER_ROWS = {
     "baseline": "ResNet50_baseline",
-    "plain_baseline": "ResNet50_baseline",  # the same row, read the other way (reid/config.py)
+    "plain_baseline": "ResNet50_baseline",  # the same row, read the other way (the config schema)
     "avg": "Avg",
     "max": "Max",
     "residual": "Residual",

@@ -1,17 +1,12 @@
 """The result files a config's workflow run produces: the workflow asks for exactly these, and
-the report lists those missing. Torch-free: the Snakefile imports it when it loads."""
+the report lists those missing. Torch-free: the Snakefile imports it when it loads. Each
+function takes a completed config (reid.config.complete: every key there, defaults filled in)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from reid.variants import TRAINING_READINGS, VARIANTS, table_rows
-
-DEFAULT_SEEDS = [1, 2, 3]
-
-
-def config_variants(config: dict) -> list[str]:
-    return list(config.get("variants") or VARIANTS)
+from reid.variants import TRAINING_READINGS, table_rows
 
 
 def gradcam_variants(variants: list[str]) -> list[str]:
@@ -23,8 +18,8 @@ def dataset_results(config: dict, dataset: str, results_dir: str | Path = "resul
     """The result files a config's workflow run produces on one dataset: each variant's and the
     re-ranked residual's metrics per seed, and Figures 4 and 6 for the first seed."""
     root = Path(results_dir) / dataset
-    variants = config_variants(config)
-    seeds = list(config.get("seeds") or DEFAULT_SEEDS)
+    variants = config["variants"]
+    seeds = config["seeds"]
     files = [str(root / v / f"seed{s}" / "metrics.json") for v in table_rows(variants) for s in seeds]
     if "residual" in variants:
         files.append(str(root / "figures" / f"ranked_lists_seed{seeds[0]}.png"))
@@ -35,12 +30,12 @@ def dataset_results(config: dict, dataset: str, results_dir: str | Path = "resul
 
 def profile_results(config: dict, results_dir: str | Path = "results") -> list[str]:
     """Table 4's profiles, one per variant (they need no dataset)."""
-    return [str(Path(results_dir) / "profile" / f"{v}.json") for v in config_variants(config)]
+    return [str(Path(results_dir) / "profile" / f"{v}.json") for v in config["variants"]]
 
 
 def expected_results(config: dict, results_dir: str | Path = "results") -> list[str]:
     """Every result file a config's workflow run produces."""
-    return [f for d in config.get("datasets") or {} for f in dataset_results(config, d, results_dir)] + profile_results(
+    return [f for d in config["datasets"] for f in dataset_results(config, d, results_dir)] + profile_results(
         config, results_dir
     )
 
@@ -48,12 +43,12 @@ def expected_results(config: dict, results_dir: str | Path = "results") -> list[
 def reading_results(config: dict, results_dir: str | Path = "results") -> list[str]:
     """What the ``readings`` target produces: the variants each training reading retrains (those
     the config has), per dataset and seed, evaluated. Not part of the default run."""
-    seeds = list(config.get("seeds") or DEFAULT_SEEDS)
+    seeds = config["seeds"]
     return [
         str(Path(results_dir, d, "readings", name, v, f"seed{s}", "metrics.json"))
-        for d in config.get("datasets") or {}
+        for d in config["datasets"]
         for name, reading in TRAINING_READINGS.items()
         for v in reading["variants"]
-        if v in config_variants(config)
+        if v in config["variants"]
         for s in seeds
     ]

@@ -1,4 +1,5 @@
-"""The variants of the paper's Table 2, defined once.
+"""The variants of the paper's Table 2. Their names are the config schema's (its ``variants``
+list, the default); what each is, is said here.
 
 Torch-free, so that the CLI parser, the workflow's rules and the config schema's test can
 import it without loading a network:
@@ -13,7 +14,9 @@ import it without loading a network:
 with k-reciprocal re-ranking.
 """
 
-VARIANTS = ("baseline", "plain_baseline", "avg", "max", "residual")
+from reid.config import default
+
+VARIANTS = tuple(default("variants"))  # every variant, in the paper's order: the config schema's list
 RERANK_SUFFIX = "+rerank"  # a run folder named <variant>+rerank holds that variant's re-ranked evaluation
 RERANKED = "residual" + RERANK_SUFFIX  # Table 2's last row
 # a run that re-evaluates another run's models -> that run: the two are compared seed by seed

@@ -1,6 +1,7 @@
 import json
 import re
 
+from reid.config import complete
 from reid.report import build_report, mean_std, paper_tables, paper_value, read_results
 
 LOG = (
@@ -61,7 +62,7 @@ def test_report_holds_the_measured_numbers(tmp_path):
     page = build_report(
         tmp_path / "results",
         tmp_path / "report" / "index.html",
-        {"datasets": {"market1501": {}}, "variants": ["baseline", "avg", "residual"]},
+        complete({"datasets": {"market1501": {}}, "variants": ["baseline", "avg", "residual"]}),
         benchmarks_dir=tmp_path / "none",
     ).read_text()
     table2 = page[page.index('id="table2"') : page.index("</table>", page.index('id="table2"'))]
@@ -78,7 +79,8 @@ def test_report_escapes_names_from_configs_and_files(tmp_path):
     page = build_report(
         tmp_path / "results",
         tmp_path / "index.html",
-        {"datasets": {evil: {}, "x<b>y": {}}, "variants": ["residual"]},
+        # names the schema would refuse, to show that the page escapes whatever it is given
+        complete({"datasets": {"market1501": {}}}) | {"datasets": {evil: {}, "x<b>y": {}}, "variants": ["residual"]},
         benchmarks_dir=tmp_path / "none",
     ).read_text()
     assert evil not in page and "&lt;script&gt;" in page
@@ -91,7 +93,7 @@ def test_missing_results_are_listed(tmp_path):
     page = build_report(
         tmp_path / "results",
         tmp_path / "index.html",
-        {"datasets": {"dukemtmcreid": {}}},
+        complete({"datasets": {"dukemtmcreid": {}}}),
         expected=[wanted],
         benchmarks_dir=tmp_path / "none",
     ).read_text()

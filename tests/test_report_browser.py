@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from reid.config import complete
 from reid.report import build_report, paper_tables, paper_value
 
 # ------------------------------------------------------------------------------------------ the browser
@@ -506,7 +507,7 @@ def report(tmp_path_factory) -> Path:
     return build_report(
         root / "results",
         root / "report" / "index.html",
-        {"datasets": {d: {} for d in DATASETS}, "variants": VARIANTS, "seeds": [1, 2, 3]},
+        complete({"datasets": {d: {} for d in DATASETS}, "variants": VARIANTS, "seeds": [1, 2, 3]}),
         benchmarks_dir=root / "benchmarks",
     )
 
@@ -609,7 +610,9 @@ def test_names_from_configs_and_files_stay_text(chromium, tmp_path):
     page = build_report(
         results,
         tmp_path / "index.html",
-        {"datasets": {EVIL_CONFIG: {}, EVIL_DIR: {}}, "variants": ["residual", EVIL_VARIANT]},
+        # names the schema would refuse, to show that the page escapes whatever it is given
+        complete({"datasets": {"market1501": {}}})
+        | {"datasets": {EVIL_CONFIG: {}, EVIL_DIR: {}}, "variants": ["residual", EVIL_VARIANT]},
         benchmarks_dir=tmp_path / "none",
     )
     check = check_page(chromium, page, tmp_path)

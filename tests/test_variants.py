@@ -1,5 +1,5 @@
-"""The list of variants is defined once (reid.variants) and the schema, the CLI and the
-models agree with it."""
+"""The list of variants is written once (the config schema's ``variants`` default, which
+reid.variants reads), and the schema's check, the CLI and the models agree with it."""
 
 import yaml
 

@@ -54,6 +54,7 @@ STATS = ("tests/test_stats.py",)
 CLAIMS = ("tests/claims",)
 # tests/test_checkpoints.py first: its unit tests take seconds, the training and evaluation ones a minute
 CHECKPOINTS = ("tests/test_checkpoints.py", "tests/test_train.py", "tests/test_security.py", "tests/test_evaluate.py")
+CONFIG = ("tests/test_config.py",)
 
 MUTANTS = (
     # ------------------------------------------------------------ the survivors issue 21 found
@@ -418,9 +419,38 @@ MUTANTS = (
     Mutant(
         "declared-cost-margin-key",
         "reid/claims/declared.py",
-        'section.get("cost_margin", COST_MARGIN)',
-        'section.get("margin", COST_MARGIN)',
+        'float(config["claims"]["cost_margin"])',
+        'float(config["claims"]["tolerance"])',
         CLAIMS,
+    ),
+    # one home for every setting: a default written a second time, or missing from the schema
+    Mutant(
+        "second-home-seeds",
+        "reid/targets.py",
+        '    seeds = config["seeds"]\n    files',
+        '    seeds = config.get("seeds") or [1, 2, 3]\n    files',
+        CONFIG,
+    ),
+    Mutant(
+        "second-home-cpu-jobs",
+        "workflow/rules/common.smk",
+        'config["cpu_jobs"] == "auto"',
+        'config.get("cpu_jobs", "auto") == "auto"',
+        CONFIG,
+    ),
+    Mutant(
+        "schema-default-missing",
+        "reid/resources/config.schema.yaml",
+        "minimum: 1, default: 100, ",
+        "minimum: 1, ",
+        CONFIG,
+    ),
+    Mutant(
+        "recipe-default-as-int",
+        "reid/resources/config.schema.yaml",
+        "triplet_weight: {type: number, minimum: 0, default: 1.0}",
+        "triplet_weight: {type: number, minimum: 0, default: 1}",
+        CONFIG,
     ),
     # checkpoints: the previous checkpoint, which one is read, the run key, the digest, eval mode
     Mutant(

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from reid.claims.claim import NOT_SUPPLIED, Claim
-from reid.claims.declared import ACCURACY_KINDS, TOLERANCE, ClaimSpec, claim_specs
+from reid.claims.declared import ACCURACY_KINDS, TOLERANCE, ClaimSpec, paper_claim_specs
 from reid.paper import PAPER_DATASETS
 from reid.stats import Interval, against_published_mean, difference_interval
 from reid.variants import RERANKED, SAME_MODELS, TRAINING_READINGS
@@ -227,7 +227,7 @@ def paper_claims(
     the datasets a claim names that were not run (untestable). ``runs``: the variants the config
     trains and residual+rerank; ``reading``: see ``load_scores``; ``retrained``: a training
     reading (TRAINING_READINGS) to judge instead."""
-    specs = [s for s in (specs if specs is not None else claim_specs(None)) if s.kind in ACCURACY_KINDS]
+    specs = [s for s in (specs if specs is not None else paper_claim_specs()) if s.kind in ACCURACY_KINDS]
     loaded: dict[str, dict[str, Scores | None]] = {}
 
     def scores_of(dataset: str) -> dict[str, Scores | None]:

@@ -9,12 +9,12 @@ naming the claim and the field, in one line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 
 import yaml
 
-from reid.config import ConfigError, validate_part
+from reid.config import ConfigError, complete_part, default
 from reid.variants import RERANKED, VARIANTS
 
 KINDS = ("direction", "size", "absolute", "cost", "curve")
@@ -26,8 +26,8 @@ METRICS = {
     "curve": ("loss", "train acc", "R1 in training"),
 }
 ALL = "all"  # in ``datasets``: every dataset of the run
-TOLERANCE = 1.5  # percentage points: the equivalence band of the size and absolute tests
-COST_MARGIN = 5.0  # percent: "no more computation or time" read as at most 5% more (ours)
+TOLERANCE = default("claims.tolerance")  # percentage points: the equivalence band of the size and absolute tests
+COST_MARGIN = default("claims.cost_margin")  # percent: "no more computation or time" read as at most this much more
 
 
 @dataclass(frozen=True)
@@ -36,12 +36,12 @@ class ClaimSpec:
     words: str
     kind: str
     a: str
-    b: tuple[str, ...] = ()  # empty for an absolute claim
-    metrics: tuple[str, ...] = ()
-    datasets: tuple[str, ...] = (ALL,)
-    paper: dict = field(default_factory=dict)  # dataset -> metric -> value
-    higher: bool = True
-    paper_runs: int = 3
+    b: tuple[str, ...]  # empty for an absolute claim
+    metrics: tuple[str, ...]
+    datasets: tuple[str, ...]
+    paper: dict  # dataset -> metric -> value
+    higher: bool
+    paper_runs: int
     source: str = "the paper"  # or "declared in the config"
 
     def pairs(self) -> list[tuple[str, str | None]]:
@@ -63,16 +63,16 @@ class ClaimSpec:
 
 
 def _as_tuple(value) -> tuple:
-    if value is None:
-        return ()
     return tuple(value) if isinstance(value, list) else (value,)
 
 
 def parse_claim(entry: dict, where: str, source: str) -> ClaimSpec:
-    """One claim entry (already checked against the schema's claim definition) as a spec."""
+    """One claim entry as a spec: checked against the schema's claim definition, which also
+    gives the keys it leaves out, then against the runs and metrics there are."""
+    entry = complete_part(entry, "#/$defs/claim", where)
     kind = entry["kind"]
     name = f"{where} (claim {entry['id']})"
-    b = _as_tuple(entry.get("b"))
+    b = _as_tuple(entry["b"])
     if kind == "absolute" and b:
         raise ConfigError(f"{name}: an absolute claim judges one run (a): remove b")
     if kind != "absolute" and not b:
@@ -86,22 +86,22 @@ def parse_claim(entry: dict, where: str, source: str) -> ClaimSpec:
         raise ConfigError(
             f"{name}: {', '.join(bad)} is not a metric of a {kind} claim; expected {', '.join(METRICS[kind])}"
         )
-    paper = entry.get("paper") or {}
+    paper = entry["paper"]
     for dataset, values in paper.items():
         unknown = [m for m in values if m not in metrics]
         if unknown:
             raise ConfigError(f"{name}: paper.{dataset} gives {', '.join(unknown)}, which is not in its metrics")
     return ClaimSpec(
         claim_id=str(entry["id"]),
-        words=entry.get("words", ""),
+        words=entry["words"],
         kind=kind,
         a=entry["a"],
         b=b,
         metrics=metrics,
-        datasets=_as_tuple(entry.get("datasets", ALL)),
+        datasets=_as_tuple(entry["datasets"]),
         paper={d: dict(v) for d, v in paper.items()},
-        higher=bool(entry.get("higher", True)),
-        paper_runs=int(entry.get("paper_runs", 3)),
+        higher=entry["higher"],
+        paper_runs=entry["paper_runs"],
         source=source,
     )
 
@@ -109,20 +109,18 @@ def parse_claim(entry: dict, where: str, source: str) -> ClaimSpec:
 def paper_claim_specs() -> list[ClaimSpec]:
     """The paper's claims, from the package's claims.yaml."""
     text = resources.files("reid").joinpath("resources/claims.yaml").read_text()
-    entries = (yaml.safe_load(text) or {}).get("claims") or []
-    validate_part(entries, "claims_file", "reid/resources/claims.yaml")
+    entries = yaml.safe_load(text)["claims"]
     return [parse_claim(e, f"reid/resources/claims.yaml, entry {i + 1}", "the paper") for i, e in enumerate(entries)]
 
 
-def claim_specs(config: dict | None) -> list[ClaimSpec]:
-    """The claims a report judges: the paper's, then the config's ``claims.declared``."""
-    declared = ((config or {}).get("claims") or {}).get("declared") or []
+def claim_specs(config: dict) -> list[ClaimSpec]:
+    """The claims a report judges: the paper's, then the (completed) config's ``claims.declared``."""
+    declared = config["claims"]["declared"]
     return paper_claim_specs() + [
         parse_claim(e, f"config key 'claims.declared[{i}]'", "declared in the config") for i, e in enumerate(declared)
     ]
 
 
-def claim_settings(config: dict | None) -> tuple[float, float]:
-    """The equivalence band (points) and the cost margin (percent) the config asks for."""
-    section = (config or {}).get("claims") or {}
-    return float(section.get("tolerance", TOLERANCE)), float(section.get("cost_margin", COST_MARGIN))
+def claim_settings(config: dict) -> tuple[float, float]:
+    """The equivalence band (points) and the cost margin (percent) a (completed) config asks for."""
+    return float(config["claims"]["tolerance"]), float(config["claims"]["cost_margin"])

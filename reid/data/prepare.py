@@ -41,8 +41,8 @@ def prepare(
         elif name == "synthetic":
             folder = synthetic.generate(
                 Path(data_root) / name,
-                size=options.get("size", "default"),
-                seed=options.get("seed", 0),
+                size=options["size"],
+                seed=options["seed"],
                 workers=workers,
                 progress=progress,
                 overwrite=True,

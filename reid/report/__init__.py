@@ -26,7 +26,7 @@ from reid.report.claims_section import claims_table, run_summary, sensitivity_ta
 from reid.report.inputs import Results, mean_std, read_results
 from reid.report.tables import datasets_table, esc, table2, table3, table4
 from reid.utils import atomic_write_text
-from reid.variants import VARIANTS, table_rows
+from reid.variants import table_rows
 
 __all__ = ["build_report", "mean_std", "paper_tables", "paper_value", "read_results", "Results"]
 
@@ -93,20 +93,18 @@ def _figure_images(results_dir, datasets: list[str], stem: str, label: str) -> l
 
 
 def build_report(
-    results_dir: str | Path = "results",
-    out: str | Path = "report/index.html",
-    config: dict | None = None,
+    results_dir: str | Path,
+    out: str | Path,
+    config: dict,
     benchmarks_dir: str | Path = "benchmarks",
     data_root: str | Path | None = None,
     expected: list[str] | None = None,
 ) -> Path:
-    """Write the report page; returns its path. ``expected``: result files the workflow asked for
-    (those missing are listed as not run)."""
-    config = config or {}
+    """Write the report page for a (completed) config's run; returns its path. ``expected``:
+    result files the workflow asked for (those missing are listed as not run)."""
     results = read_results(results_dir)
     paper = paper_tables()
-    datasets = list(config.get("datasets") or sorted({d for d, _ in results.metrics}))
-    variants = list(config.get("variants") or VARIANTS)
+    datasets, variants = list(config["datasets"]), config["variants"]
     table_variants = table_rows(variants)
     parts = [
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Multi-scale residual pooling: reproduction report</title>"

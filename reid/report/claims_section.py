@@ -6,9 +6,9 @@ from __future__ import annotations
 from reid.claims import NOT_SUPPLIED, READING_WORDS, TRAINING_READINGS, Claim, ClaimSpec, Sensitivity, statistical_tests
 from reid.claims.claim import CALLS
 from reid.claims.declared import COST_MARGIN, TOLERANCE
+from reid.config import train_config
 from reid.paper import DATASET_LABELS, PAPER_DATASETS
 from reid.report.tables import esc
-from reid.targets import DEFAULT_SEEDS
 
 # what each verdict means, per kind of claim: the page's tooltips and legend (the rules are in
 # reid/stats.py and reid/claims/)
@@ -63,15 +63,14 @@ def run_summary(
     config: dict, datasets: list[str], variants: list[str], devices: list[str], job_seconds: float | None
 ) -> str:
     """What ran: datasets, variants, seeds, epochs, device and the jobs' wall time."""
-    train = config.get("train") or {}
-    seeds = config.get("seeds") or DEFAULT_SEEDS
+    recipe, seeds = train_config(config), config["seeds"]
     labels = ", ".join(DATASET_LABELS.get(d, d) for d in datasets) or "none"
     items = [
         f"<li><b>Datasets:</b> {esc(labels)}</li>",
         f"<li><b>Variants:</b> {esc(', '.join(variants))}{', and residual re-ranked' if 'residual' in variants else ''}</li>",
         f"<li><b>Seeds:</b> {esc(', '.join(str(s) for s in seeds))}</li>",
-        f"<li><b>Recipe:</b> {esc(train.get('epochs', 220))} epochs, {esc(train.get('backbone', 'resnet50'))} at "
-        f"{esc(train.get('height', 288))}x{esc(train.get('width', 144))}</li>",
+        f"<li><b>Recipe:</b> {esc(recipe.epochs)} epochs, {esc(recipe.backbone)} at "
+        f"{esc(recipe.height)}x{esc(recipe.width)}</li>",
         f"<li><b>Device:</b> {esc(', '.join(devices) or 'unknown')}</li>",
     ]
     if job_seconds is not None:

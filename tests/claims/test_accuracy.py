@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from reid.claims import CSV_COLUMNS, NOT_SUPPLIED, load_scores, paper_claims, write_claims_csv
+from reid.config import complete
 from reid.report import build_report
 
 RUNS = ["baseline", "plain_baseline", "avg", "max", "residual", "residual+rerank"]
@@ -224,7 +225,7 @@ def test_claims_csv_columns_and_rows(tmp_path):
 
 def test_report_has_the_summary_the_claims_and_the_csv(tmp_path):
     fake_results(tmp_path / "results")
-    config = {"datasets": {"synthetic": {}}, "variants": RUNS[:4], "seeds": [1, 2, 3], "train": {"epochs": 8}}
+    config = complete({"datasets": {"synthetic": {}}, "variants": RUNS[:4], "seeds": [1, 2, 3], "train": {"epochs": 8}})
     page = build_report(
         tmp_path / "results", tmp_path / "report" / "index.html", config, benchmarks_dir=tmp_path / "none"
     ).read_text()
@@ -236,7 +237,7 @@ def test_report_has_the_summary_the_claims_and_the_csv(tmp_path):
 
 def test_report_on_a_dataset_of_the_paper_has_no_synthetic_caveat(tmp_path):
     fake_results(tmp_path / "results", "market1501")
-    config = {"datasets": {"market1501": {}}, "variants": RUNS[:4], "seeds": [1, 2, 3]}
+    config = complete({"datasets": {"market1501": {}}, "variants": RUNS[:4], "seeds": [1, 2, 3]})
     page = build_report(tmp_path / "results", tmp_path / "index.html", config, benchmarks_dir=tmp_path).read_text()
     assert "tests the suite, not the paper" not in page and "DukeMTMC-reID: not supplied" in page
 

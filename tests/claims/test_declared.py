@@ -7,8 +7,8 @@ import csv
 import pytest
 
 from reid.claims import Claim, adjust_family_wise, claim_settings, claim_specs, statistical_tests
-from reid.claims.declared import ClaimSpec, paper_claim_specs, parse_claim
-from reid.config import ConfigError, validate
+from reid.claims.declared import paper_claim_specs, parse_claim
+from reid.config import ConfigError, complete
 from reid.paper import PAPER_ROWS, paper_tables, paper_value
 from reid.report import build_report
 from tests.claims.test_accuracy import fake_results
@@ -59,39 +59,41 @@ def test_a_bad_claim_is_one_line_naming_it(entry, says):
 
 def test_the_config_schema_checks_the_claims_section():
     base = {"data_root": "data", "datasets": {"synthetic": {}}}
-    validate(
+    complete(
         base
         | {"claims": {"tolerance": 2.0, "declared": [{"id": "U1", "kind": "absolute", "a": "max", "metrics": "mAP"}]}}
     )
     with pytest.raises(ConfigError, match="claims.tolerance"):
-        validate(base | {"claims": {"tolerance": 0}})
+        complete(base | {"claims": {"tolerance": 0}})
     with pytest.raises(ConfigError, match="claims.declared.0"):
-        validate(base | {"claims": {"declared": [{"id": "U1", "kind": "guess", "a": "max", "metrics": "mAP"}]}})
+        complete(base | {"claims": {"declared": [{"id": "U1", "kind": "guess", "a": "max", "metrics": "mAP"}]}})
 
 
 def test_a_user_declared_claim_on_a_custom_dataset_reaches_claims_csv_and_the_page(tmp_path):
     """A user's own claim, declared in the config with no code: "max beats avg by 20 mAP points
     on my dataset" (planted: +20)."""
     fake_results(tmp_path / "results", "mine")
-    config = {
-        "datasets": {"mine": {"path": "/data/mine"}},
-        "variants": ["baseline", "avg", "max", "residual"],
-        "claims": {
-            "tolerance": 3.0,
-            "declared": [
-                {
-                    "id": "U1",
-                    "words": "max pooling beats average pooling by 20 points on my dataset",
-                    "kind": "size",
-                    "a": "max",
-                    "b": "avg",
-                    "metrics": ["mAP"],
-                    "datasets": ["mine"],
-                    "paper": {"mine": {"mAP": 20.0}},
-                }
-            ],
-        },
-    }
+    config = complete(
+        {
+            "datasets": {"mine": {"path": "/data/mine"}},
+            "variants": ["baseline", "avg", "max", "residual"],
+            "claims": {
+                "tolerance": 3.0,
+                "declared": [
+                    {
+                        "id": "U1",
+                        "words": "max pooling beats average pooling by 20 points on my dataset",
+                        "kind": "size",
+                        "a": "max",
+                        "b": "avg",
+                        "metrics": ["mAP"],
+                        "datasets": ["mine"],
+                        "paper": {"mine": {"mAP": 20.0}},
+                    }
+                ],
+            },
+        }
+    )
     assert [s.claim_id for s in claim_specs(config)][-1] == "U1"
     page = build_report(
         tmp_path / "results", tmp_path / "report" / "index.html", config, benchmarks_dir=tmp_path
@@ -122,14 +124,16 @@ def test_holm_keeps_the_family_wise_error_per_dataset():
 def test_a_claim_is_shown_on_its_datasets_and_the_papers():
     """``datasets: all`` means every dataset of the run; a list names only those (and the paper's
     datasets, where it gives numbers, follow)."""
-    mine = ClaimSpec("U1", "", "direction", "max", ("avg",), ("mAP",), datasets=("mine",))
+    claim = {"kind": "direction", "a": "max", "b": "avg", "metrics": "mAP"}
+    mine = parse_claim(claim | {"id": "U1", "datasets": ["mine"]}, "test", "declared in the config")
     assert mine.shown_datasets(["synthetic", "mine"]) == ["mine"]
-    everywhere = ClaimSpec("U2", "", "direction", "max", ("avg",), ("mAP",), paper={"market1501": {"mAP": 1.0}})
+    everywhere = parse_claim(claim | {"id": "U2", "paper": {"market1501": {"mAP": 1.0}}}, "test", "declared")
     assert everywhere.shown_datasets(["synthetic", "mine"]) == ["synthetic", "mine", "market1501"]
 
 
 def test_the_claim_settings_are_read_from_the_config():
     """The equivalence band and the cost margin: the config's ``claims.tolerance`` and
-    ``claims.cost_margin``, else 1.5 points and 5%."""
-    assert claim_settings(None) == claim_settings({"claims": {}}) == (1.5, 5.0)
-    assert claim_settings({"claims": {"tolerance": 2.0, "cost_margin": 3.0}}) == (2.0, 3.0)
+    ``claims.cost_margin``, else the schema's defaults, 1.5 points and 5%."""
+    base = {"datasets": {"synthetic": {}}}
+    assert claim_settings(complete(base)) == claim_settings(complete(base | {"claims": {}})) == (1.5, 5.0)
+    assert claim_settings(complete(base | {"claims": {"tolerance": 2.0, "cost_margin": 3.0}})) == (2.0, 3.0)

@@ -12,9 +12,10 @@ from reid import targets  # what the workflow asks for is what the report expect
 from reid.variants import RERANK_SUFFIX, TRAINING_READINGS
 from reid.variants import VARIANTS as ALL_VARIANTS
 
+# The config has every key here: the Snakefile's validate() filled in the schema's defaults.
 DATA_ROOT = config["data_root"]
 DATASETS = list(config["datasets"])
-VARIANTS = targets.config_variants(config)
+VARIANTS = config["variants"]
 GRADCAM_VARIANTS = targets.gradcam_variants(VARIANTS)
 
 
@@ -34,7 +35,7 @@ def _cores():
         return os.cpu_count() or 1
 
 
-TRAINS_ON_CPU = (config.get("train") or {}).get("device") == "cpu"
+TRAINS_ON_CPU = config["train"]["device"] == "cpu"
 
 
 def _cpu_only():
@@ -56,7 +57,7 @@ def _cpu_only():
 MACHINE_CORES = max(1, min(os.cpu_count() or 1, _cores()))
 CPU_ONLY = _cpu_only()
 if CPU_ONLY:
-    CPU_JOBS = MACHINE_CORES if config.get("cpu_jobs", "auto") == "auto" else int(config["cpu_jobs"])
+    CPU_JOBS = MACHINE_CORES if config["cpu_jobs"] == "auto" else config["cpu_jobs"]
     JOB_THREADS = max(1, MACHINE_CORES // CPU_JOBS)
     JOB_SLOTS = max(1, _cores() // CPU_JOBS)
 else:
@@ -148,7 +149,7 @@ def job_config(name, reading=""):
     a change to it (and only to it) reruns the job (Snakemake's params rerun trigger). Under a
     training reading (the {reading} wildcard, "readings/<name>/"), with that reading's train: keys."""
     name_of_reading = reading.removeprefix("readings/").removesuffix("/")
-    train = dict(config.get("train", {}), **(TRAINING_READINGS[name_of_reading]["train"] if reading else {}))
+    train = dict(config["train"], **(TRAINING_READINGS[name_of_reading]["train"] if reading else {}))
     part = {"data_root": DATA_ROOT, "datasets": {name: dataset_options(name)}, "train": train}
     return shlex.quote(json.dumps(part, sort_keys=True))
 

@@ -9,8 +9,7 @@ rule profile:
     output:
         expand("results/profile/{variant}.json", variant=VARIANTS),
     params:
-        config=lambda w: shlex.quote(json.dumps({"train": config.get("train", {}),
-                                                 "profile": config.get("profile", {})}, sort_keys=True)),
+        config=lambda w: shlex.quote(json.dumps({"train": config["train"], "profile": config["profile"]}, sort_keys=True)),
         variants=lambda w, output: " ".join(f"--variant {v} --out {shlex.quote(o)}" for v, o in zip(VARIANTS, output)),
     # every core the run may use, so that no other job runs beside a latency measurement;
     # torch itself uses the machine's cores (not more: REID_MACHINE_THREADS, common.smk)
