@@ -2,13 +2,16 @@
 # Run: snakemake   (profiles/default: every core; configs/config.yaml: the synthetic set, CPU is enough)
 from snakemake.utils import validate
 
-# the default profile, unless --configfile names another (Snakemake would merge the two)
+from reid.config import check_renamed
+
+# the default config, unless --configfile names another (Snakemake would merge the two)
 if not workflow.overwrite_configfiles:
 
     configfile: "configs/config.yaml"
 
 
-validate(config, "reid/resources/config.schema.yaml")
+check_renamed(config)  # a key of an earlier release: one line that names its new name
+validate(config, "reid/resources/config.schema.yaml")  # fills in the schema's defaults
 
 
 report: "workflow/report/workflow.rst"  # snakemake --report report/suite.zip: the bundle's front page
@@ -17,7 +20,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
-include: "workflow/rules/profile.smk"
+include: "workflow/rules/cost.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 

@@ -138,19 +138,25 @@ def _evaluate(args) -> int:
     return 0
 
 
-def _profile(args) -> int:
+def _cost(args) -> int:
     import yaml
 
-    from reid.config import section, train_config
-    from reid.profile import profile_variant
+    from reid.config import load_config, section, train_config
+    from reid.cost import measure_cost
     from reid.utils import atomic_write_json
 
+    if args.command == "profile":
+        print(
+            "note: 'python -m reid profile' is now 'python -m reid cost'; the old name goes in the next release",
+            file=sys.stderr,
+        )
     if len(args.variant) != len(args.out):
         raise SystemExit(f"error: {len(args.variant)} --variant but {len(args.out)} --out: give one --out per variant")
-    config = yaml.safe_load(args.config_json) if args.config_json else {}
-    cfg, options = train_config(config), section(config, "profile")
+    # a whole config file, or the workflow's train: and cost: sections (or nothing: the defaults)
+    config = load_config(args.config) if args.config else yaml.safe_load(args.config_json or "{}")
+    cfg, options = train_config(config), section(config, "cost")
     for variant, out in zip(args.variant, args.out):  # one process: one start-up, the same conditions
-        result = profile_variant(
+        result = measure_cost(
             variant,
             options["num_classes"],
             cfg.backbone,
@@ -226,11 +232,11 @@ def _single_dataset(config: dict) -> str:
     return names[0]
 
 
-def _add_config_source(parser: argparse.ArgumentParser, file_help: str) -> None:
-    """--config FILE or --config-json JSON (the workflow passes each job its part of the profile)."""
-    source = parser.add_mutually_exclusive_group(required=True)
+def _add_config_source(parser: argparse.ArgumentParser, file_help: str, required: bool = True) -> None:
+    """--config FILE or --config-json JSON (the workflow passes each job its part of the config)."""
+    source = parser.add_mutually_exclusive_group(required=required)
     source.add_argument("--config", type=Path, help=file_help)
-    source.add_argument("--config-json", default=None, help="the profile's content as JSON (what the workflow passes)")
+    source.add_argument("--config-json", default=None, help="the config's content as JSON (what the workflow passes)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -270,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
         "prepare", help="render, fetch or check one of a config's datasets and record the outcome (workflow step)"
     )
     prep.add_argument("name", help="a dataset of the config")
-    _add_config_source(prep, "the profile naming the dataset")
+    _add_config_source(prep, "the config file naming the dataset")
     prep.add_argument(
         "--status",
         required=True,
@@ -289,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     hist.set_defaults(func=_data_histogram_baseline)
 
     train = commands.add_parser("train", help="train one variant with one seed (resumes if DIR holds a checkpoint)")
-    _add_config_source(train, "a profile, e.g. configs/paper.yaml")
+    _add_config_source(train, "a config file, e.g. configs/paper.yaml")
     train.add_argument("--variant", required=True, choices=VARIANTS)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", required=True, type=Path, help="run folder: log.csv, checkpoints, model.pt")
@@ -314,8 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="R1/R5/R10, mAP, mINP of a trained model.pt on a dataset's query and gallery",
         description="Evaluate a model.pt written by 'train' under the Market-1501 protocol; writes OUT/metrics.json "
         "and OUT/per_query.npz. The dataset is --path DIR (the folder itself) or --data-root DIR "
-        "(DIR/NAME); without either, it is where the --config profile puts it (data_root and "
-        "datasets.NAME.path, as for 'train': pass the profile the model was trained with). "
+        "(DIR/NAME); without either, it is where the --config file puts it (data_root and "
+        "datasets.NAME.path, as for 'train': pass the config the model was trained with). "
         "Images are decoded at the training size through the training cache.",
     )
     evaluate.add_argument("--checkpoint", required=True, type=Path, help="a run's model.pt")
@@ -326,11 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(optional with a --config that lists one dataset)",
     )
     evaluate.add_argument(
-        "--config", type=Path, default=None, help="a profile, e.g. configs/paper.yaml: where the data is"
+        "--config", type=Path, default=None, help="a config file, e.g. configs/paper.yaml: where the data is"
     )
-    evaluate.add_argument(
-        "--config-json", default=None, help="the profile's content as JSON (what the workflow passes)"
-    )
+    evaluate.add_argument("--config-json", default=None, help="the config's content as JSON (what the workflow passes)")
     where = evaluate.add_mutually_exclusive_group()
     where.add_argument("--data-root", type=Path, default=None, help="data root holding DATA_ROOT/NAME")
     where.add_argument("--path", type=Path, default=None, help="the dataset folder itself")
@@ -348,15 +352,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.set_defaults(func=_evaluate)
 
-    profile = commands.add_parser("profile", help="parameters, FLOPs and latency of variants (Table 4)")
-    profile.add_argument(
+    cost = commands.add_parser(
+        "cost",
+        aliases=["profile"],  # its name in 0.1, kept for one release (CHANGELOG)
+        help="Table 4: the cost of variants, their parameters, FLOPs and latency",
+    )
+    cost.add_argument(
         "--variant", required=True, action="append", choices=VARIANTS, help="repeat for several, each with its --out"
     )
-    profile.add_argument(
-        "--config-json", default=None, help="train: (backbone, input size) and profile: (num_classes, runs)"
+    _add_config_source(
+        cost, "a config file: its train: (backbone, input size) and cost: (num_classes, runs)", required=False
     )
-    profile.add_argument("--out", required=True, action="append", type=Path, help="JSON file to write, per --variant")
-    profile.set_defaults(func=_profile)
+    cost.add_argument("--out", required=True, action="append", type=Path, help="JSON file to write, per --variant")
+    cost.set_defaults(func=_cost)
 
     figure = commands.add_parser("figure", help="render the paper's Figure 4 (ranked lists) or 6 (Grad-CAM)")
     figures = figure.add_subparsers(dest="figure", required=True)
@@ -386,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     cam.set_defaults(func=_figure_gradcam)
 
     report = commands.add_parser("report", help="render report/index.html from results/")
-    _add_config_source(report, "the profile the results were made with")
+    _add_config_source(report, "the config file the results were made with")
     report.add_argument("--results", type=Path, default=Path("results"))
     report.add_argument("--benchmarks", type=Path, default=Path("benchmarks"), help="Snakemake benchmark files")
     report.add_argument("--out", type=Path, default=Path("report/index.html"))
@@ -425,25 +433,25 @@ def is_user_error(err: BaseException) -> bool:
 
 def needs_gpu_slot(args) -> bool:
     """Whether a command may run on a GPU, and so must claim one of a shared machine's
-    (reid.gpu_slot): training, evaluation and profiling, unless told --device cpu; Grad-CAM
+    (reid.gpu_slot): training, evaluation and Table 4's cost, unless told --device cpu; Grad-CAM
     only when told --device cuda (its default is the CPU, and a slot it held would keep a
     training waiting for nothing)."""
     if args.func is _figure_gradcam:
         return args.device == "cuda"
-    return args.func in (_train, _evaluate, _profile) and getattr(args, "device", "auto") != "cpu"
+    return args.func in (_train, _evaluate, _cost) and getattr(args, "device", "auto") != "cpu"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.func in (_train, _evaluate, _profile, _figure_gradcam):  # the torch jobs
+        if args.func in (_train, _evaluate, _cost, _figure_gradcam):  # the torch jobs
             _check_status(args)  # a dataset that failed stops the job before it waits for a GPU or imports torch
             if needs_gpu_slot(args):
                 from reid.gpu_slot import claim_gpu
 
                 claim_gpu()
             # a latency measurement runs alone, on every core; the others on their share
-            torch_threads("REID_MACHINE_THREADS" if args.func is _profile else "REID_TORCH_THREADS")
+            torch_threads("REID_MACHINE_THREADS" if args.func is _cost else "REID_TORCH_THREADS")
         return args.func(args)
     except Exception as err:
         if not is_user_error(err):

@@ -149,6 +149,19 @@ def _validator(subschema: dict, fill: bool):
     return base({"$defs": schema()["$defs"], **subschema})
 
 
+# Top-level keys of an earlier release -> their names now, so that an old config gets a line
+# that says what to rename instead of "unknown key".
+RENAMED = {"profile": "cost"}  # 0.1's Table 4 settings: "profile" now means a Snakemake profile only
+
+
+def check_renamed(config: dict, source: str = "") -> None:
+    """A ConfigError for a key of an earlier release (RENAMED), naming its new name."""
+    for old, new in RENAMED.items():
+        if old in config:
+            where = f" in {source}" if source else ""
+            raise ConfigError(f"config key '{old}'{where} is now called '{new}': rename it (CHANGELOG, 0.2)")
+
+
 def complete(config: dict, source: str = "", overridden: dict[str, str] | None = None) -> dict:
     """A whole config validated against the schema, with every missing key that has a default
     set to it (a new dict; ``config`` is left as it is). A bad value is a ConfigError that
@@ -158,6 +171,7 @@ def complete(config: dict, source: str = "", overridden: dict[str, str] | None =
     item that gave it) say where the bad value came from; the schema's description of the key
     is added as the hint of what to write instead.
     """
+    check_renamed(config, source)
     config = copy.deepcopy(config)
     errors = sorted(_validator(schema(), fill=False).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
@@ -275,7 +289,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
 
 def section(config: dict, name: str) -> dict:
     """One top-level section of a config that may hold only some sections (a config built in
-    code, or the cost job's train: and profile:), checked against the schema and completed."""
+    code, or the cost job's train: and cost:), checked against the schema and completed."""
     value = config[name] if name in config else default(name)
     return complete_part(value, f"#/properties/{name}", f"config key '{name}'")
 

@@ -2,7 +2,7 @@
 
 Snakemake's ``--resources gpu=4`` lets four GPU jobs run at once but does not say which GPU
 each one gets: without help all four would share GPU 0. So every GPU job of the suite
-(train, evaluate, profile, Grad-CAM) first claims a slot: an exclusive ``flock`` on
+(train, evaluate, cost, Grad-CAM) first claims a slot: an exclusive ``flock`` on
 ``<lock dir>/gpu-<id>.lock`` for one device of the pool, then sets ``CUDA_VISIBLE_DEVICES``
 to that device before CUDA starts. The kernel drops the lock when the process ends, however
 it ends (``kill -9`` included), so a slot is never leaked and nothing needs cleaning up.

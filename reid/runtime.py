@@ -1,6 +1,6 @@
 """Device and precision, resolved once: where a job runs and how.
 
-Every torch job (training, evaluation, feature extraction, profiling, the benchmarks) turns the
+Every torch job (training, evaluation, feature extraction, Table 4's cost, the benchmarks) turns the
 config's ``device``, ``amp``, ``channels_last`` and ``compile`` switches ("auto" | "on" | "off")
 into one ``Runtime`` and hands it on, so that they all make the same choice: on a CUDA device
 "auto" means mixed precision (bf16 from compute capability 8.0, fp16 with a gradient scaler
@@ -116,6 +116,6 @@ class Runtime:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def sync(self) -> None:
-        """Wait for the device (before reading a clock)."""
+        """Wait for the device (before the clock is read)."""
         if self.cuda:
             torch.cuda.synchronize(self.device)

@@ -28,14 +28,14 @@ def dataset_results(config: dict, dataset: str, results_dir: str | Path = "resul
     return files
 
 
-def profile_results(config: dict, results_dir: str | Path = "results") -> list[str]:
-    """Table 4's profiles, one per variant (they need no dataset)."""
-    return [str(Path(results_dir) / "profile" / f"{v}.json") for v in config["variants"]]
+def cost_results(config: dict, results_dir: str | Path = "results") -> list[str]:
+    """Table 4's costs, one file per variant (they need no dataset)."""
+    return [str(Path(results_dir) / "cost" / f"{v}.json") for v in config["variants"]]
 
 
 def expected_results(config: dict, results_dir: str | Path = "results") -> list[str]:
     """Every result file a config's workflow run produces."""
-    return [f for d in config["datasets"] for f in dataset_results(config, d, results_dir)] + profile_results(
+    return [f for d in config["datasets"] for f in dataset_results(config, d, results_dir)] + cost_results(
         config, results_dir
     )
 

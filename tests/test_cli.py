@@ -1,5 +1,7 @@
 """The CLI's own choices (its commands are tested with what they run)."""
 
+import json
+
 import torch
 
 from reid.cli import torch_threads
@@ -39,3 +41,19 @@ def test_only_the_commands_that_may_use_a_gpu_claim_one():
     assert not needs(*evaluate, "--device", "cpu")
     assert needs("train", "--config", "c.yaml", "--dataset", "d", "--variant", "residual", "--out", "o")
     assert not needs("report", "--config", "c.yaml")
+
+
+def test_cost_takes_a_config_file_and_its_old_name_profile_still_works_with_a_note(tmp_path, capsys):
+    """Table 4's measurement is `cost` (the word "profile" now means a Snakemake profile only);
+    `profile`, its name in 0.1, still runs it for one release and says what it is called now."""
+    from reid.cli import main
+
+    config = tmp_path / "small.yaml"
+    config.write_text(
+        "datasets: {synthetic: {}}\ntrain: {backbone: resnet10, height: 64, width: 32, device: cpu}\ncost: {runs: 2}\n"
+    )
+    argv = ["--variant", "avg", "--out", str(tmp_path / "avg.json"), "--config", str(config)]
+    assert main(["cost", *argv]) == 0 and "is now" not in capsys.readouterr().err
+    assert main(["profile", *argv]) == 0
+    assert "'python -m reid profile' is now 'python -m reid cost'" in capsys.readouterr().err
+    assert json.loads((tmp_path / "avg.json").read_text())["backbone"] == "resnet10"

@@ -27,10 +27,10 @@ PLUGINS = {  # what each profile needs installed, beside snakemake
     "slurm": ["snakemake_executor_plugin_slurm"],
     "kubernetes": ["snakemake_executor_plugin_kubernetes", "snakemake_storage_plugin_fs"],
 }
-GPU_RULES = {"train", "evaluate", "profile"}
+GPU_RULES = {"train", "evaluate", "cost"}
 CPU_RULES = {"dataset", "histogram_baseline", "figure_gradcam", "figure_ranked_lists", "report"}
-# the paper's run: 2 datasets x 5 variants x 3 seeds; one profile job for every variant
-PAPER_COUNTS = {"dataset": 2, "train": 30, "evaluate": 36, "profile": 1, "report": 1}
+# the paper's run: 2 datasets x 5 variants x 3 seeds, residual's re-ranked too; one cost job for every variant
+PAPER_COUNTS = {"dataset": 2, "train": 30, "evaluate": 36, "cost": 1, "report": 1}
 
 
 def need_plugins(profile: str) -> None:
@@ -206,8 +206,8 @@ def test_slurm_plugin_submits_train_with_one_gpu_and_dataset_with_none(tmp_path_
     assert train[train.index("-t") + 1] == "480" and train[train.index("--mem") + 1] == "32000"
     evaluate = sbatch("evaluate").split()
     assert "--gpus=1" in evaluate and "--cpus-per-gpu=8" in evaluate
-    profile = sbatch("profile").split()
-    assert "--gpus=1" in profile and "--exclusive" in profile
+    cost = sbatch("cost").split()
+    assert "--gpus=1" in cost and "--exclusive" in cost
     for rule in ("dataset", "report", "figure_gradcam", "figure_ranked_lists"):
         call = sbatch(rule).split()
         assert not any("gpu" in o or o.startswith("--gres") for o in call), (rule, call)

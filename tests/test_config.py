@@ -88,8 +88,8 @@ def _fallbacks(path: Path, keys: set[str]) -> list[str]:
 # config: records on disk (metrics.json, a checkpoint, the dataset's marker), reviewed one by one.
 NOT_A_CONFIG = {
     ("reid/report/__init__.py", "m.get('device', '')"),  # a metrics.json's device
-    ("reid/report/__init__.py", "{}).get('num_classes', '?')"),  # a Table 4 profile's classifier size
-    ("reid/report/tables.py", "p['latency'][d].get('device', d)"),  # a profile's latency: the device's name
+    ("reid/report/__init__.py", "{}).get('num_classes', '?')"),  # a Table 4 cost file's classifier size
+    ("reid/report/tables.py", "p['latency'][d].get('device', d)"),  # a cost file's latency: the device's name
     ("reid/claims/cost.py", "timing.get('device', device)"),  # the same
     ("reid/claims/cost.py", "a.get('device', device)"),  # the same
 }
@@ -193,3 +193,12 @@ def test_each_variant_gets_its_own_loss_options():
 def test_missing_file():
     with pytest.raises(ConfigError, match="does not exist"):
         load_config("/nonexistent/config.yaml")
+
+
+def test_a_key_of_an_earlier_release_gets_its_new_name(tmp_path):
+    """0.1's ``profile:`` (Table 4's settings) is ``cost:`` now: one line says so, from a file
+    and in the workflow, instead of "unknown key"."""
+    path = tmp_path / "old.yaml"
+    path.write_text("datasets: {synthetic: {}}\nprofile: {runs: 3}\n")
+    with pytest.raises(ConfigError, match=rf"config key 'profile' in {re.escape(str(path))} is now called 'cost'"):
+        load_config(path)

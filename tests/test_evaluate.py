@@ -187,7 +187,7 @@ def test_cli_evaluate(tmp_path, tiny_synthetic, model_file, capsys):
     )
     printed = json.loads(capsys.readouterr().out)
     assert printed["mAP"] == json.loads((out / "metrics.json").read_text())["mAP"]
-    # the dataset found through a profile, as the workflow passes it
+    # the dataset found through a config, as the workflow passes it
     config = tmp_path / "c.yaml"
     config.write_text(f"data_root: {tiny_synthetic.parent}\ndatasets:\n  {tiny_synthetic.name}: {{size: tiny}}\n")
     assert (

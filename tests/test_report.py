@@ -21,8 +21,8 @@ def _fake_results(root, dataset="market1501", seeds=(1, 2)):
             )
             if variant != "residual+rerank":
                 (d / "log.csv").write_text(LOG)
-    (root / "profile").mkdir()
-    (root / "profile" / "residual.json").write_text(
+    (root / "cost").mkdir()
+    (root / "cost" / "residual.json").write_text(
         json.dumps(
             {
                 "variant": "residual",

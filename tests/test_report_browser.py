@@ -306,7 +306,7 @@ SEED_SHIFT = {1: 0.0031, 2: -0.0047, 3: 0.0102}
 SEEDS = {(d, v): [1, 2, 3] for d in DATASETS for v in TABLE_VARIANTS}
 SEEDS[("dukemtmcreid", "avg")] = []  # not run: the table says so
 SEEDS[("dukemtmcreid", "max")] = [2]  # one seed: a mean without ±
-PROFILES = {
+COSTS = {
     "residual": {
         "params_M": 31.0712,
         "params_without_classifiers_M": 28.7634,
@@ -346,7 +346,7 @@ def tiny_png(path: Path, seed: int) -> None:
     image.save(path)
 
 
-def write_results(root: Path, datasets=tuple(DATASETS), seeds=SEEDS, profiles=PROFILES) -> None:
+def write_results(root: Path, datasets=tuple(DATASETS), seeds=SEEDS, costs=COSTS) -> None:
     for (dataset, variant), per in seeds.items():
         if dataset not in datasets:
             continue
@@ -368,13 +368,13 @@ def write_results(root: Path, datasets=tuple(DATASETS), seeds=SEEDS, profiles=PR
         tiny_png(figures / "ranked_lists_seed1.png", 1)
         tiny_png(figures / "gradcam_seed1.png", 2)
         (figures / "gradcam_seed2.png").write_bytes(b"not a png at all")
-    (root / "profile").mkdir(parents=True, exist_ok=True)
-    for variant, p in profiles.items():
+    (root / "cost").mkdir(parents=True, exist_ok=True)
+    for variant, p in costs.items():
         latency = {
             device: {"latency_ms_median": median, "latency_ms_p90": p90, "throughput_images_per_s": rate}
             for device, (median, p90, rate) in p["latency"].items()
         }
-        (root / "profile" / f"{variant}.json").write_text(
+        (root / "cost" / f"{variant}.json").write_text(
             json.dumps(
                 {
                     **p,
@@ -457,8 +457,8 @@ def expected_cells() -> dict[str, dict[tuple[str, tuple[str, ...]], str]]:
                 cells = {"ours": ours, "paper": "—" if quoted is None else f"{quoted:.2f}", "Δ": diff}
                 for column, text in cells.items():
                     expected["table2"][(variant, (label, metric_label, column))] = text
-    devices = sorted({d for p in PROFILES.values() for d in p["latency"]})
-    for variant, p in PROFILES.items():
+    devices = sorted({d for p in COSTS.values() for d in p["latency"]})
+    for variant, p in COSTS.items():
         cells = {
             "params M": f"{p['params_M']:.2f}",
             "params M without classifiers": f"{p['params_without_classifiers_M']:.2f}",
@@ -550,7 +550,7 @@ def test_tables_hold_the_numbers_in_results(checked):
         header = [row[0] for row in rows[heads:] if row[0].split()[0] == variant]
         assert header == [f"{variant} ({n} seed{'s' if n != 1 else ''})"], header
     table4 = checked.table("table4")
-    for variant in set(VARIANTS) - set(PROFILES):
+    for variant in set(VARIANTS) - set(COSTS):
         row = [r for r in table4["rows"] if r["cells"][0]["text"].split()[0] == variant]
         assert [c["text"] for c in row[0]["cells"][1:]] == ["not run"], row
 
@@ -605,7 +605,7 @@ EVIL_VARIANT = '"><svg onload="window.__pwned=\'svg\'">'
 def test_names_from_configs_and_files_stay_text(chromium, tmp_path):
     results = tmp_path / "results"
     seeds = {(EVIL_DIR, v): [1, 2] for v in ("residual", "avg", EVIL_VARIANT)}
-    write_results(results, datasets=(EVIL_DIR,), seeds=seeds, profiles={EVIL_VARIANT: PROFILES["residual"]})
+    write_results(results, datasets=(EVIL_DIR,), seeds=seeds, costs={EVIL_VARIANT: COSTS["residual"]})
     (results / EVIL_DIR / "dataset.json").write_text(json.dumps({"ok": False, "error": EVIL_CONFIG}))
     page = build_report(
         results,
@@ -651,9 +651,9 @@ def test_summary_and_claims_come_first_and_hold_the_differences(checked):
     duke_avg = by_key[("residual vs avg", "DukeMTMC-reID", "mAP")]  # avg was not run there
     assert duke_avg[7] == "untestable" and "not run: avg" in duke_avg[12], duke_avg
     assert all(r[7] in ("supported", "contradicted", "inconclusive", "untestable") for r in rows)
-    # C5 from the profiles: residual against the baseline, FLOPs from fvcore's count to thop's
+    # C5 from the costs: residual against the baseline, FLOPs from fvcore's count to thop's
     flops = by_key[("residual vs baseline", "all (no data)", "FLOPs (%)")]
-    res, base = PROFILES["residual"], PROFILES["baseline"]
+    res, base = COSTS["residual"], COSTS["baseline"]
     low, high = sorted(100 * (res[k] / base[k] - 1) for k in ("fvcore_GFLOPs", "thop_GFLOPs"))
     assert flops[6] == f"[{low:.2f}, {high:.2f}]" and flops[7] == "contradicted", flops  # +25%: above the margin
     assert by_key[("residual", "all (no data)", "params (M)")][4] == "30.55"

@@ -8,7 +8,7 @@ accounting (``sacct`` answers "accounting storage is disabled"): the runs use
 ``--slurm-status-command squeue``, with a MinJobAge that keeps finished jobs visible to it.
 
 One run of the tiny suite's GPU jobs (every GPU rule: train, evaluate, with and without
-re-ranking, and profile; and the dataset, a CPU job) whose training is cancelled by SLURM mid-run (SIGTERM, then SIGKILL after KillWait: what a time limit or
+re-ranking, and cost; and the dataset, a CPU job) whose training is cancelled by SLURM mid-run (SIGTERM, then SIGKILL after KillWait: what a time limit or
 a pre-emption does too): the profile's retry resubmits it, it resumes from its last epoch, and the
 outputs equal those of an uninterrupted local run. One run, not two: each level of the DAG costs
 a poll of the scheduler (about 12 s), most of this test's time.
@@ -39,11 +39,11 @@ ROOT = Path(__file__).resolve().parents[1]
 CONF = Path("/etc/slurm/slurm.conf")
 GRES = Path("/etc/slurm/gres.conf")
 MARK = "# written by tests/test_slurm.py (removed when it ends)"
-GPU_RULES = {"train", "evaluate", "profile"}
+GPU_RULES = {"train", "evaluate", "cost"}
 # every GPU rule kind and a CPU one: not the figures and the report, which would add two levels
 # to the DAG, a poll of the scheduler each (tests/test_workflow.py builds them locally)
 TARGETS = [f"results/synthetic/{v}/seed1/metrics.json" for v in ("residual", "residual+rerank")]
-TARGETS += ["results/profile/residual.json"]
+TARGETS += ["results/cost/residual.json"]
 RULES = GPU_RULES | {"dataset"}
 SNAKEMAKE_TIMEOUT = 420  # seconds: a hung scheduler must fail the test, not CI
 
@@ -51,11 +51,11 @@ pytestmark = [pytest.mark.slow(seconds=75), pytest.mark.xdist_group("slurm")]  #
 
 
 def tiny_config(data_root: Path) -> dict:
-    """The fault trials' tiny profile (tools/faults.py), whose uninterrupted run the cluster run
+    """The fault trials' tiny config (tools/faults.py), whose uninterrupted run the cluster run
     must equal, with the device left to choose (auto), so that the GPU rules ask SLURM for a GPU."""
     config = trial_config(data_root, data_root / "cache")
     del config["train"]["device"]
-    return {**config, "profile": {"runs": 3}}
+    return {**config, "cost": {"runs": 3}}
 
 
 EPOCHS = trial_config(Path("data"), Path("cache"))["train"]["epochs"]
@@ -273,7 +273,7 @@ def test_tiny_suite_through_slurm_with_a_training_cancelled_and_resumed(slurm, t
     ]
     for record in records:  # ran inside a GPU job of SLURM's, with the device SLURM gave it
         assert record["cuda_visible_devices"] == "0" and record["slurm_job_id"] in ids, record
-    assert json.loads((tmp_path / "cluster" / "results" / "profile" / "residual.json").read_text())["params_M"] > 0
+    assert json.loads((tmp_path / "cluster" / "results" / "cost" / "residual.json").read_text())["params_M"] > 0
 
     # the outputs of an uninterrupted local run of the same config
     local = uninterrupted_run() / "results" / "synthetic"

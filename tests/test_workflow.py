@@ -1,5 +1,5 @@
-"""The Snakemake workflow: dry runs of both profiles, a bad value stopping it before any job,
-and the whole DAG end to end on a tiny profile beside a missing dataset (about a minute on 2
+"""The Snakemake workflow: dry runs of both shipped configs, a bad value stopping it before any job,
+and the whole DAG end to end on a tiny config beside a missing dataset (about a minute on 2
 cores, both tests on that run)."""
 
 import json
@@ -21,7 +21,7 @@ TINY = {
     "datasets": {"synthetic": {"size": "tiny"}},
     "variants": ["avg", "residual"],
     "seeds": [1],
-    "profile": {"runs": 3},
+    "cost": {"runs": 3},
     "train": {
         "backbone": "resnet10",
         "pretrained": "none",
@@ -94,7 +94,7 @@ def test_dry_run_of_the_shipped_configs_and_the_counts_the_docs_state(tmp_path, 
     counts = job_counts(done.stdout + done.stderr)
     # each training is evaluated, and residual's are evaluated again with re-ranking, by one rule
     assert counts["train"] == trains and counts["evaluate"] == trains + trains // variants and counts["report"] == 1
-    assert counts["profile"] == 1  # every variant in one job
+    assert counts["cost"] == 1  # every variant in one job
     for file, pattern, rules in DOCUMENTED_COUNTS[config]:
         stated = re.findall(pattern, (ROOT / file).read_text())
         assert len(stated) == 1, f"{file}: {pattern!r} found {len(stated)} times"
@@ -122,6 +122,13 @@ def test_bad_value_stops_before_any_job(tmp_path):
     assert done.returncode != 0
     assert "epochs" in done.stdout + done.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_a_key_of_an_earlier_release_stops_the_workflow_with_its_new_name(tmp_path):
+    old = dict(TINY, profile={"runs": 3})  # 0.1's name of cost:
+    (tmp_path / "old.yaml").write_text(yaml.safe_dump(old))
+    done = snakemake(tmp_path, "-n", f"--configfile={tmp_path / 'old.yaml'}")
+    assert done.returncode != 0 and "config key 'profile' is now called 'cost'" in done.stdout + done.stderr
 
 
 @pytest.fixture(scope="module")

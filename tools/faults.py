@@ -2,7 +2,7 @@
 
     python tools/faults.py --trials 10 [--seed 0] [--workdir DIR] [--keep]
 
-Runs the workflow once without interruption on a tiny CPU profile (the reference), then, per
+Runs the workflow once without interruption on a tiny CPU config (the reference), then, per
 trial, in a fresh folder: starts the same target, sends SIGKILL to the training process at a
 random moment of its run (startup, an epoch, an evaluation or a checkpoint write), reruns the
 workflow, and checks that the rerun succeeded, that it resumed from the last checkpoint the
@@ -45,7 +45,7 @@ COMPARED = ("R1", "R5", "R10", "mAP", "mAP_official", "mINP", "num_query", "num_
 
 
 def trial_config(data_root: Path, cache_dir: Path) -> dict:
-    """A tiny profile whose training lasts long enough (many short epochs) to be killed inside."""
+    """A tiny config whose training lasts long enough (many short epochs) to be killed inside."""
     return {
         "data_root": str(data_root),
         "datasets": {"synthetic": {"size": "tiny", "seed": 0}},

@@ -19,7 +19,7 @@ line each, ``ok`` or ``FAIL`` with the figures measured:
 4. evaluation of one model file on the GPU and on the CPU: nearly the same mAP (the GPU runs
    its forward passes in mixed precision);
 5. CMC/mAP and k-reciprocal re-ranking of CUDA tensors, against the CPU on the same inputs;
-6. profiling: batch-1 latency and throughput at the paper's 288x144 on the device.
+6. Table 4's cost: batch-1 latency and throughput at the paper's 288x144 on the device.
 
 Exits 0 when every check passed, 1 when one failed, 2 when CUDA was asked for and there is none.
 """
@@ -80,7 +80,7 @@ def run(args) -> int:
         check_resume_across_precisions(checks, dataset, folder, args.device)
         check_evaluation(checks, dataset, models["float32"], folder, args.device)
         check_metrics_and_rerank(checks, args.device)
-        check_profile(checks, args.device)
+        check_cost(checks, args.device)
     print(
         f"{checks.failed} check(s) failed, in {time.perf_counter() - started:.0f} s"
         if checks.failed
@@ -243,15 +243,15 @@ def check_metrics_and_rerank(checks: Checks, device: str) -> None:
     checks(f"CMC and mAP on {device} against the CPU", same, f"mAP {a['mAP']:.6f} vs {b['mAP']:.6f}")
 
 
-def check_profile(checks: Checks, device: str) -> None:
+def check_cost(checks: Checks, device: str) -> None:
+    from reid.cost import measure_latency
     from reid.models import build_model
-    from reid.profile import measure_latency
 
     model = build_model("residual", 751, backbone="resnet50" if device == "cuda" else "resnet18")
     runs, batch = (50, 64) if device == "cuda" else (3, 2)
     got = measure_latency(model, 288, 144, device, runs=runs, warmup=2, batch=batch, batches=2)
     checks(
-        f"profiling at 288x144 on {device}",
+        f"latency at 288x144 on {device}",
         got["latency_ms_median"] > 0 and got["throughput_images_per_s"] > 0,
         f"{got['device']}, {got['precision']}: batch-1 latency {got['latency_ms_median']:.2f} ms, "
         f"{got['throughput_images_per_s']:.0f} img/s at batch {batch}",

@@ -7,7 +7,7 @@ The claims are data (reid.claims.declared): the paper's in reid/resources/claims
 user's own in the config's ``claims.declared``. Each kind is judged by one module:
 
     direction, size, absolute  accuracy, from the evaluations' per-query scores   reid.claims.accuracy
-    cost                       Table 4's, from the profiles                        reid.claims.cost
+    cost                       Table 4's, from the costs measured                  reid.claims.cost
     curve                      Figure 5's, from the training logs                  reid.claims.curves
 
 Each module's docstring says how its verdicts are made; ``judge`` runs them all.

@@ -1,11 +1,11 @@
 """Cost claims (kind cost in reid/resources/claims.yaml; the paper's C5, Table 4's claim, "the
 method in Residual has more model Parameters, but ... less computation (FLOPs) and consumes less
-time for reasoning in a single image"), judged from the profiles (results/profile/<variant>.json,
-``python -m reid profile``).
+time for reasoning in a single image"), judged from the costs measured (results/cost/<variant>.json,
+``python -m reid cost``).
 
 The paper compares Residual with other published methods, which this suite does not build; what
 it can test is what the claim says of the residual pooling module: it adds parameters but
-(almost) no computation or time. So residual is compared with each other variant profiled. No
+(almost) no computation or time. So residual is compared with each other variant measured. No
 row here is a 95% interval of a sampled quantity, and each says what its figure is:
 
     params (%)   residual's parameters over the other's, less 1, in percent: an exact count.
@@ -15,8 +15,8 @@ row here is a 95% interval of a sampled quantity, and each says what its figure 
                  more (``supported`` when the whole range lies at or below it, ``contradicted``
                  when it lies above, else ``inconclusive``). The margin is ours (config
                  ``claims.cost_margin``, 5% by default): the paper gives none.
-    latency (%)  the batch-1 medians on the same device (the GPU if both were profiled on one),
-                 the range a bootstrap of the two sets of timed runs of one profiling session,
+    latency (%)  the batch-1 medians on the same device (the GPU if both were timed on one),
+                 the range a bootstrap of the two sets of timed runs of one measuring session,
                  one variant timed after the other: it counts the spread of the timed runs, not
                  how the machine drifts between variants or sessions, so it is no 95% interval
                  of the latency ratio. Judged against the margin as FLOPs are.
@@ -24,7 +24,7 @@ row here is a 95% interval of a sampled quantity, and each says what its figure 
 Where the paper gives a relative number, it is Residual against SVDNet in Table 4 (a ResNet50
 with one more FC layer, the nearest of its rows to a plain ResNet50): it stands beside
 ``residual vs plain_baseline``. And the absolute counts, ``residual``'s params (M) and FLOPs
-(G), against the paper's 30.55 M and 10.82 G: only for a profile of the paper's setting
+(G), against the paper's 30.55 M and 10.82 G: only for a measurement in the paper's setting
 (ResNet50 at 288x144 with Market-1501's 751 classes), ``supported`` within ``TOLERANCE``
 percent (counting conventions differ: fvcore and thop disagree, and whether a head's BN or
 classifier bias is counted is not said), else ``contradicted``. The paper's 4.15 ms is a GTX
@@ -51,14 +51,14 @@ PAPER_REFERENCE = ("plain_baseline", "SVDNet")  # our variant, the paper's Table
 BOOTSTRAP = 2000
 
 
-def read_profiles(results_dir: str | Path) -> dict[str, dict]:
-    profiles = {}
-    for path in sorted(Path(results_dir, "profile").glob("*.json")):
+def read_costs(results_dir: str | Path) -> dict[str, dict]:
+    costs = {}
+    for path in sorted(Path(results_dir, "cost").glob("*.json")):
         try:
-            profiles[path.stem] = json.loads(path.read_text())
+            costs[path.stem] = json.loads(path.read_text())
         except (ValueError, OSError):
             continue  # a damaged file is not a result
-    return profiles
+    return costs
 
 
 def _percent(a: float, b: float) -> float:
@@ -70,7 +70,7 @@ def _margin_verdict(low: float, high: float, margin: float = COST_MARGIN) -> str
 
 
 def latency_device(a: dict, b: dict) -> str | None:
-    """The device both profiles were timed on, the GPU first."""
+    """The device both variants were timed on, the GPU first."""
     common = set(a.get("latency", {})) & set(b.get("latency", {}))
     return next((d for d in sorted(common, key=lambda d: (d == "cpu", d))), None)
 
@@ -113,7 +113,7 @@ def absolute_cost(p: dict | None) -> list[Claim]:
     ]
     if p is None:
         for claim in claims:
-            claim.note = "not profiled: residual"
+            claim.note = "not measured: residual"
         return claims
     params, flops, latency = claims
     params.ours = params.ci_low = params.ci_high = p["params_M"]
@@ -123,7 +123,7 @@ def absolute_cost(p: dict | None) -> list[Claim]:
     paper_setting = all(p.get(k) == v for k, v in PAPER_SETTING.items())
     for claim in (params, flops):
         if not paper_setting:
-            claim.note = f"profiled as {_setting(p)}; the paper's count is for {_setting(PAPER_SETTING)}"
+            claim.note = f"measured as {_setting(p)}; the paper's count is for {_setting(PAPER_SETTING)}"
             continue
         near = claim.ci_low * (1 - TOLERANCE / 100) <= claim.paper <= claim.ci_high * (1 + TOLERANCE / 100)
         claim.verdict = "supported" if near else "contradicted"
@@ -159,7 +159,7 @@ def relative_cost(
                 "all",
                 m,
                 paper(c),
-                note=f"profiled in different settings ({_setting(residual)}, {_setting(other)})",
+                note=f"measured in different settings ({_setting(residual)}, {_setting(other)})",
             )
             for m, c in RELATIVE
         ]
@@ -181,7 +181,7 @@ def relative_cost(
     words = f"batch-1 medians on {a.get('device', device)}, timed one after another"
     latency.note = "; ".join(x for x in (note, words) if x)
     if not a.get("latency_ms_runs") or not b.get("latency_ms_runs"):
-        latency.interval = "no per-run times in a profile: rerun it"
+        latency.interval = "no per-run times in the cost file: rerun the cost job"
         return [params, flops, latency]
     latency.ci_low, latency.ci_high = median_ratio_interval(a["latency_ms_runs"], b["latency_ms_runs"])
     latency.interval = "range: bootstrap of one session's timed runs (not a 95% interval)"
@@ -193,28 +193,28 @@ def relative_cost(
 def cost_claims(
     results_dir: str | Path, variants: list[str], specs: list[ClaimSpec], margin: float = COST_MARGIN
 ) -> list[Claim]:
-    """The cost claims of ``specs`` from the profiles of ``variants``: A's absolute counts when
+    """The cost claims of ``specs`` from the costs of ``variants``: A's absolute counts when
     A is residual (the paper's Table 4 row), and A against each of B that the config has."""
-    profiles = read_profiles(results_dir)
+    costs = read_costs(results_dir)
     claims = []
     for spec in (s for s in specs if s.kind == "cost"):
         rows = []
-        own = profiles.get(spec.a) if spec.a in variants else None
+        own = costs.get(spec.a) if spec.a in variants else None
         if spec.a == "residual" and spec.source == "the paper":
             rows += absolute_cost(own)
         for name in spec.b:
             if name not in variants or name == spec.a:
                 continue
-            if own is None or name not in profiles:
-                missing = ", ".join(v for v, p in ((spec.a, own), (name, profiles.get(name))) if p is None)
+            if own is None or name not in costs:
+                missing = ", ".join(v for v, p in ((spec.a, own), (name, costs.get(name))) if p is None)
                 rows += [
                     Claim(
-                        "C5", f"{spec.a} vs {name}", "all", m, relative_paper(name, c), note=f"not profiled: {missing}"
+                        "C5", f"{spec.a} vs {name}", "all", m, relative_paper(name, c), note=f"not measured: {missing}"
                     )
                     for m, c in RELATIVE
                 ]
                 continue
-            rows += relative_cost(own, name, profiles[name], margin, spec.a)
+            rows += relative_cost(own, name, costs[name], margin, spec.a)
         for row in rows:
             row.claim_id, row.kind = spec.claim_id, spec.kind
         claims += [r for r in rows if r.metric.split(" ")[0] in spec.metrics]

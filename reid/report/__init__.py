@@ -5,7 +5,7 @@ Reads what the workflow wrote under ``results/``:
     results/<dataset>/<variant>/seed<N>/metrics.json   (python -m reid evaluate)
     results/<dataset>/<variant>/seed<N>/log.csv        (python -m reid train)
     results/<dataset>/figures/*.png                     (python -m reid figure: Figures 4 and 6)
-    results/profile/<variant>.json                      (python -m reid profile)
+    results/cost/<variant>.json                         (python -m reid cost)
 and writes ``report/index.html`` with its figures inline (one file that opens from disk).
 Every string that comes from a config or a file name is HTML-escaped. Only measured numbers
 appear in our columns; a cell with no result says so.
@@ -149,7 +149,7 @@ def build_report(
         "<p>fvcore and thop count multiply-accumulates (MACs) and differ in what they include; "
         "FLOPs = 2 × MACs. The paper's FLOPs/G column (10.82 for ResNet50 at 288x144) matches 2 × MACs. "
         "Parameters are counted with the identity classifiers of "
-        f"{esc(next(iter(results.profiles.values()), {}).get('num_classes', '?'))} classes.</p>"
+        f"{esc(next(iter(results.costs.values()), {}).get('num_classes', '?'))} classes.</p>"
         + table4(results, variants, paper)
     )
     parts.append(

@@ -16,7 +16,7 @@ class Results:
 
     metrics: dict = field(default_factory=dict)  # (dataset, variant) -> {seed: metrics dict}
     logs: dict = field(default_factory=dict)  # (dataset, variant) -> {seed: list of rows}
-    profiles: dict = field(default_factory=dict)  # variant -> profile dict
+    costs: dict = field(default_factory=dict)  # variant -> its Table 4 cost (reid.cost.measure_cost)
     datasets: dict = field(default_factory=dict)  # dataset -> status (reid.data.prepare)
 
 
@@ -54,9 +54,9 @@ def read_results(results_dir: str | Path) -> Results:
             continue
         if isinstance(status, dict) and "ok" in status:
             found.datasets[path.parent.name] = status
-    for path in sorted((root / "profile").glob("*.json")):
+    for path in sorted((root / "cost").glob("*.json")):
         try:
-            found.profiles[path.stem] = json.loads(path.read_text())
+            found.costs[path.stem] = json.loads(path.read_text())
         except (ValueError, OSError):
             continue
     return found

@@ -92,16 +92,16 @@ def table3(results: Results, datasets: list[str], paper: list[dict]) -> str:
 def table4(results: Results, variants: list[str], paper: list[dict]) -> str:
     """Table 4: parameters, MACs/FLOPs (fvcore and thop) and latency, ours beside the paper's."""
     rows = []
-    devices = sorted({d for p in results.profiles.values() for d in p.get("latency", {})})
-    names = {d: p["latency"][d].get("device", d) for p in results.profiles.values() for d in p.get("latency", {})}
+    devices = sorted({d for p in results.costs.values() for d in p.get("latency", {})})
+    names = {d: p["latency"][d].get("device", d) for p in results.costs.values() for d in p.get("latency", {})}
     dev_heads = "".join(
         f"<th>{esc(names[d])}: latency ms (median / p90)</th><th>{esc(names[d])}: images/s</th>" for d in devices
     )
-    if not devices:  # nothing profiled yet: keep the latency columns for the paper's value
+    if not devices:  # no cost measured yet: keep the latency columns for the paper's value
         dev_heads = "<th>latency ms</th><th>images/s</th>"
     latency_columns = 2 * max(len(devices), 1)
     for variant in variants:
-        p = results.profiles.get(variant)
+        p = results.costs.get(variant)
         if p is None:
             rows.append(
                 f'<tr><th>{esc(variant)}</th><td class="missing" colspan="{4 + latency_columns}">not run</td></tr>'

@@ -30,6 +30,6 @@ def test_every_check_runs_on_the_cpu(tmp_path, capsys):
         "evaluation with re-ranking on cpu against the CPU",
         "re-ranking on cpu against the CPU",
         "CMC and mAP on cpu against the CPU",
-        "profiling at 288x144 on cpu",
+        "latency at 288x144 on cpu",
     ]
     assert lines[-1].startswith("every check passed")

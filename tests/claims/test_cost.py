@@ -1,4 +1,4 @@
-"""C5 (Table 4): residual's cost against the other variants' and the paper's, from profiles."""
+"""C5 (Table 4): residual's cost against the other variants' and the paper's, from the costs measured."""
 
 import json
 import zlib
@@ -14,7 +14,7 @@ VARIANTS = ["baseline", "plain_baseline", "avg", "max", "residual"]
 SPECS = paper_claim_specs()  # C5 among them
 
 
-def profile(variant, params, gflops, latency_ms, backbone="resnet50", size=(288, 144), thop_extra=0.004, spread=0.02):
+def cost(variant, params, gflops, latency_ms, backbone="resnet50", size=(288, 144), thop_extra=0.004, spread=0.02):
     rng = np.random.default_rng(zlib.crc32(variant.encode()))  # not hash(): it changes with each process
     runs = list(latency_ms * (1 + rng.normal(0, spread, 100)))
     return {
@@ -29,22 +29,22 @@ def profile(variant, params, gflops, latency_ms, backbone="resnet50", size=(288,
     }
 
 
-def write_profiles(root, profiles):
-    (root / "profile").mkdir(parents=True)
-    for p in profiles:
-        (root / "profile" / f"{p['variant']}.json").write_text(json.dumps(p))
+def write_costs(root, costs):
+    (root / "cost").mkdir(parents=True)
+    for p in costs:
+        (root / "cost" / f"{p['variant']}.json").write_text(json.dumps(p))
 
 
 def find(claims, claim, metric):
     return next(c for c in claims if c.claim == claim and c.metric == metric)
 
 
-# ResNet50 at 288x144 as counted by reid.profile (tests/test_profile.py checks these counts)
+# ResNet50 at 288x144 as counted by reid.cost (tests/test_cost.py checks these counts)
 MEASURED = {"residual": (31.07, 10.33), "avg": (28.45, 10.32), "max": (28.45, 10.31), "baseline": (25.05, 10.30)}
 
 
 def test_paper_setting_cheap_module(tmp_path):
-    write_profiles(tmp_path, [profile(v, p, f, 10.0 + p / 100) for v, (p, f) in MEASURED.items()])
+    write_costs(tmp_path, [cost(v, p, f, 10.0 + p / 100) for v, (p, f) in MEASURED.items()])
     claims = cost_claims(tmp_path, VARIANTS, SPECS)
     params, flops = find(claims, "residual", "params (M)"), find(claims, "residual", "FLOPs (G)")
     assert params.paper == 30.55 and params.ours == 31.07 and params.verdict == "supported"  # 1.7% apart
@@ -55,20 +55,20 @@ def test_paper_setting_cheap_module(tmp_path):
     assert find(claims, "residual vs avg", "FLOPs (%)").verdict == "supported"  # +0.1%
     latency = find(claims, "residual vs avg", "latency (%)")
     assert latency.ci_low < latency.ours < latency.ci_high < COST_MARGIN and latency.verdict == "supported"
-    unprofiled = find(claims, "residual vs plain_baseline", "FLOPs (%)")
-    assert unprofiled.verdict == "untestable" and "not profiled: plain_baseline" in unprofiled.note
+    unmeasured = find(claims, "residual vs plain_baseline", "FLOPs (%)")
+    assert unmeasured.verdict == "untestable" and "not measured: plain_baseline" in unmeasured.note
     # the paper's relative numbers: Residual against SVDNet, beside plain_baseline
     rows = paper_tables()
     expected = 100 * (
         paper_value(rows, 4, "Residual", "", "flops_G") / paper_value(rows, 4, "SVDNet", "", "flops_G") - 1
     )
-    assert unprofiled.paper == pytest.approx(expected) and unprofiled.paper == pytest.approx(0.0925, abs=1e-3)
+    assert unmeasured.paper == pytest.approx(expected) and unmeasured.paper == pytest.approx(0.0925, abs=1e-3)
 
 
 def test_a_costly_module_is_contradicted_and_a_different_model_too(tmp_path):
-    write_profiles(
+    write_costs(
         tmp_path,
-        [profile("residual", 45.0, 13.0, 12.0), profile("avg", 28.45, 10.32, 10.0)],
+        [cost("residual", 45.0, 13.0, 12.0), cost("avg", 28.45, 10.32, 10.0)],
     )
     claims = cost_claims(tmp_path, ["avg", "residual"], SPECS)
     assert find(claims, "residual", "params (M)").verdict == "contradicted"
@@ -79,9 +79,9 @@ def test_a_costly_module_is_contradicted_and_a_different_model_too(tmp_path):
 
 
 def test_a_noisy_latency_near_the_margin_is_inconclusive(tmp_path):
-    write_profiles(
+    write_costs(
         tmp_path,
-        [profile("residual", 31.07, 10.33, 10.5, spread=0.3), profile("avg", 28.45, 10.32, 10.0, spread=0.3)],
+        [cost("residual", 31.07, 10.33, 10.5, spread=0.3), cost("avg", 28.45, 10.32, 10.0, spread=0.3)],
     )
     latency = find(cost_claims(tmp_path, ["avg", "residual"], SPECS), "residual vs avg", "latency (%)")
     assert latency.ci_low < COST_MARGIN < latency.ci_high and latency.verdict == "inconclusive"
@@ -89,7 +89,7 @@ def test_a_noisy_latency_near_the_margin_is_inconclusive(tmp_path):
 
 def test_absolute_counts_only_for_the_papers_setting(tmp_path):
     small = dict(backbone="resnet18", size=(64, 32))
-    write_profiles(tmp_path, [profile("residual", 12.0, 0.6, 2.0, **small), profile("max", 11.5, 0.59, 2.0, **small)])
+    write_costs(tmp_path, [cost("residual", 12.0, 0.6, 2.0, **small), cost("max", 11.5, 0.59, 2.0, **small)])
     claims = cost_claims(tmp_path, ["max", "residual"], SPECS)
     params = find(claims, "residual", "params (M)")
     assert params.verdict == "untestable" and "resnet18 at 64x32" in params.note and params.ours == 12.0
@@ -97,16 +97,16 @@ def test_absolute_counts_only_for_the_papers_setting(tmp_path):
 
 
 def test_different_settings_or_no_runs_are_not_compared(tmp_path):
-    old = profile("avg", 28.45, 10.32, 10.0)
-    del old["latency"]["cpu"]["latency_ms_runs"]  # a profile from before the runs were kept
-    write_profiles(tmp_path, [profile("residual", 31.07, 10.33, 10.0), old, profile("max", 11.0, 0.6, 2.0, "resnet18")])
+    old = cost("avg", 28.45, 10.32, 10.0)
+    del old["latency"]["cpu"]["latency_ms_runs"]  # a cost file from before the runs were kept
+    write_costs(tmp_path, [cost("residual", 31.07, 10.33, 10.0), old, cost("max", 11.0, 0.6, 2.0, "resnet18")])
     claims = cost_claims(tmp_path, ["avg", "max", "residual"], SPECS)
     latency = find(claims, "residual vs avg", "latency (%)")
     assert latency.verdict == "untestable" and "rerun" in latency.interval and latency.ours is not None
     assert all(find(claims, "residual vs max", m).verdict == "untestable" for m in ("params (%)", "FLOPs (%)"))
 
 
-def test_no_profiles_untestable(tmp_path):
+def test_no_costs_untestable(tmp_path):
     claims = cost_claims(tmp_path, VARIANTS, SPECS)
     assert claims and all(c.verdict == "untestable" for c in claims)
     assert len(claims) == 3 + 3 * 4  # residual's own three, three per other variant
@@ -123,7 +123,7 @@ def test_bootstrap_interval_of_a_median_ratio_covers_the_truth():
 
 
 def test_each_row_says_what_its_figure_is_and_the_margin_is_ours(tmp_path):
-    write_profiles(tmp_path, [profile(v, p, f, 10.0 + p / 100) for v, (p, f) in MEASURED.items()])
+    write_costs(tmp_path, [cost(v, p, f, 10.0 + p / 100) for v, (p, f) in MEASURED.items()])
     claims = cost_claims(tmp_path, VARIANTS, SPECS, margin=0.05)
     by = {c.metric: c for c in claims if c.claim == "residual vs avg"}
     assert by["params (%)"].interval == "exact count" and by["FLOPs (%)"].interval == "range: fvcore to thop"
@@ -137,8 +137,8 @@ def test_a_range_that_ends_at_the_margin_is_supported():
     """The claim reads "at most ``margin`` percent more": FLOPs exactly that much more (both
     counters) are supported; a range that starts at the margin and reaches above it is not."""
     residual, avg = (
-        profile("residual", 31.07, 10.5, 10.0, thop_extra=0.0),
-        profile("avg", 28.45, 10.0, 10.0, thop_extra=0.0),
+        cost("residual", 31.07, 10.5, 10.0, thop_extra=0.0),
+        cost("avg", 28.45, 10.0, 10.0, thop_extra=0.0),
     )
     at = 100 * (10.5 / 10.0 - 1)
     flops = find(relative_cost(residual, "avg", avg, margin=at), "residual vs avg", "FLOPs (%)")
@@ -149,9 +149,9 @@ def test_a_range_that_ends_at_the_margin_is_supported():
 
 
 def test_latency_is_compared_on_the_gpu_where_both_were_timed_on_one(tmp_path):
-    """Profiles timed on the GPU and on the CPU: the ratio is the GPU's (where inference is
+    """Costs timed on the GPU and on the CPU: the ratio is the GPU's (where inference is
     meant to run); here residual costs 2% more there and 30% more on the CPU."""
-    residual, avg = profile("residual", 31.07, 10.33, 13.0), profile("avg", 28.45, 10.32, 10.0)
+    residual, avg = cost("residual", 31.07, 10.33, 13.0), cost("avg", 28.45, 10.32, 10.0)
     for p, ms in ((residual, 10.2), (avg, 10.0)):
         runs = list(ms * (1 + np.random.default_rng(3).normal(0, 0.002, 100)))
         p["latency"]["cuda"] = {
@@ -159,7 +159,7 @@ def test_latency_is_compared_on_the_gpu_where_both_were_timed_on_one(tmp_path):
             "latency_ms_runs": runs,
             "device": "GPU (y)",
         }
-    write_profiles(tmp_path, [residual, avg])
+    write_costs(tmp_path, [residual, avg])
     latency = find(cost_claims(tmp_path, ["avg", "residual"], SPECS), "residual vs avg", "latency (%)")
     assert latency.ours == pytest.approx(2.0, abs=0.1) and latency.verdict == "supported"
     assert "batch-1 medians on GPU (y)" in latency.note

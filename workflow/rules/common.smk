@@ -171,7 +171,7 @@ def package_code(*modules):
 RUNTIME_CODE = package_code("config", "runtime", "provenance", "utils", "variants")
 TRAIN_CODE = RUNTIME_CODE + package_code("models", "data", "checkpoints", "train", "losses", "features", "metrics")
 EVAL_CODE = TRAIN_CODE + package_code("evaluate", "rerank")
-PROFILE_CODE = package_code("profile", "models", "runtime")
+COST_CODE = package_code("cost", "models", "runtime")
 FIGURE_CODE = package_code("figures")
 GRADCAM_CODE = package_code("figures", "models", "checkpoints")
 REPORT_CODE = package_code("report", "figures", "targets", "claims", "stats", "paper")
@@ -190,8 +190,8 @@ def all_results():
     return [r for d in DATASETS for r in dataset_results(d)]
 
 
-def profile_results():
-    return targets.profile_results(config)
+def cost_results():
+    return targets.cost_results(config)
 
 
 def histogram_baselines():

@@ -6,7 +6,7 @@
 rule report:
     input:
         results=report_inputs,
-        profiles=profile_results(),
+        costs=cost_results(),
         code=REPORT_CODE,
     output:
         # flagged for `snakemake --report`: the bundle holds the page, the claims and the runtimes

@@ -1,4 +1,4 @@
-"""Table 4: parameters, FLOPs and inference time of a variant.
+"""Table 4: the cost of a variant, its parameters, FLOPs and inference time (``python -m reid cost``).
 
 - Parameters: every parameter of the model as trained (classifiers included), and without
   the identity classifiers (what retrieval uses).
@@ -117,7 +117,7 @@ def measure_latency(
     }
 
 
-def profile_variant(
+def measure_cost(
     variant: str,
     num_classes: int,
     backbone: str,

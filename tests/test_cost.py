@@ -1,8 +1,8 @@
 import pytest
 import torch
 
+from reid.cost import count_macs, count_parameters, measure_cost, measure_latency
 from reid.models import build_model
-from reid.profile import count_macs, count_parameters, measure_latency, profile_variant
 
 
 def test_parameters_of_residual_resnet50():
@@ -21,19 +21,19 @@ def test_macs_resnet50_trunk_at_288x144_and_flops_are_twice_macs():
     assert macs["fvcore_GFLOPs"] == pytest.approx(2 * macs["fvcore_GMACs"])
 
 
-def test_profiling_leaves_the_model_untouched():
+def test_counting_leaves_the_model_untouched():
     model = build_model("avg", 10, backbone="resnet18")
     before = set(model.state_dict())
     count_macs(model, 64, 32)
     assert set(model.state_dict()) == before  # thop's counting buffers went to a copy
 
 
-def test_latency_and_profile_variant():
+def test_latency_and_measure_cost():
     lat = measure_latency(
         build_model("max", 10, backbone="resnet18"), 64, 32, torch.device("cpu"), runs=5, warmup=1, batch=4, batches=1
     )
     assert 0 < lat["latency_ms_median"] <= lat["latency_ms_p90"] and lat["runs"] == 5
     assert len(lat["latency_ms_runs"]) == 5 and min(lat["latency_ms_runs"]) <= lat["latency_ms_median"]
     assert lat["throughput_images_per_s"] > 0 and lat["precision"] == "float32"
-    result = profile_variant("residual", 10, "resnet18", 64, 32, runs=3, devices=["cpu"], cpu_batch=2)
+    result = measure_cost("residual", 10, "resnet18", 64, 32, runs=3, devices=["cpu"], cpu_batch=2)
     assert set(result["latency"]) == {"cpu"} and result["fvcore_GMACs"] > 0
