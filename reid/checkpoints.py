@@ -27,7 +27,7 @@ from reid.utils import atomic_write_bytes
 
 MODEL_KEYS = ("state_dict", "variant", "num_classes", "config")
 # config keys that change how a run is carried out, not what it computes
-NOT_IN_RUN_KEY = ("progress", "cache_dir", "decode_workers", "eval_batch_size")
+NOT_IN_RUN_KEY = ("progress", "cache_dir", "decode_workers", "eval_batch_size", "tensorboard")
 
 
 class RunFolderError(Exception):

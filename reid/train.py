@@ -45,6 +45,7 @@ from reid.metrics import cmc_map
 from reid.models import build_model
 from reid.provenance import provenance
 from reid.runtime import Runtime
+from reid.tensorboard import EpochScalars
 from reid.utils import atomic_path, atomic_write_json
 
 LOG_FIELDS = [
@@ -172,6 +173,7 @@ def train(
     state = load_checkpoint(resume)  # checked first: a wrong folder is refused before any work
     check_run_folder(resume, state, variant)
     runtime = Runtime.from_config(cfg)
+    scalars = EpochScalars(out) if cfg.tensorboard else None  # a missing extra is said before any work
     device = runtime.device
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -248,6 +250,8 @@ def train(
             }
         ]
         query_hits = {0: torch.from_numpy(metrics["first_hit"]).to(torch.int32)}
+        if scalars:
+            scalars.write(history[0])
     epochs_this_call = 0
     final_features = None
     for epoch in range(start_epoch, cfg.epochs):
@@ -273,6 +277,8 @@ def train(
             row.update(rank1=round(float(metrics["cmc"][0]), 6), mAP=round(metrics["mAP"], 6))
             query_hits[epoch + 1] = torch.from_numpy(metrics["first_hit"]).to(torch.int32)
         history.append(row)
+        if scalars:
+            scalars.write(row)
         save_checkpoint(
             resume / "checkpoint.pt",
             {
@@ -335,6 +341,8 @@ def train(
         (out / FEATURES_FILE).unlink(missing_ok=True)
     atomic_write_json(out / "train.json", summary)
     remove_checkpoints(resume)
+    if scalars:
+        scalars.close()
     return summary
 
 
