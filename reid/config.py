@@ -32,21 +32,23 @@ class ConfigError(ValueError):
 
 
 @functools.cache
-def _schema_text() -> str:
-    return SCHEMA_PATH.read_text()
+def _parsed_schema() -> dict:
+    # the C loader where PyYAML has one: every job and the Snakefile read the schema
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(SCHEMA_PATH.read_text(), Loader=loader)
 
 
 def schema() -> dict:
     """The config schema, parsed (a fresh copy: callers may change it)."""
-    return yaml.safe_load(_schema_text())
+    return copy.deepcopy(_parsed_schema())
 
 
 def default(key: str):
     """The schema's default of a dotted key, e.g. ``default("claims.tolerance")``."""
-    node = schema()
+    node = _parsed_schema()
     for part in key.split("."):
         node = node["properties"][part]
-    return node["default"]
+    return copy.deepcopy(node["default"])
 
 
 _PYTHON_TYPES = {"integer": int, "number": float, "boolean": bool, "string": str, "array": list, "object": dict}
@@ -63,7 +65,7 @@ def _fields_from_schema(cls):
     """Make ``cls`` a dataclass with one field per key of the schema's ``train:`` section, in
     the schema's order, with its default: the recipe's keys are declared once, in the schema."""
     annotations = {}
-    for name, spec in schema()["properties"]["train"]["properties"].items():
+    for name, spec in _parsed_schema()["properties"]["train"]["properties"].items():
         annotations[name] = _python_type(spec)
         value = spec["default"]
         setattr(
@@ -127,26 +129,33 @@ SMOKE_RECIPE = dict(
 )
 
 
+@functools.cache
+def _validator_class(fill: bool):
+    """jsonschema's validator of this schema's draft, with ``fill``: one that also sets each
+    missing property that has a default, as it validates."""
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+    if not fill:
+        return base
+    check_properties = base.VALIDATORS["properties"]
+
+    def properties_with_defaults(validator, properties, instance, spec):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from check_properties(validator, properties, instance, spec)
+
+    return jsonschema.validators.extend(base, {"properties": properties_with_defaults})
+
+
 def _validator(subschema: dict, fill: bool):
     """A JSON-schema validator of ``subschema`` (with the schema's $defs); with ``fill``, it
     also sets each missing property that has a default, as it validates, as Snakemake's
     ``validate(config, schema)`` does (snakemake.utils), so that the workflow and the jobs
     complete a config alike."""
-    import jsonschema
-
-    base = jsonschema.Draft202012Validator
-    if fill:
-        check_properties = base.VALIDATORS["properties"]
-
-        def properties_with_defaults(validator, properties, instance, spec):
-            if isinstance(instance, dict):
-                for name, sub in properties.items():
-                    if "default" in sub and name not in instance:
-                        instance[name] = copy.deepcopy(sub["default"])
-            yield from check_properties(validator, properties, instance, spec)
-
-        base = jsonschema.validators.extend(base, {"properties": properties_with_defaults})
-    return base({"$defs": schema()["$defs"], **subschema})
+    return _validator_class(fill)({"$defs": _parsed_schema()["$defs"], **subschema})
 
 
 # Top-level keys of an earlier release -> their names now, so that an old config gets a line
@@ -173,10 +182,10 @@ def complete(config: dict, source: str = "", overridden: dict[str, str] | None =
     """
     check_renamed(config, source)
     config = copy.deepcopy(config)
-    errors = sorted(_validator(schema(), fill=False).iter_errors(config), key=lambda e: list(e.absolute_path))
+    errors = sorted(_validator(_parsed_schema(), fill=False).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError(_message(errors[0], source, overridden))
-    _validator(schema(), fill=True).validate(config)
+    _validator(_parsed_schema(), fill=True).validate(config)
     return config
 
 
@@ -207,7 +216,7 @@ def complete_part(value, pointer: str, source: str):
     ``#/properties/train``, with its defaults filled in (a new value). A bad one is a
     ConfigError that names the entry and the key."""
     value = copy.deepcopy(value)
-    subschema = schema()
+    subschema = _parsed_schema()  # read only
     for part in pointer.removeprefix("#/").split("/"):
         subschema = subschema[part]
     errors = sorted(_validator(subschema, fill=False).iter_errors(value), key=lambda e: list(e.absolute_path))
