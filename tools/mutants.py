@@ -470,8 +470,8 @@ MUTANTS = (
     Mutant(
         "ckpt-eval-batch-in-run-key",
         "reid/checkpoints.py",
-        '"decode_workers", "eval_batch_size")',
-        '"decode_workers")',
+        '"decode_workers", "eval_batch_size", "tensorboard")',
+        '"decode_workers", "tensorboard")',
         CHECKPOINTS,
     ),
     Mutant(
@@ -479,6 +479,13 @@ MUTANTS = (
         "reid/checkpoints.py",
         'json.dumps({"variant": variant, "config": config}',
         'json.dumps({"config": config}',
+        CHECKPOINTS,
+    ),
+    Mutant(
+        "ckpt-tensorboard-in-run-key",
+        "reid/checkpoints.py",
+        '"eval_batch_size", "tensorboard")',
+        '"eval_batch_size")',
         CHECKPOINTS,
     ),
     Mutant("ckpt-not-eval", "reid/checkpoints.py", "    return model.eval()", "    return model", CHECKPOINTS),
