@@ -58,7 +58,9 @@ def test_the_run_key_holds_what_changes_the_result_and_nothing_else():
     out (progress bars, the cache, decoding workers, the evaluation's batch size, TensorBoard)
     does not count."""
     key = run_key(CFG, "avg", 1, "f" * 16)
-    how = dataclasses.replace(CFG, progress=False, cache_dir="elsewhere", decode_workers=3, eval_batch_size=7, tensorboard=True)
+    how = dataclasses.replace(
+        CFG, progress=False, cache_dir="elsewhere", decode_workers=3, eval_batch_size=7, tensorboard=True
+    )
     assert run_key(how, "avg", 1, "f" * 16) == key
     assert run_key(dataclasses.replace(CFG, base_lr=0.01), "avg", 1, "f" * 16) != key
     others = [run_key(CFG, "max", 1, "f" * 16), run_key(CFG, "avg", 2, "f" * 16), run_key(CFG, "avg", 1, "0" * 16)]
