@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from reid import version
 from reid.config import ConfigError
 from reid.data.synthetic import SIZES as SYNTH_SIZES
 from reid.variants import VARIANTS
@@ -52,7 +53,7 @@ def _data_prepare(args) -> int:
     from reid.config import load_config
     from reid.data.prepare import prepare, write_status
 
-    config = load_config(args.config, text=args.config_json)
+    config = load_config(args.config, args.set, text=args.config_json)
     options = config["datasets"].get(args.name)
     if options is None:
         raise ConfigError(f"dataset '{args.name}' is not in the config's datasets ({', '.join(config['datasets'])})")
@@ -109,7 +110,7 @@ def _evaluate(args) -> int:
 
     root, path, name = args.data_root, args.path, args.dataset
     if args.config is not None or args.config_json is not None:
-        config = load_config(args.config, text=args.config_json)
+        config = load_config(args.config, args.set, text=args.config_json)
         name = name or _single_dataset(config)
         options = config["datasets"].get(name)
         if options is None:
@@ -141,7 +142,7 @@ def _evaluate(args) -> int:
 def _cost(args) -> int:
     import yaml
 
-    from reid.config import load_config, section, train_config
+    from reid.config import apply_overrides, load_config, section, train_config
     from reid.cost import measure_cost
     from reid.utils import atomic_write_json
 
@@ -153,7 +154,10 @@ def _cost(args) -> int:
     if len(args.variant) != len(args.out):
         raise SystemExit(f"error: {len(args.variant)} --variant but {len(args.out)} --out: give one --out per variant")
     # a whole config file, or the workflow's train: and cost: sections (or nothing: the defaults)
-    config = load_config(args.config) if args.config else yaml.safe_load(args.config_json or "{}")
+    if args.config:
+        config = load_config(args.config, args.set)
+    else:
+        config = apply_overrides(yaml.safe_load(args.config_json or "{}"), args.set)
     cfg, options = train_config(config), section(config, "cost")
     for variant, out in zip(args.variant, args.out):  # one process: one start-up, the same conditions
         result = measure_cost(
@@ -212,7 +216,7 @@ def _report(args) -> int:
     from reid.report import build_report
     from reid.targets import expected_results
 
-    config = load_config(args.config, text=args.config_json)
+    config = load_config(args.config, args.set, text=args.config_json)
     out = build_report(
         args.results,
         args.out,
@@ -232,48 +236,79 @@ def _single_dataset(config: dict) -> str:
     return names[0]
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows each option's default after its help, except where there is none to show (no
+    default, a flag, a required option), so that a reader sees what an option left out means."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        nothing = default is None or default is False or default == [] or default is argparse.SUPPRESS
+        shown = not nothing and not action.required
+        if shown and "%(default)" not in text and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
+def _command(commands, name: str, help: str, description: str | None = None, **kwargs):
+    """A subcommand whose --help shows the defaults; its description is its help unless given."""
+    return commands.add_parser(
+        name,
+        help=help,
+        description=description or help[:1].upper() + help[1:] + ".",
+        formatter_class=_HelpFormatter,
+        **kwargs,
+    )
+
+
 def _add_config_source(parser: argparse.ArgumentParser, file_help: str, required: bool = True) -> None:
-    """--config FILE or --config-json JSON (the workflow passes each job its part of the config)."""
+    """--config FILE or --config-json JSON (the workflow passes each job its part of the
+    config), and --set KEY=VALUE on top of either: every command that reads a config takes the
+    same three options."""
     source = parser.add_mutually_exclusive_group(required=required)
-    source.add_argument("--config", type=Path, help=file_help)
-    source.add_argument("--config-json", default=None, help="the config's content as JSON (what the workflow passes)")
+    source.add_argument("--config", type=Path, metavar="FILE", help=file_help)
+    source.add_argument("--config-json", metavar="JSON", help="the config's content as JSON (what the workflow passes)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value: a train key (epochs=2) or a dotted path (datasets.synthetic.size=tiny); repeat",
+    )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m reid", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+def _add_data_commands(commands) -> None:
+    data = _command(commands, "data", "create, fetch, verify and prepare datasets")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
 
-    data = commands.add_parser("data", help="create, fetch and verify datasets")
-    data_commands = data.add_subparsers(dest="data_command", required=True)
-
-    synth = data_commands.add_parser("synth", help="render the synthetic re-ID set in Market-1501 layout")
+    synth = _command(data_commands, "synth", "render the synthetic re-ID set in Market-1501 layout")
     synth.add_argument("--root", required=True, type=Path, help="folder to create (the dataset itself)")
-    synth.add_argument("--size", default="default", choices=list(SYNTH_SIZES))
-    synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    synth.add_argument("--size", default="default", choices=list(SYNTH_SIZES), help="how many identities and images")
+    synth.add_argument("--seed", type=int, default=0, help="the set's random seed (a different seed, a different set)")
+    synth.add_argument("--workers", type=int, default=None, help="rendering processes (default: all cores)")
     synth.add_argument("--overwrite", action="store_true", help="replace an existing, different dataset")
-    synth.add_argument("--quiet", action="store_true")
+    synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(func=_data_synth)
 
-    fetch = data_commands.add_parser(
-        "fetch", help="download (or take a local archive), verify and extract a public dataset"
-    )
-    fetch.add_argument("name", choices=["market1501", "dukemtmcreid"])
+    fetch = _command(data_commands, "fetch", "download (or take a local archive), verify and extract a public dataset")
+    fetch.add_argument("name", choices=["market1501", "dukemtmcreid"], help="which dataset")
     fetch.add_argument("--root", required=True, type=Path, help="data root; the dataset lands in ROOT/NAME")
     fetch.add_argument("--archive", type=Path, default=None, help="a local copy of the dataset's archive")
     fetch.add_argument("--force", action="store_true", help="verify and extract again even if already done")
-    fetch.add_argument("--quiet", action="store_true")
+    fetch.add_argument("--quiet", action="store_true", help="no progress bar")
     fetch.set_defaults(func=_data_fetch)
 
-    verify = data_commands.add_parser("verify", help="parse a dataset, check its layout (and counts, for known sets)")
+    verify = _command(data_commands, "verify", "parse a dataset and check its layout (and counts, for known sets)")
     verify.add_argument("name", help="market1501, dukemtmcreid, synthetic, or any name for a custom set")
     where = verify.add_mutually_exclusive_group(required=True)
     where.add_argument("--root", type=Path, help="data root holding ROOT/NAME")
     where.add_argument("--path", type=Path, help="the dataset folder itself")
     verify.set_defaults(func=_data_verify)
 
-    prep = data_commands.add_parser(
-        "prepare", help="render, fetch or check one of a config's datasets and record the outcome (workflow step)"
+    prep = _command(
+        data_commands,
+        "prepare",
+        "render, fetch or check one of a config's datasets and record the outcome (a workflow step)",
     )
     prep.add_argument("name", help="a dataset of the config")
     _add_config_source(prep, "the config file naming the dataset")
@@ -283,100 +318,117 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="JSON file to write: ok, counts, fingerprint, checksums, or the error",
     )
-    prep.add_argument("--workers", type=int, default=None, help="processes for the synthetic renderer")
-    prep.add_argument("--quiet", action="store_true")
+    prep.add_argument(
+        "--workers", type=int, default=None, help="processes for the synthetic renderer (default: all cores)"
+    )
+    prep.add_argument("--quiet", action="store_true", help="no progress bar")
     prep.set_defaults(func=_data_prepare)
 
-    hist = data_commands.add_parser(
-        "histogram-baseline", help="mAP of a whole-image colour histogram (no learning): how hard a set is"
+    hist = _command(
+        data_commands, "histogram-baseline", "mAP of a whole-image colour histogram (no learning): how hard a set is"
     )
     hist.add_argument("--root", required=True, type=Path, help="dataset folder in Market-1501 layout")
-    hist.add_argument("--out", type=Path, default=None, help="also write the result as JSON")
+    hist.add_argument("--out", type=Path, default=None, help="also write the result as JSON to this file")
     hist.set_defaults(func=_data_histogram_baseline)
 
-    train = commands.add_parser("train", help="train one variant with one seed (resumes if DIR holds a checkpoint)")
-    _add_config_source(train, "a config file, e.g. configs/paper.yaml")
-    train.add_argument("--variant", required=True, choices=VARIANTS)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--out", required=True, type=Path, help="run folder: log.csv, checkpoints, model.pt")
-    train.add_argument("--dataset", default=None, help="which of the config's datasets (needed if it lists several)")
-    train.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value: a train key (epochs=2) or a dotted path (datasets.synthetic.size=tiny)",
-    )
-    train.add_argument(
+
+def _add_dataset_status(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--dataset-status",
         type=Path,
         default=None,
         help="the workflow's dataset status file: stop with its error if the dataset is unavailable",
     )
+
+
+def _add_train(commands) -> None:
+    train = _command(
+        commands, "train", "train one variant with one seed; resumes if the --out folder holds a checkpoint"
+    )
+    _add_config_source(train, "a config file, e.g. configs/paper.yaml")
+    train.add_argument("--variant", required=True, choices=VARIANTS, help="which variant of the paper's Table 2")
+    train.add_argument("--seed", type=int, default=0, help="the run's random seed")
+    train.add_argument("--out", required=True, type=Path, help="the run folder: log.csv, checkpoints, model.pt")
+    train.add_argument("--dataset", default=None, help="which of the config's datasets (needed if it lists several)")
+    _add_dataset_status(train)
     train.set_defaults(func=_train)
 
-    evaluate = commands.add_parser(
+
+def _add_evaluate(commands) -> None:
+    evaluate = _command(
+        commands,
         "evaluate",
-        help="R1/R5/R10, mAP, mINP of a trained model.pt on a dataset's query and gallery",
-        description="Evaluate a model.pt written by 'train' under the Market-1501 protocol; writes OUT/metrics.json "
-        "and OUT/per_query.npz. The dataset is --path DIR (the folder itself) or --data-root DIR "
-        "(DIR/NAME); without either, it is where the --config file puts it (data_root and "
-        "datasets.NAME.path, as for 'train': pass the config the model was trained with). "
-        "Images are decoded at the training size through the training cache.",
+        "R1/R5/R10, mAP and mINP of a trained model.pt on a dataset's query and gallery",
+        description="Evaluate a model.pt written by 'train' under the Market-1501 protocol; write OUT/metrics.json "
+        "and OUT/per_query.npz. The dataset is --path DIR (the folder itself) or --data-root DIR (DIR/NAME); "
+        "without either, it is where the --config file puts it (data_root and datasets.NAME.path, as for "
+        "'train': pass the config the model was trained with). Images are decoded at the training size "
+        "through the training cache.",
     )
     evaluate.add_argument("--checkpoint", required=True, type=Path, help="a run's model.pt")
     evaluate.add_argument(
         "--dataset",
         default=None,
-        help="market1501, dukemtmcreid, synthetic or any name for a custom set "
-        "(optional with a --config that lists one dataset)",
+        help="market1501, dukemtmcreid, synthetic or any name for a custom set (optional with a config of one dataset)",
     )
-    evaluate.add_argument(
-        "--config", type=Path, default=None, help="a config file, e.g. configs/paper.yaml: where the data is"
-    )
-    evaluate.add_argument("--config-json", default=None, help="the config's content as JSON (what the workflow passes)")
+    _add_config_source(evaluate, "a config file, e.g. configs/paper.yaml: where the data is", required=False)
     where = evaluate.add_mutually_exclusive_group()
     where.add_argument("--data-root", type=Path, default=None, help="data root holding DATA_ROOT/NAME")
     where.add_argument("--path", type=Path, default=None, help="the dataset folder itself")
     evaluate.add_argument("--rerank", action="store_true", help="k-reciprocal re-ranking (k1=20, k2=6, lambda=0.3)")
     evaluate.add_argument("--flip", action="store_true", help="average the embeddings of each image and its mirror")
-    evaluate.add_argument("--distance", default="euclidean", choices=["euclidean", "cosine"])
-    evaluate.add_argument("--batch-size", type=int, default=128, help="images per forward pass")
-    evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    evaluate.add_argument("--out", required=True, type=Path, help="folder for metrics.json and per_query.npz")
     evaluate.add_argument(
-        "--dataset-status",
-        type=Path,
-        default=None,
-        help="the workflow's dataset status file: stop with its error if the dataset is unavailable",
+        "--distance",
+        default="euclidean",
+        choices=["euclidean", "cosine"],
+        help="how query and gallery features are compared",
     )
+    evaluate.add_argument("--batch-size", type=int, default=128, help="images per forward pass")
+    evaluate.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda"],
+        help="where the model runs (auto: CUDA if there is one)",
+    )
+    evaluate.add_argument("--out", required=True, type=Path, help="folder for metrics.json and per_query.npz")
+    _add_dataset_status(evaluate)
     evaluate.set_defaults(func=_evaluate)
 
-    cost = commands.add_parser(
+
+def _add_cost(commands) -> None:
+    cost = _command(
+        commands,
         "cost",
+        "Table 4: the cost of variants, their parameters, FLOPs and latency",
         aliases=["profile"],  # its name in 0.1, kept for one release (CHANGELOG)
-        help="Table 4: the cost of variants, their parameters, FLOPs and latency",
     )
     cost.add_argument(
-        "--variant", required=True, action="append", choices=VARIANTS, help="repeat for several, each with its --out"
+        "--variant",
+        required=True,
+        action="append",
+        choices=VARIANTS,
+        help="a variant to measure; repeat, each with its --out",
     )
     _add_config_source(
         cost, "a config file: its train: (backbone, input size) and cost: (num_classes, runs)", required=False
     )
-    cost.add_argument("--out", required=True, action="append", type=Path, help="JSON file to write, per --variant")
+    cost.add_argument("--out", required=True, action="append", type=Path, help="JSON file to write, one per --variant")
     cost.set_defaults(func=_cost)
 
-    figure = commands.add_parser("figure", help="render the paper's Figure 4 (ranked lists) or 6 (Grad-CAM)")
-    figures = figure.add_subparsers(dest="figure", required=True)
-    ranked = figures.add_parser("ranked-lists", help="Figure 4: queries and their top 10, correct and wrong marked")
-    ranked.add_argument("--per-query", required=True, type=Path, help="per_query.npz written by evaluate")
+
+def _add_figures(commands) -> None:
+    figure = _command(commands, "figure", "render the paper's Figure 4 (ranked lists) or 6 (Grad-CAM)")
+    figures = figure.add_subparsers(dest="figure", required=True, metavar="FIGURE")
+    ranked = _command(figures, "ranked-lists", "Figure 4: queries and their top 10, correct and wrong marked")
+    ranked.add_argument("--per-query", required=True, type=Path, help="the per_query.npz that evaluate wrote")
     where = ranked.add_mutually_exclusive_group(required=True)
     where.add_argument("--dataset-root", type=Path, help="the evaluated dataset's folder")
-    where.add_argument("--dataset-status", type=Path, help="the workflow's dataset status file (holds the folder)")
+    where.add_argument("--dataset-status", type=Path, help="the workflow's dataset status file (it holds the folder)")
     ranked.add_argument("--queries", type=int, default=6, help="rows: queries spread from the best to the worst AP")
     ranked.add_argument("--out", required=True, type=Path, help="PNG file to write")
     ranked.set_defaults(func=_figure_ranked_lists)
-    cam = figures.add_parser("gradcam", help="Figure 6: Grad-CAM of several models on the same query images")
+
+    cam = _command(figures, "gradcam", "Figure 6: Grad-CAM of several models on the same query images")
     cam.add_argument(
         "--checkpoint",
         action="append",
@@ -387,18 +439,40 @@ def build_parser() -> argparse.ArgumentParser:
     cam.add_argument("--dataset", required=True, help="the dataset's name")
     where = cam.add_mutually_exclusive_group(required=True)
     where.add_argument("--path", type=Path, help="the dataset folder")
-    where.add_argument("--dataset-status", type=Path, help="the workflow's dataset status file (holds the folder)")
+    where.add_argument("--dataset-status", type=Path, help="the workflow's dataset status file (it holds the folder)")
     cam.add_argument("--images", type=int, default=6, help="query images (columns)")
-    cam.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    cam.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the models run")
     cam.add_argument("--out", required=True, type=Path, help="PNG file to write")
     cam.set_defaults(func=_figure_gradcam)
 
-    report = commands.add_parser("report", help="render report/index.html from results/")
+
+def _add_report(commands) -> None:
+    report = _command(commands, "report", "render report/index.html from results/")
     _add_config_source(report, "the config file the results were made with")
-    report.add_argument("--results", type=Path, default=Path("results"))
-    report.add_argument("--benchmarks", type=Path, default=Path("benchmarks"), help="Snakemake benchmark files")
-    report.add_argument("--out", type=Path, default=Path("report/index.html"))
+    report.add_argument("--results", type=Path, default=Path("results"), help="the results folder")
+    report.add_argument("--benchmarks", type=Path, default=Path("benchmarks"), help="the Snakemake benchmark files")
+    report.add_argument("--out", type=Path, default=Path("report/index.html"), help="the page to write")
     report.set_defaults(func=_report)
+
+
+def _program() -> str:
+    """The command as the user typed it: ``reid`` for the installed script, else ``python -m reid``."""
+    return "reid" if Path(sys.argv[0]).name == "reid" else "python -m reid"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=_program(),
+        description="The reproduction suite of multi-scale residual pooling re-ID, one command at a time. Errors a "
+        "user can fix print one line and exit with status 2.",
+        formatter_class=_HelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version()}", help="print the version and exit"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_data_commands, _add_train, _add_evaluate, _add_cost, _add_figures, _add_report):
+        add(commands)
     return parser
 
 

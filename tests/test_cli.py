@@ -1,7 +1,12 @@
 """The CLI's own choices (its commands are tested with what they run)."""
 
+import argparse
 import json
+import subprocess
+import sys
+from pathlib import Path
 
+import tomllib
 import torch
 
 from reid.cli import torch_threads
@@ -57,3 +62,47 @@ def test_cost_takes_a_config_file_and_its_old_name_profile_still_works_with_a_no
     assert main(["profile", *argv]) == 0
     assert "'python -m reid profile' is now 'python -m reid cost'" in capsys.readouterr().err
     assert json.loads((tmp_path / "avg.json").read_text())["backbone"] == "resnet10"
+
+
+def _commands(parser, path=()):
+    """(the words that name a command, its parser), for every command and subcommand."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            seen = set()
+            for name, sub in action.choices.items():
+                if id(sub) not in seen:  # an alias names the same parser again
+                    seen.add(id(sub))
+                    yield (*path, name), sub
+                    yield from _commands(sub, (*path, name))
+
+
+def test_every_commands_help_explains_each_option_and_shows_its_default():
+    from reid.cli import build_parser
+
+    parser = build_parser()
+    commands = dict(_commands(parser))
+    assert {"train", "evaluate", "cost", "report", "data", "figure"} <= {c[0] for c in commands}
+    for words, sub in [((), parser), *commands.items()]:
+        text = sub.format_help()
+        assert "``" not in text and "usage: python -m reid" in text, words
+        for action in sub._actions:
+            if not action.option_strings or action.dest == "help":
+                continue
+            name = "/".join(action.option_strings)
+            assert action.help, f"{' '.join(words)} {name} has no help line"
+            shown = action.default not in (None, [], "==SUPPRESS==") and action.default is not False
+            if shown and not action.required:
+                assert f"(default: {action.default})" in " ".join(text.split()), f"{' '.join(words)} {name}"
+        reads_config = any(a.dest == "config_json" for a in sub._actions)
+        if reads_config:  # the same three options wherever a config is read
+            assert {"config", "config_json", "set"} <= {a.dest for a in sub._actions}, words
+
+
+def test_the_installed_script_names_itself_and_both_print_the_version():
+    wanted = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    module = subprocess.run([sys.executable, "-m", "reid", "--version"], capture_output=True, text=True)
+    assert module.returncode == 0 and module.stdout.strip() == f"python -m reid {wanted}"
+    script = Path(sys.executable).parent / "reid"
+    assert script.exists(), "pip install -e . installs the reid script beside the interpreter"
+    shown = subprocess.run([str(script), "train", "--help"], capture_output=True, text=True)
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: reid train"), shown.stdout[:200]
