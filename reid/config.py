@@ -109,13 +109,16 @@ class TrainConfig:
 
 
 # The smallest recipe that trains (ResNet10 from scratch at 64x32, batches of 2 identities x 4
-# images, one epoch, no evaluation): for checks that must run in seconds on any machine, such as
-# the device script (python -m reid.bench gpu) and the tests. Not a recipe for results.
+# images, one epoch, no evaluation): for checks that must run in seconds on any machine. It is
+# the one tiny recipe of the device script (python -m reid.bench gpu), the tests and the fault
+# trials (tools/faults.py); each adds on top only what its check needs, such as more epochs or
+# evaluation. Not a recipe for results.
 SMOKE_RECIPE = dict(
     backbone="resnet10",
     pretrained="none",
     height=64,
     width=32,
+    pad=3,  # the paper's 10 px at 144 wide, scaled to 32 wide (as configs/config.yaml does)
     batch_size=8,
     num_instances=2,
     epochs=1,

@@ -8,7 +8,8 @@ to that device before CUDA starts. The kernel drops the lock when the process en
 it ends (``kill -9`` included), so a slot is never leaked and nothing needs cleaning up.
 
 The pool, first found of:
-- ``REID_GPU_DEVICES`` (comma-separated ids or UUIDs; also how tests fake a device list);
+- ``REID_GPU_DEVICES``, comma-separated ids or UUIDs: a user's choice of the GPUs the suite
+  may use, e.g. two of a shared machine's eight (README, "One machine with several GPUs");
 - ``CUDA_VISIBLE_DEVICES`` when it is set (e.g. a scheduler's allocation). Set but empty, or
   starting with an invalid id such as -1, it hides every GPU, as it does from CUDA: the pool
   is empty and the jobs run on the CPU;

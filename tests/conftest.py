@@ -91,8 +91,9 @@ def tiny(tiny_synthetic):
     return load_market_layout(tiny_synthetic, name="synthetic")
 
 
-# The tests' tiny training recipe: the package's smoke recipe (ResNet10 at 64x32, batches of
-# 2 x 4 images, one epoch), on the CPU
+# The tests' tiny training recipe: the package's one tiny recipe (reid.config.SMOKE_RECIPE:
+# ResNet10 at 64x32, batches of 2 x 4 images, one epoch), on the CPU, where a run is
+# deterministic, so that tests may compare runs bit for bit on a GPU machine too
 TINY_RECIPE = {**SMOKE_RECIPE, "device": "cpu"}
 
 

@@ -7,7 +7,7 @@ result is left behind (no model.pt, metrics.json, per_query.npz, log.csv, train.
 checkpoint in the run folder, no ``.tmp-*`` file anywhere, no half-written decode cache).
 
 Unit-level tests of the same checks live beside their modules: tests/data/test_market.py,
-tests/data/test_prepare.py, tests/engine/test_cache.py, tests/test_config.py,
+tests/data/test_prepare.py, tests/data/test_cache.py, tests/test_config.py,
 tests/test_train.py (checkpoint of another variant), tests/test_evaluate.py.
 """
 
@@ -27,24 +27,10 @@ import torch
 import yaml
 
 from reid.cli import main
+from reid.config import SMOKE_RECIPE
 
 RESULTS = ("model.pt", "metrics.json", "per_query.npz", "log.csv", "train.json", "checkpoint.pt", "checkpoint.prev.pt")
-TINY_TRAIN = {
-    "backbone": "resnet18",
-    "pretrained": "none",
-    "height": 64,
-    "width": 32,
-    "pad": 3,
-    "batch_size": 8,
-    "num_instances": 2,
-    "epochs": 1,
-    "eval_every": 0,
-    "warmup_epochs": 0,
-    "milestones": [],
-    "progress": False,
-    "decode_workers": 1,
-    "device": "cpu",
-}
+TINY_TRAIN = {**SMOKE_RECIPE, "device": "cpu"}  # the one tiny recipe, on the CPU
 SPLITS = ("bounding_box_train", "query", "bounding_box_test")
 
 
@@ -587,7 +573,7 @@ def test_evaluate_refuses_weights_that_do_not_fit_the_variant(tmp_path, capsys, 
     says(
         err,
         str(edited),
-        f"weights are not those of a {variant} network with resnet18",
+        f"weights are not those of a {variant} network with resnet10",
         "missing",
         "unexpected",
         "train again",

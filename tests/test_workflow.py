@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from reid.config import SMOKE_RECIPE
 from tools.snakemake_run import SNAKEMAKE
 from tools.snakemake_run import env as snakemake_env
 
@@ -22,20 +23,9 @@ TINY = {
     "variants": ["avg", "residual"],
     "seeds": [1],
     "cost": {"runs": 3},
-    "train": {
-        "backbone": "resnet10",
-        "pretrained": "none",
-        "height": 64,
-        "width": 32,
-        "pad": 3,
-        "batch_size": 8,
-        "num_instances": 2,
-        "epochs": 2,
-        "eval_every": 1,
-        "warmup_epochs": 1,
-        "milestones": [1],
-        "progress": False,
-    },
+    # the one tiny recipe, with two epochs evaluated for the curves (the device stays auto, so
+    # that the workflow's GPU slots are exercised where there is a GPU)
+    "train": {**SMOKE_RECIPE, "epochs": 2, "eval_every": 1},
 }
 
 SUITE_VARIANTS = [*TINY["variants"], "plain_baseline"]  # the tiny suite's: Table 2's both baselines

@@ -32,7 +32,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 if ROOT.as_posix() not in sys.path:  # run as python tools/faults.py: tools.snakemake_run is found from the root
     sys.path.insert(0, ROOT.as_posix())
-from tools.snakemake_run import SNAKEMAKE  # noqa: E402 - after the path it needs
+from reid.config import SMOKE_RECIPE  # noqa: E402 - after the path it needs
+from tools.snakemake_run import SNAKEMAKE  # noqa: E402
 from tools.snakemake_run import env as snakemake_env  # noqa: E402
 
 TARGET = "results/synthetic/residual/seed1/metrics.json"
@@ -52,20 +53,12 @@ def trial_config(data_root: Path, cache_dir: Path) -> dict:
         "variants": ["residual"],
         "seeds": [1],
         "train": {
-            "backbone": "resnet10",
-            "pretrained": "none",
-            "height": 64,
-            "width": 32,
-            "pad": 3,
-            "batch_size": 8,
-            "num_instances": 2,
-            # ~8 s of a one-thread training job (2-core Xeon), a third of it start-up: kills land in
-            # the start-up, an epoch, an evaluation (epochs 0, 4, 8) or a checkpoint write
+            **SMOKE_RECIPE,  # the one tiny recipe
+            # many short epochs, so that kills land in the start-up, an epoch, an evaluation
+            # (epochs 0, 4, 8) or a checkpoint write
             "epochs": 8,
             "eval_every": 4,
-            "warmup_epochs": 1,
             "milestones": [6],
-            "progress": False,
             "cache_dir": str(cache_dir),
             "device": "cpu",
         },
