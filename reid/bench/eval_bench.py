@@ -8,8 +8,9 @@ noise (512-d), tuned so that the metrics are those of a good model (R1 about 0.9
 0.85), and their euclidean distances in float32, as the suite computes them.
 
 Each evaluator runs in a fresh subprocess that loads the inputs from .npy files. Time: wall
-clock of the call (``time.perf_counter``; CUDA synchronised), the fastest of ``--repeats``
-(torchreid's Python evaluator, about a minute here, runs ``--reference-repeats`` times).
+clock of the call (``time.perf_counter``; CUDA synchronised), the fastest of ``--repeats``.
+torchreid's Python evaluator runs ``--reference-repeats`` times instead, since it is by far the
+slowest (this benchmark prints how slow).
 Memory: peak resident set size beyond the resident size once the inputs are loaded (the
 kernel's peak counter VmHWM, reset through ``/proc/self/clear_refs``; where not allowed,
 ``ru_maxrss`` of the whole process, and ``memory_method`` says so); on CUDA also
@@ -69,7 +70,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--skip-python-reference",
         action="store_true",
-        help="skip torchreid's Python evaluator only (about a minute on 2 cores)",
+        help="skip torchreid's Python evaluator only (by far the slowest one)",
     )
     p.add_argument("--skip-rerank", action="store_true", help="no re-ranking figures")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
@@ -284,11 +285,7 @@ def measure(
     cython_pyx: Path | None = None,
 ) -> dict:
     """Time, memory and results of ours and of torchreid's evaluators on one problem (a dict)."""
-    from reid.metrics import cmc_map
-
     problem = make_problem(num_query, num_gallery, num_ids, distractors, dim, seed)
-    d = problem["distmat"]
-    sorted_rows = np.sort(d, axis=1)
     report = {
         "num_query": num_query,
         "num_gallery": num_gallery,
@@ -299,11 +296,37 @@ def measure(
         "seed": seed,
         "device": device,
         "input_bytes": int(sum(v.nbytes for v in problem.values())),
-        "rows_with_tied_distances": int((np.diff(sorted_rows, axis=1) == 0).any(axis=1).sum()),
+        "rows_with_tied_distances": _rows_with_ties(problem["distmat"]),
+        "metrics": _metrics(problem),
     }
-    del sorted_rows
+    with tempfile.TemporaryDirectory(prefix="eval_bench_") as tmp:
+        folder = Path(tmp)
+        for k, v in problem.items():
+            np.save(folder / f"{k}.npy", v)
+        report["ours"] = _run_worker(folder, "ours", device, repeats)
+        methods = [("torchreid_python", "")] if python_reference else []
+        if cython_reference:
+            methods += _cython_method(cython_pyx, folder, report)
+        for method, ext in methods:
+            report[method] = _compared_with_ours(
+                _run_worker(folder, method, "cpu", reference_repeats, ext), report["ours"]
+            )
+    for r in (v for v in report.values() if isinstance(v, dict) and "cmc" in v):
+        r["cmc"] = r["cmc"][:10]  # enough to compare; the full curve is in ``metrics``' source
+    return report
+
+
+def _rows_with_ties(distmat: np.ndarray) -> int:
+    """How many query rows hold two exactly equal distances, where torchreid's order may differ from ours."""
+    return int((np.diff(np.sort(distmat, axis=1), axis=1) == 0).any(axis=1).sum())
+
+
+def _metrics(problem: dict) -> dict:
+    """The metrics of the problem, which say that it is the problem of a good model."""
+    from reid.metrics import cmc_map
+
     full = cmc_map(**problem)
-    report["metrics"] = {
+    return {
         "R1": float(full["cmc"][0]),
         "R5": float(full["cmc"][4]),
         "R10": float(full["cmc"][9]),
@@ -312,41 +335,35 @@ def measure(
         "mINP": full["mINP"],
         "num_skipped": full["num_skipped"],
     }
-    with tempfile.TemporaryDirectory(prefix="eval_bench_") as tmp:
-        folder = Path(tmp)
-        for k, v in problem.items():
-            np.save(folder / f"{k}.npy", v)
-        report["ours"] = _run_worker(folder, "ours", device, repeats)
-        methods = []
-        if python_reference:
-            methods.append(("torchreid_python", ""))
-        if cython_reference:
-            pyx = cython_pyx or _default_pyx()
-            if pyx is None:
-                report["torchreid_cython"] = {
-                    "skipped": "torchreid 0.2.5 from PyPI ships no rank_cy.pyx: pass --cython-pyx PATH (a copy of "
-                    "torchreid/metrics/rank_cylib/rank_cy.pyx from torchreid's source repository)"
-                }
-            else:
-                try:
-                    t0 = time.perf_counter()
-                    ext = build_cython(Path(pyx), folder)
-                    methods.append(("torchreid_cython", str(ext)))
-                    report["cython_build_s"] = round(time.perf_counter() - t0, 2)
-                except RuntimeError as err:
-                    report["torchreid_cython"] = {"skipped": f"cannot build {pyx}: {err}"}
-        for method, ext in methods:
-            r = _run_worker(folder, method, "cpu", reference_repeats, ext)
-            r["mAP_diff_vs_ours"] = abs(r["mAP"] - report["ours"]["mAP"])
-            r["cmc_max_diff_vs_ours"] = float(np.abs(np.array(r["cmc"]) - np.array(report["ours"]["cmc"])).max())
-            r["time_ratio_over_ours"] = round(r["time_s"] / report["ours"]["time_s"], 1)
-            r["memory_ratio_over_ours"] = round(
-                r["peak_beyond_inputs_bytes"] / max(1, report["ours"]["peak_beyond_inputs_bytes"]), 2
-            )
-            report[method] = r
-    for r in (v for v in report.values() if isinstance(v, dict) and "cmc" in v):
-        r["cmc"] = r["cmc"][:10]  # enough to compare; the full curve is in ``metrics``' source
-    return report
+
+
+def _cython_method(cython_pyx: Path | None, folder: Path, report: dict) -> list[tuple[str, str]]:
+    """torchreid's Cython evaluator built into ``folder``, as a (method, extension) list, or an
+    empty list with the reason in ``report`` when it cannot be built."""
+    pyx = cython_pyx or _default_pyx()
+    if pyx is None:
+        report["torchreid_cython"] = {
+            "skipped": "torchreid 0.2.5 from PyPI ships no rank_cy.pyx: pass --cython-pyx PATH (a copy of "
+            "torchreid/metrics/rank_cylib/rank_cy.pyx from torchreid's source repository)"
+        }
+        return []
+    try:
+        t0 = time.perf_counter()
+        ext = build_cython(Path(pyx), folder)
+        report["cython_build_s"] = round(time.perf_counter() - t0, 2)
+    except RuntimeError as err:
+        report["torchreid_cython"] = {"skipped": f"cannot build {pyx}: {err}"}
+        return []
+    return [("torchreid_cython", str(ext))]
+
+
+def _compared_with_ours(r: dict, ours: dict) -> dict:
+    """A reference evaluator's figures with their differences from ours and their ratios to ours."""
+    r["mAP_diff_vs_ours"] = abs(r["mAP"] - ours["mAP"])
+    r["cmc_max_diff_vs_ours"] = float(np.abs(np.array(r["cmc"]) - np.array(ours["cmc"])).max())
+    r["time_ratio_over_ours"] = round(r["time_s"] / ours["time_s"], 1)
+    r["memory_ratio_over_ours"] = round(r["peak_beyond_inputs_bytes"] / max(1, ours["peak_beyond_inputs_bytes"]), 2)
+    return r
 
 
 def _mib(n) -> str:
@@ -362,17 +379,11 @@ def run(args) -> int:
             print(f"error: {err} (or pass --skip-reference)", file=sys.stderr)
             return 2
     result = {"command": " ".join(["python -m reid.bench eval", *_argv(args)]), "machine": machine(args.device)}
-    print(f"command: {result['command']}")
-    m = result["machine"]
-    print(
-        f"machine: {m['cpu']}, {m['cpu_count']} cores, torch threads {m['torch_threads']}"
-        + (f", GPU {m['gpu']}" if "gpu" in m else "")
-        + f"; torch {m['torch']}, numpy {m['numpy']}"
-    )
+    _print_machine(result)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda but no CUDA device is visible", file=sys.stderr)
         return 2
-    ev = measure(
+    result["evaluation"] = measure(
         args.num_query,
         args.num_gallery,
         args.num_ids,
@@ -386,7 +397,28 @@ def run(args) -> int:
         cython_reference=reference,
         cython_pyx=args.cython_pyx,
     )
-    result["evaluation"] = ev
+    _print_evaluation(result["evaluation"], args.device)
+    if not args.skip_rerank:
+        result["rerank"] = _rerank(args, reference)
+    if args.json:
+        from reid.utils import atomic_write_json
+
+        atomic_write_json(args.json, result)
+        print(f"\nfigures written to {args.json}")
+    return 0
+
+
+def _print_machine(result: dict) -> None:
+    print(f"command: {result['command']}")
+    m = result["machine"]
+    print(
+        f"machine: {m['cpu']}, {m['cpu_count']} cores, torch threads {m['torch_threads']}"
+        + (f", GPU {m['gpu']}" if "gpu" in m else "")
+        + f"; torch {m['torch']}, numpy {m['numpy']}"
+    )
+
+
+def _print_evaluation(ev: dict, device: str) -> None:
     mt = ev["metrics"]
     print(
         f"\nevaluation: {ev['num_query']} queries x {ev['num_gallery']} gallery ({ev['num_ids']} ids, "
@@ -402,7 +434,7 @@ def run(args) -> int:
         f", CUDA peak {_mib(ours['cuda_peak_beyond_inputs_bytes'])}" if "cuda_peak_beyond_inputs_bytes" in ours else ""
     )
     print(
-        f"  ours ({args.device}):        {ours['time_s']:8.3f} s (runs: {', '.join(f'{t:.3f}' for t in ours['times_s'])})"
+        f"  ours ({device}):        {ours['time_s']:8.3f} s (runs: {', '.join(f'{t:.3f}' for t in ours['times_s'])})"
         f"  peak RSS beyond inputs {_mib(ours['peak_beyond_inputs_bytes'])}{extra}"
     )
     for name, label in (("torchreid_python", "torchreid python"), ("torchreid_cython", "torchreid cython")):
@@ -418,43 +450,36 @@ def run(args) -> int:
             f" |mAP diff| {r['mAP_diff_vs_ours']:.2e}, max |CMC diff| {r['cmc_max_diff_vs_ours']:.2e}"
         )
 
-    if not args.skip_rerank:
-        try:
-            from reid.bench.rerank_bench import measure as rerank_measure
 
-            rr = rerank_measure(
-                num_query=args.num_query,
-                num_gallery=args.num_gallery,
-                seed=args.seed,
-                reference=reference,
-                device=args.device,
-            )
-            result["rerank"] = rr
-            print("\nre-ranking (k1=20, k2=6, lambda=0.3), reid.bench.rerank_bench.measure:")
-            for name in ("ours", "reference"):
-                if name in rr:
-                    r = rr[name]
-                    print(
-                        f"  {name:9s} {r['time_s']:8.2f} s  peak RSS beyond inputs {_mib(r['peak_beyond_inputs_bytes'])}"
-                        + (f"  mAP {r['mAP']:.4f}" if "mAP" in r else "")
-                    )
-            for key in (
-                "time_ratio_reference_over_ours",
-                "memory_ratio_reference_over_ours",
-                "max_abs_diff",
-                "mAP_diff",
-            ):
-                if key in rr:
-                    print(f"  {key}: {rr[key]:.3g}")
-        except Exception as err:  # the re-ranking bench is another module: report, don't lose the figures above
-            result["rerank"] = {"error": f"{type(err).__name__}: {err}"}
-            print(f"\nre-ranking: not measured ({type(err).__name__}: {err})")
-    if args.json:
-        from reid.utils import atomic_write_json
+def _rerank(args, reference: bool) -> dict:
+    """The re-ranking figures of ``reid.bench.rerank_bench.measure``, printed, or the error that
+    stopped them: the re-ranking bench is another module, and its failure must not lose the
+    evaluation figures already measured."""
+    try:
+        from reid.bench.rerank_bench import measure as rerank_measure
 
-        atomic_write_json(args.json, result)
-        print(f"\nfigures written to {args.json}")
-    return 0
+        rr = rerank_measure(
+            num_query=args.num_query,
+            num_gallery=args.num_gallery,
+            seed=args.seed,
+            reference=reference,
+            device=args.device,
+        )
+        print("\nre-ranking (k1=20, k2=6, lambda=0.3), reid.bench.rerank_bench.measure:")
+        for name in ("ours", "reference"):
+            if name in rr:
+                r = rr[name]
+                print(
+                    f"  {name:9s} {r['time_s']:8.2f} s  peak RSS beyond inputs {_mib(r['peak_beyond_inputs_bytes'])}"
+                    + (f"  mAP {r['mAP']:.4f}" if "mAP" in r else "")
+                )
+        for key in ("time_ratio_reference_over_ours", "memory_ratio_reference_over_ours", "max_abs_diff", "mAP_diff"):
+            if key in rr:
+                print(f"  {key}: {rr[key]:.3g}")
+        return rr
+    except Exception as err:
+        print(f"\nre-ranking: not measured ({type(err).__name__}: {err})")
+        return {"error": f"{type(err).__name__}: {err}"}
 
 
 def _argv(args) -> list[str]:

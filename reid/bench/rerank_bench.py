@@ -195,13 +195,27 @@ def measure(
     memory.
     Needs torchreid==0.2.5 for the reference (``ImportError`` otherwise).
     """
-    from reid.metrics import cmc_map
-
     if reference:
         reference_path()  # fail early, before building anything
     prob = make_problem(num_query, num_gallery, dim, seed)
-    qf, gf = prob.pop("q_feats"), prob.pop("g_feats")
-    report = {
+    report = _settings(num_query, num_gallery, dim, seed, device, repeats)
+    with tempfile.TemporaryDirectory(prefix="rerank_bench_") as tmp:
+        folder = Path(tmp)
+        _save_distances(folder, prob, report)
+        for m in ["ours"] + (["reference"] if reference else []):
+            r = _run_worker(folder, m, device, repeats)
+            r["time_s"] = min(r["times_s"])
+            report[m] = r
+        ours = np.load(folder / "result_ours.npy")
+        e_ours = _add_metrics(report["ours"], ours, prob)
+        if reference:
+            _compare_with_reference(folder, ours, e_ours, prob, report)
+    return report
+
+
+def _settings(num_query: int, num_gallery: int, dim: int, seed: int, device: str, repeats: int) -> dict:
+    """The problem, the re-ranking parameters and the machine, which the figures depend on."""
+    return {
         "num_query": num_query,
         "num_gallery": num_gallery,
         "dim": dim,
@@ -217,42 +231,51 @@ def measure(
         "torch_threads": torch.get_num_threads(),
         "machine": platform.machine(),
     }
-    with tempfile.TemporaryDirectory(prefix="rerank_bench_") as tmp:
-        folder = Path(tmp)
-        qg = euclidean(qf, gf)
-        np.save(folder / "qg.npy", qg)
-        np.save(folder / "qq.npy", euclidean(qf, qf))
-        np.save(folder / "gg.npy", euclidean(gf, gf))
-        del qf, gf
-        report["input_bytes"] = sum((folder / f"{n}.npy").stat().st_size for n in ("qg", "qq", "gg"))
-        before = cmc_map(qg, **prob)
-        report["before"] = {"mAP": float(before["mAP"]), "rank1": float(before["cmc"][0])}
-        del qg
-        methods = ["ours"] + (["reference"] if reference else [])
-        for m in methods:
-            r = _run_worker(folder, m, device, repeats)
-            r["time_s"] = min(r["times_s"])
-            report[m] = r
-        ours = np.load(folder / "result_ours.npy")
-        e_ours = cmc_map(ours, **prob)
-        report["ours"].update(mAP=float(e_ours["mAP"]), rank1=float(e_ours["cmc"][0]))
-        if reference:
-            ref = np.load(folder / "result_reference.npy")
-            e_ref = cmc_map(ref, **prob)
-            report["reference"].update(mAP=float(e_ref["mAP"]), rank1=float(e_ref["cmc"][0]))
-            diff = np.abs(ours - ref)
-            report["max_abs_diff"] = float(diff.max())
-            report["entries_over_1e-4"] = int((diff > 1e-4).sum())
-            report["query_rows_over_1e-4"] = int((diff > 1e-4).any(1).sum())
-            del diff
-            inputs = [np.load(folder / f"{n}.npy", mmap_mode="r") for n in ("qg", "qq", "gg")]
-            report["rows_with_boundary_ties"] = boundary_ties(*inputs)
-            del inputs
-            report["mAP_diff"] = abs(float(e_ours["mAP"]) - float(e_ref["mAP"]))
-            report["mAP_official_diff"] = abs(float(e_ours["mAP_official"]) - float(e_ref["mAP_official"]))
-            report["cmc_max_diff"] = float(np.abs(np.asarray(e_ours["cmc"]) - np.asarray(e_ref["cmc"])).max())
-            report["time_ratio_reference_over_ours"] = report["reference"]["time_s"] / report["ours"]["time_s"]
-            report["memory_ratio_reference_over_ours"] = report["reference"]["peak_beyond_inputs_bytes"] / max(
-                1, report["ours"]["peak_beyond_inputs_bytes"]
-            )
-    return report
+
+
+def _save_distances(folder: Path, prob: dict, report: dict) -> None:
+    """Write the three distance matrices that the methods read, and record their size and the
+    metrics before re-ranking. The features are taken out of ``prob`` and the query-gallery
+    distances are not kept, so that their memory is free before the methods run."""
+    from reid.metrics import cmc_map
+
+    qf, gf = prob.pop("q_feats"), prob.pop("g_feats")
+    qg = euclidean(qf, gf)
+    np.save(folder / "qg.npy", qg)
+    np.save(folder / "qq.npy", euclidean(qf, qf))
+    np.save(folder / "gg.npy", euclidean(gf, gf))
+    del qf, gf
+    report["input_bytes"] = sum((folder / f"{n}.npy").stat().st_size for n in ("qg", "qq", "gg"))
+    before = cmc_map(qg, **prob)
+    report["before"] = {"mAP": float(before["mAP"]), "rank1": float(before["cmc"][0])}
+
+
+def _add_metrics(figures: dict, distances: np.ndarray, prob: dict) -> dict:
+    """Add the mAP and rank-1 of re-ranked ``distances`` to a method's figures; returns all its metrics."""
+    from reid.metrics import cmc_map
+
+    metrics = cmc_map(distances, **prob)
+    figures.update(mAP=float(metrics["mAP"]), rank1=float(metrics["cmc"][0]))
+    return metrics
+
+
+def _compare_with_reference(folder: Path, ours: np.ndarray, e_ours: dict, prob: dict, report: dict) -> None:
+    """Record how far the reference's result is from ours, why (the rows whose neighbour sets an
+    exact tie decides), and the reference's time and memory over ours."""
+    ref = np.load(folder / "result_reference.npy")
+    e_ref = _add_metrics(report["reference"], ref, prob)
+    diff = np.abs(ours - ref)
+    report["max_abs_diff"] = float(diff.max())
+    report["entries_over_1e-4"] = int((diff > 1e-4).sum())
+    report["query_rows_over_1e-4"] = int((diff > 1e-4).any(1).sum())
+    del diff
+    inputs = [np.load(folder / f"{n}.npy", mmap_mode="r") for n in ("qg", "qq", "gg")]
+    report["rows_with_boundary_ties"] = boundary_ties(*inputs)
+    del inputs
+    report["mAP_diff"] = abs(float(e_ours["mAP"]) - float(e_ref["mAP"]))
+    report["mAP_official_diff"] = abs(float(e_ours["mAP_official"]) - float(e_ref["mAP_official"]))
+    report["cmc_max_diff"] = float(np.abs(np.asarray(e_ours["cmc"]) - np.asarray(e_ref["cmc"])).max())
+    report["time_ratio_reference_over_ours"] = report["reference"]["time_s"] / report["ours"]["time_s"]
+    report["memory_ratio_reference_over_ours"] = report["reference"]["peak_beyond_inputs_bytes"] / max(
+        1, report["ours"]["peak_beyond_inputs_bytes"]
+    )

@@ -5,8 +5,9 @@ configs/config.yaml) in a fresh folder, so that nothing of yours is reused or ov
 prints:
 - this machine's model-alone figure (``python -m reid.bench train --backbone resnet18 --height
   64 --width 32``), which says how fast the machine is;
-- the wall time of the run, and that time normalised to the reference machine of issue 12 (a
-  2-core AMD EPYC at 62 img/s model-alone): wall x (img/s / 62);
+- the wall time of the run, and that time normalised to the reference machine of issue 12 (the
+  2-core AMD EPYC of the README's "Time" section, whose model-alone figure is
+  ``REFERENCE_IMAGES_PER_S``): wall x (img/s / REFERENCE_IMAGES_PER_S);
 - the time per stage (per rule) from the jobs' ``benchmark:`` files: jobs, seconds in all, the
   longest job.
 ``--json`` writes the figures; ``--against`` an earlier JSON prints the two side by side, so that

@@ -8,6 +8,7 @@ timed in alternating rounds within one run, so machine noise hits both alike.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import tempfile
@@ -62,7 +63,37 @@ def _step(model, optimizer, scaler, x, y, runtime: Runtime):
 
 
 def run(args) -> int:
-    cfg = TrainConfig(
+    cfg = _config(args)
+    runtime = Runtime.from_config(cfg)
+    if runtime.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    dataset, tmp = _open_dataset(args.data)
+    train_images, decode_s = _decoded_train_images(dataset, cfg, runtime.device)
+    labels = torch.tensor(dataset.train_labels)
+    step = _training_step(args, cfg, runtime, dataset.num_train_pids)
+    augment = augmentation_from_config(cfg)
+    generator = seeded_generator(0)
+    next_batch = _pk_batch_drawer(labels, cfg, np.random.default_rng(0))
+    steps = {
+        "model_alone": _model_alone_step(step, cfg, runtime, labels, next_batch),
+        "pipeline": _pipeline_step(step, cfg, runtime, labels, next_batch, train_images, augment, generator),
+    }
+    seconds = _time_alternating(steps, args, runtime)
+    result = _result(args, cfg, runtime, len(train_images) / decode_s, seconds)
+    print(json.dumps(result, indent=2))
+    if args.json:
+        from reid.utils import atomic_write_json
+
+        atomic_write_json(args.json, result)
+    if tmp is not None:
+        tmp.cleanup()
+    return 0
+
+
+def _config(args) -> TrainConfig:
+    """The training config of the benchmark: the command's choices, and no pretrained weights,
+    disk cache or progress bar, since the speed of a step does not depend on them."""
+    return TrainConfig(
         backbone=args.backbone,
         pretrained="none",
         height=args.height,
@@ -75,41 +106,51 @@ def run(args) -> int:
         cache_dir="",
         progress=False,
     )
-    runtime = Runtime.from_config(cfg)
-    device = runtime.device
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
 
-    data = args.data
+
+def _open_dataset(data: Path):
+    """The dataset at ``data`` and None, or, where there is none, a tiny synthetic set and the
+    temporary folder that holds it (the caller removes it), so that the benchmark runs anywhere."""
     tmp = None
     if not (data / "bounding_box_train").is_dir():
         from reid.data import synthetic
 
         tmp = tempfile.TemporaryDirectory()
-        data = synthetic.generate(Path(tmp.name) / "synthetic", size="tiny", progress=False)
-        print(f"{args.data} not found: using a tiny synthetic set")
-    dataset = load_market_layout(data, name=data.name)
+        missing, data = data, synthetic.generate(Path(tmp.name) / "synthetic", size="tiny", progress=False)
+        print(f"{missing} not found: using a tiny synthetic set")
+    return load_market_layout(data, name=data.name), tmp
+
+
+def _decoded_train_images(dataset, cfg: TrainConfig, device: torch.device):
+    """The training images decoded at the input size (on the GPU when there is one, as training
+    keeps them), and the seconds the decoding took."""
     t0 = time.perf_counter()
     train_images = load_images(dataset, cfg.height, cfg.width, splits=("train",))["train"]
     decode_s = time.perf_counter() - t0
     if device.type == "cuda":
         train_images = train_images.to(device)
-    labels = torch.tensor(dataset.train_labels)
+    return train_images, decode_s
 
+
+def _training_step(args, cfg: TrainConfig, runtime: Runtime, num_classes: int):
+    """One SGD step of a freshly built model as a function of (images, labels). The model is
+    seeded, so that every run of the benchmark starts from the same weights."""
     torch.manual_seed(0)
     model = runtime.place(
-        build_model(args.variant, dataset.num_train_pids, backbone=args.backbone, **cfg.model_options(args.variant))
+        build_model(args.variant, num_classes, backbone=args.backbone, **cfg.model_options(args.variant))
     )
     params = list(model.parameters())
     if runtime.compile:
         model = torch.compile(model)
     optimizer = torch.optim.SGD(
-        params, lr=1e-3, momentum=0.9, weight_decay=5e-4, **({"fused": True} if device.type == "cuda" else {})
+        params, lr=1e-3, momentum=0.9, weight_decay=5e-4, **({"fused": True} if runtime.device.type == "cuda" else {})
     )
-    scaler = runtime.grad_scaler()
-    augment = augmentation_from_config(cfg)
-    generator = seeded_generator(0)
-    rng = np.random.default_rng(0)
+    return functools.partial(_step, model, optimizer, runtime.grad_scaler(), runtime=runtime)
+
+
+def _pk_batch_drawer(labels: torch.Tensor, cfg: TrainConfig, rng: np.random.Generator):
+    """A function that returns the indices of the next PK batch; it draws a new epoch of batches
+    once the previous one is used up, as the training loop does."""
     batches = []
 
     def next_batch():
@@ -118,15 +159,23 @@ def run(args) -> int:
             batches = pk_batches(labels.numpy(), cfg.num_instances, cfg.batch_size, rng)
         return torch.from_numpy(batches.pop())
 
-    # model alone: a fixed random batch already on the device, same labels structure
+    return next_batch
+
+
+def _model_alone_step(step, cfg: TrainConfig, runtime: Runtime, labels: torch.Tensor, next_batch):
+    """A training step on one fixed random batch that is already on the device, with labels of
+    the same PK structure as real batches, so that it costs the model and nothing else."""
+    device = runtime.device
     fixed_x = runtime.batch(torch.randn(cfg.batch_size, 3, cfg.height, cfg.width, device=device))
     fixed_y = labels[next_batch()].to(device)
+    return lambda: step(fixed_x, fixed_y)
+
+
+def _pipeline_step(step, cfg: TrainConfig, runtime: Runtime, labels, next_batch, train_images, augment, generator):
+    """A training step through the real input pipeline. As the training loop does, it copies the
+    indices and augmentation draws of many steps to the device at once."""
+    device = runtime.device
     labels_dev = labels.to(device)
-
-    def model_alone():
-        _step(model, optimizer, scaler, fixed_x, fixed_y, runtime)
-
-    # as the training loop does: indices and augmentation draws of many steps copied at once
     ahead = {"idx": [], "params": []}
 
     def pipeline():
@@ -139,24 +188,35 @@ def run(args) -> int:
         x = runtime.batch(
             augment.apply(train_images[idx.to(train_images.device)].to(device, non_blocking=True), params)
         )
-        _step(model, optimizer, scaler, x, labels_dev[idx], runtime)
+        step(x, labels_dev[idx])
 
+    return pipeline
+
+
+def _time_alternating(steps: dict, args, runtime: Runtime) -> dict[str, float]:
+    """Seconds each step function took over all rounds, after untimed warm-up steps. The
+    functions take turns within each round, so that a drift of the machine hits them alike."""
     for _ in range(args.warmup):
-        model_alone()
-        pipeline()
+        for fn in steps.values():
+            fn()
     runtime.sync()
-    seconds = {"model_alone": 0.0, "pipeline": 0.0}
+    seconds = dict.fromkeys(steps, 0.0)
     for _ in range(args.rounds):
-        for name, fn in (("model_alone", model_alone), ("pipeline", pipeline)):
+        for name, fn in steps.items():
             runtime.sync()
             t = time.perf_counter()
             for _ in range(args.steps):
                 fn()
             runtime.sync()
             seconds[name] += time.perf_counter() - t
+    return seconds
+
+
+def _result(args, cfg: TrainConfig, runtime: Runtime, decode_rate: float, seconds: dict[str, float]) -> dict:
+    """The figures the benchmark prints and writes, with the command and settings that made them."""
     n = args.rounds * args.steps * cfg.batch_size
     result = {
-        "machine": _machine(device),
+        "machine": _machine(runtime.device),
         "command": "python -m reid.bench train " + " ".join(_argv(args)),
         "variant": args.variant,
         "backbone": args.backbone,
@@ -166,19 +226,12 @@ def run(args) -> int:
         "amp_dtype": runtime.precision if runtime.amp else None,
         "channels_last": runtime.channels_last,
         "compile": args.compile,
-        "decode_images_per_s": round(len(train_images) / decode_s, 1),
+        "decode_images_per_s": round(decode_rate, 1),
         "model_alone_images_per_s": round(n / seconds["model_alone"], 2),
         "pipeline_images_per_s": round(n / seconds["pipeline"], 2),
     }
     result["ratio"] = round(result["pipeline_images_per_s"] / result["model_alone_images_per_s"], 3)
-    print(json.dumps(result, indent=2))
-    if args.json:
-        from reid.utils import atomic_write_json
-
-        atomic_write_json(args.json, result)
-    if tmp is not None:
-        tmp.cleanup()
-    return 0
+    return result
 
 
 def _machine(device: torch.device) -> str:

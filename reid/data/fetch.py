@@ -154,56 +154,15 @@ def _transfer(url: str, part: Path, offset: int, progress: bool, timeout: float,
         response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as err:
         if err.code == 416 and offset:
-            # Range Not Satisfiable: the partial file is complete, or longer than the file
-            _, total = _parse_content_range(err.headers.get("Content-Range") if err.headers else None)
-            err.close()
-            if total == offset:
-                return True
-            part.unlink(missing_ok=True)
-            return False
+            return _range_not_satisfiable(err, part, offset)
         raise
     with response:
-        status = getattr(response, "status", None) or response.getcode()
-        content_type = (response.headers.get("Content-Type") or "").lower()
-        if content_type.startswith("text/html"):
-            raise FetchError(
-                f"{url}: the server returned a web page (Content-Type {content_type}), not the archive "
-                "(for Google Drive this is usually the quota-exceeded or confirmation page)."
-            )
-        if offset and status == 206:
-            start, total = _parse_content_range(response.headers.get("Content-Range"))
-            if start != offset:
-                part.unlink(missing_ok=True)
-                return False
-            mode = "ab"
-        else:
-            # a fresh download, or the server ignored Range (200, file:// URLs): start cleanly
-            if offset:
-                log.info("%s ignored the Range request; restarting the download from the beginning", url)
-            offset = 0
-            mode = "wb"
-            total = _int_or_none(response.headers.get("Content-Length"))
-        from tqdm.auto import tqdm
-
-        with (
-            open(part, mode) as fh,
-            tqdm(
-                total=total,
-                initial=offset,
-                unit="B",
-                unit_scale=True,
-                unit_divisor=1024,
-                desc=label,
-                disable=not progress,
-                leave=False,
-            ) as bar,
-        ):
-            while True:
-                block = response.read(CHUNK)
-                if not block:
-                    break
-                fh.write(block)
-                bar.update(len(block))
+        _refuse_web_page(url, response)
+        start = _where_to_write(url, response, part, offset)
+        if start is None:
+            return False
+        mode, offset, total = start
+        _write_body(response, part, mode, offset, total, progress, label)
     size = part.stat().st_size
     if total is not None and size != total:
         raise FetchError(
@@ -211,6 +170,69 @@ def _transfer(url: str, part: Path, offset: int, progress: bool, timeout: float,
             f"at {part} and will be resumed by the next attempt."
         )
     return True
+
+
+def _range_not_satisfiable(err: urllib.error.HTTPError, part: Path, offset: int) -> bool:
+    """The server refused the Range request, because the partial file is either complete (True)
+    or longer than the file; in that case it is deleted (False), so that the download restarts."""
+    _, total = _parse_content_range(err.headers.get("Content-Range") if err.headers else None)
+    err.close()
+    if total == offset:
+        return True
+    part.unlink(missing_ok=True)
+    return False
+
+
+def _refuse_web_page(url: str, response) -> None:
+    """Raise when the answer is a web page, since a web page is never the archive."""
+    content_type = (response.headers.get("Content-Type") or "").lower()
+    if content_type.startswith("text/html"):
+        raise FetchError(
+            f"{url}: the server returned a web page (Content-Type {content_type}), not the archive "
+            "(for Google Drive this is usually the quota-exceeded or confirmation page)."
+        )
+
+
+def _where_to_write(url: str, response, part: Path, offset: int) -> tuple[str, int, int | None] | None:
+    """(file mode, first byte, total size or None) for the body of ``response``, or None when a
+    partial answer does not start where ``part`` ends; ``part`` is then deleted."""
+    status = getattr(response, "status", None) or response.getcode()
+    if offset and status == 206:
+        start, total = _parse_content_range(response.headers.get("Content-Range"))
+        if start != offset:
+            part.unlink(missing_ok=True)
+            return None
+        return "ab", offset, total
+    # This is a fresh download, or the server ignored the Range request (it answered 200, as
+    # file:// URLs do), so the file is written again from its first byte.
+    if offset:
+        log.info("%s ignored the Range request; restarting the download from the beginning", url)
+    return "wb", 0, _int_or_none(response.headers.get("Content-Length"))
+
+
+def _write_body(response, part: Path, mode: str, offset: int, total: int | None, progress: bool, label: str) -> None:
+    """Copy the body of ``response`` into ``part`` block by block, with a progress bar."""
+    from tqdm.auto import tqdm
+
+    with (
+        open(part, mode) as fh,
+        tqdm(
+            total=total,
+            initial=offset,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            desc=label,
+            disable=not progress,
+            leave=False,
+        ) as bar,
+    ):
+        while True:
+            block = response.read(CHUNK)
+            if not block:
+                break
+            fh.write(block)
+            bar.update(len(block))
 
 
 def download(
@@ -402,48 +424,64 @@ def fetch(
         raise FetchError(f"data root {root} exists but is not a folder.")
     root.mkdir(parents=True, exist_ok=True)
     with _lock(root, spec.name, progress):
-        if not force and is_fetched(final, spec):  # finished by a concurrent fetch meanwhile
+        if not force and is_fetched(final, spec):  # A concurrent fetch finished it meanwhile.
             return final
         _clean_stale(root, spec.name)
-        if final.is_dir() and not final.is_symlink() and not any(final.iterdir()):
-            final.rmdir()  # an empty folder (Snakemake makes its outputs' folders first) is no dataset
-        if final.exists() or final.is_symlink():
-            marker = read_marker(final) if final.is_dir() else None
-            ours = isinstance(marker, dict) and marker.get("name") == spec.name
-            if not ours and not force:
-                raise FetchError(
-                    f"{final} already exists but was not installed by `reid data fetch` (no valid "
-                    f"{MARKER}). If it is a copy you extracted yourself, check it with "
-                    f"`python -m reid data verify {spec.name} --root {root}`; otherwise move it away, "
-                    f"or re-run with --force to replace it (it is only replaced after the new copy is verified)."
-                )
-            _say(f"{final} is outdated or incomplete; it will be replaced once the new copy is verified", progress)
+        _check_replaceable(final, spec, root, force, progress)
         source, label = _obtain_archive(spec, root, archive, urls, progress)
         _say(f"verifying the md5 of {source}", progress)
         digest = verify_archive(source, spec)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{spec.name}-", dir=root))
-        try:
-            _say(f"extracting {source.name}", progress)
-            safe_extract(source, tmp)
-            top = _locate_top(tmp, spec, source)
-            _say("checking the layout and image counts", progress)
-            counts = _verify_tree(top, spec, source, digest == spec.md5)
-            write_marker(
-                top,
-                {
-                    "name": spec.name,
-                    "archive": spec.archive_name,
-                    "md5": digest,
-                    "expected_md5": spec.md5,
-                    "md5_matches": digest == spec.md5,
-                    "counts": counts,
-                    "verified_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                    "source": label,
-                },
-            )
-            _install(top, final, spec.name)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+        _extract_verify_install(source, label, digest, spec, root, final, progress)
     _say(f"{spec.name} is ready at {final}", progress)
     return final
+
+
+def _check_replaceable(final: Path, spec: DatasetSpec, root: Path, force: bool, progress: bool) -> None:
+    """Raise unless what is at ``final`` may be replaced: nothing, an empty folder, an earlier
+    fetch of this dataset, or anything with ``force``. An empty folder is removed, since Snakemake
+    makes its outputs' folders first and an empty folder is no dataset."""
+    if final.is_dir() and not final.is_symlink() and not any(final.iterdir()):
+        final.rmdir()
+    if final.exists() or final.is_symlink():
+        marker = read_marker(final) if final.is_dir() else None
+        ours = isinstance(marker, dict) and marker.get("name") == spec.name
+        if not ours and not force:
+            raise FetchError(
+                f"{final} already exists but was not installed by `reid data fetch` (no valid "
+                f"{MARKER}). If it is a copy you extracted yourself, check it with "
+                f"`python -m reid data verify {spec.name} --root {root}`; otherwise move it away, "
+                f"or re-run with --force to replace it (it is only replaced after the new copy is verified)."
+            )
+        _say(f"{final} is outdated or incomplete; it will be replaced once the new copy is verified", progress)
+
+
+def _extract_verify_install(
+    source: Path, label: str, digest: str, spec: DatasetSpec, root: Path, final: Path, progress: bool
+) -> None:
+    """Extract the archive into a temporary folder under ``root``, check its layout and counts,
+    write the marker and move it to ``final``. The temporary folder is removed in any case, so
+    that a failure leaves nothing behind."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{spec.name}-", dir=root))
+    try:
+        _say(f"extracting {source.name}", progress)
+        safe_extract(source, tmp)
+        top = _locate_top(tmp, spec, source)
+        _say("checking the layout and image counts", progress)
+        counts = _verify_tree(top, spec, source, digest == spec.md5)
+        write_marker(
+            top,
+            {
+                "name": spec.name,
+                "archive": spec.archive_name,
+                "md5": digest,
+                "expected_md5": spec.md5,
+                "md5_matches": digest == spec.md5,
+                "counts": counts,
+                "verified_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "source": label,
+            },
+        )
+        _install(top, final, spec.name)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -142,8 +142,6 @@ def gradcam_grid(
     not training classes, so each map explains the training identity the image looks most
     like). Writes the PNG ``out`` atomically and returns it.
     """
-    from pytorch_grad_cam.utils.image import show_cam_on_image
-
     from reid.data.cache import decode
 
     loaded = load_models(checkpoints)
@@ -151,40 +149,8 @@ def gradcam_grid(
     samples = [dataset.query[i] for i in chosen]
     images = np.stack([decode(s.path, loaded.height, loaded.width) for s in samples])
     maps = gradcam_maps(loaded.models, images, device)
-
-    # small inputs (64x32 in tests and quick runs) are upscaled to at least 256 px high for display
-    scale = max(1, math.ceil(256 / loaded.height))
-    shown_h, shown_w = loaded.height * scale, loaded.width * scale
-    # the decoded uint8 image / 255 is the network input de-normalised, in [0, 1]
-    inputs = [
-        _upscale(np.ascontiguousarray(img.transpose(1, 2, 0)).astype(np.float32) / 255, shown_h, shown_w)
-        for img in images
-    ]
-    inputs = [np.clip(x, 0.0, 1.0) for x in inputs]
-    rows = [("(a) input", inputs)]
-    for i, (label, cams) in enumerate(maps.items()):
-        overlays = [
-            show_cam_on_image(inputs[n], np.clip(_upscale(cams[n], shown_h, shown_w), 0, 1), use_rgb=True)
-            for n in range(len(samples))
-        ]
-        rows.append((f"({chr(ord('b') + i)}) {label}", overlays))
-
-    cell_w = 1.0
-    cell_h = cell_w * loaded.height / loaded.width
-    label_w, head_h, foot_h = 1.1, 0.3, 0.35
-    width = label_w + cell_w * len(samples) + 0.1
-    height = head_h + cell_h * len(rows) + foot_h
-    fig = new_figure(width, height)
-    grid = fig.add_gridspec(
-        len(rows),
-        len(samples),
-        left=label_w / width,
-        right=1 - 0.1 / width,
-        top=1 - head_h / height,
-        bottom=foot_h / height,
-        wspace=0.05,
-        hspace=0.05,
-    )
+    rows = _picture_rows(images, maps, loaded.height, loaded.width)
+    fig, grid, height = _grid_figure(len(rows), len(samples), loaded.height / loaded.width)
     for r, (label, pictures) in enumerate(rows):
         for c, picture in enumerate(pictures):
             ax = fig.add_subplot(grid[r, c])
@@ -204,3 +170,47 @@ def gradcam_grid(
         fontsize=7,
     )
     return save_png(fig, out)
+
+
+def _picture_rows(images: np.ndarray, maps: dict[str, np.ndarray], height: int, width: int) -> list:
+    """The rows of Figure 6 as (label, pictures): the input images, then each model's Grad-CAM
+    overlays. Small inputs are upscaled to at least 256 px high, so that the maps stay legible."""
+    from pytorch_grad_cam.utils.image import show_cam_on_image
+
+    scale = max(1, math.ceil(256 / height))
+    shown_h, shown_w = height * scale, width * scale
+    # The decoded uint8 image divided by 255 is the network's input de-normalised, in [0, 1].
+    inputs = [
+        _upscale(np.ascontiguousarray(img.transpose(1, 2, 0)).astype(np.float32) / 255, shown_h, shown_w)
+        for img in images
+    ]
+    inputs = [np.clip(x, 0.0, 1.0) for x in inputs]
+    rows = [("(a) input", inputs)]
+    for i, (label, cams) in enumerate(maps.items()):
+        overlays = [
+            show_cam_on_image(inputs[n], np.clip(_upscale(cams[n], shown_h, shown_w), 0, 1), use_rgb=True)
+            for n in range(len(images))
+        ]
+        rows.append((f"({chr(ord('b') + i)}) {label}", overlays))
+    return rows
+
+
+def _grid_figure(n_rows: int, n_columns: int, aspect: float):
+    """The figure, its grid of pictures (``aspect``: height over width of one) and its height in inches."""
+    cell_w = 1.0
+    cell_h = cell_w * aspect
+    label_w, head_h, foot_h = 1.1, 0.3, 0.35
+    width = label_w + cell_w * n_columns + 0.1
+    height = head_h + cell_h * n_rows + foot_h
+    fig = new_figure(width, height)
+    grid = fig.add_gridspec(
+        n_rows,
+        n_columns,
+        left=label_w / width,
+        right=1 - 0.1 / width,
+        top=1 - head_h / height,
+        bottom=foot_h / height,
+        wspace=0.05,
+        hspace=0.05,
+    )
+    return fig, grid, height

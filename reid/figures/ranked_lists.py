@@ -24,6 +24,9 @@ TOP_K = 10
 # cell marks of Figure 4
 CORRECT, WRONG, EMPTY = "correct", "wrong", "empty"
 CORRECT_COLOR, WRONG_COLOR, QUERY_COLOR = "#1a9641", "#d7191c", "#404040"
+# A correct result gets a solid border and a wrong one a dashed border, as the paper marks them
+# with solid and dotted ones; each entry is the border's colour and line style.
+RESULT_STYLE = {CORRECT: (CORRECT_COLOR, "-"), WRONG: (WRONG_COLOR, "--")}
 
 # every image of Figure 4 is shown at the Market-1501 box size, whatever its source size
 DISPLAY_H, DISPLAY_W = 128, 64
@@ -154,19 +157,35 @@ def ranked_lists(
     if top.shape[1] < TOP_K:
         top = np.pad(top, ((0, 0), (0, TOP_K - top.shape[1])), constant_values=-1)
     marks = result_marks(top, arrays["q_pids"][rows], arrays["g_pids"])
+    # Every image is read before anything is drawn, so that a missing file fails before any output.
+    query_images, result_images = _read_images(arrays, rows, top, root, per_query)
+    fig, grid, height = _ranked_lists_figure(len(rows), title)
+    for r, q in enumerate(rows):
+        _draw_query(fig.add_subplot(grid[r, 0]), query_images[r], arrays["q_pids"][q], arrays["ap"][q])
+        for k in range(TOP_K):
+            g = int(top[r, k])
+            pid = arrays["g_pids"][g] if g >= 0 else None
+            _draw_result(fig.add_subplot(grid[r, k + 2]), k + 1, marks[r, k], result_images.get(g), pid)
+    if title:
+        fig.suptitle(title, fontsize=11, y=1 - 0.15 / height, va="top")
+    _add_legend_and_caption(fig, height, len(rows), int((arrays["first_hit"] >= 0).sum()))
+    return save_png(fig, out)
 
-    # every image is read before drawing: a missing file fails fast, before any output
+
+def _read_images(arrays: dict, rows: np.ndarray, top: np.ndarray, root: Path, per_query: Path):
+    """The display images of the chosen queries (a list in row order) and of their results ({gallery index: image})."""
     query_images = [_load_display_image(root / str(arrays["q_paths"][q]), per_query) for q in rows]
     result_images = {
         int(g): _load_display_image(root / str(arrays["g_paths"][g]), per_query) for g in np.unique(top[top >= 0])
     }
+    return query_images, result_images
 
-    from matplotlib.lines import Line2D
 
+def _ranked_lists_figure(n_rows: int, title: str | None):
+    """The figure, its grid of cells (the query, a gap, then the results) and its height in inches."""
     cell_w, cell_h, label_h = 0.85, 1.7, 0.35  # inches: the image, the text above it
     top_margin = 0.5 if title else 0.15
     bottom_margin = 0.75
-    n_rows = len(rows)
     width = 0.3 + cell_w * (TOP_K + 1.3)
     height = top_margin + n_rows * (cell_h + label_h) + bottom_margin
     fig = new_figure(width, height)
@@ -181,27 +200,35 @@ def ranked_lists(
         hspace=label_h / cell_h,
         wspace=0.08,
     )
-    style = {CORRECT: (CORRECT_COLOR, "-"), WRONG: (WRONG_COLOR, "--")}
-    for r, q in enumerate(rows):
-        ax = fig.add_subplot(grid[r, 0])
-        ax.imshow(query_images[r], interpolation="bilinear")
-        bare_axes(ax)
-        _border(ax, QUERY_COLOR, "-", 2.0)
-        ax.set_title(f"query pid {int(arrays['q_pids'][q])}\nAP {float(arrays['ap'][q]):.2f}", fontsize=8)
-        for k in range(TOP_K):
-            ax = fig.add_subplot(grid[r, k + 2])
-            bare_axes(ax)
-            g = int(top[r, k])
-            if marks[r, k] == EMPTY:
-                ax.set_facecolor("#f2f2f2")
-                ax.text(0.5, 0.5, "none", transform=ax.transAxes, ha="center", va="center", fontsize=7, color="#808080")
-                ax.set_title(f"{k + 1}", fontsize=8)
-                continue
-            ax.imshow(result_images[g], interpolation="bilinear")
-            _border(ax, *style[marks[r, k]])
-            ax.set_title(f"{k + 1}: pid {int(arrays['g_pids'][g])}", fontsize=8, color=style[marks[r, k]][0])
-    if title:
-        fig.suptitle(title, fontsize=11, y=1 - 0.15 / height, va="top")
+    return fig, grid, height
+
+
+def _draw_query(ax, image: np.ndarray, pid, ap) -> None:
+    """The query of a row, with a grey border and its pid and AP above it."""
+    ax.imshow(image, interpolation="bilinear")
+    bare_axes(ax)
+    _border(ax, QUERY_COLOR, "-", 2.0)
+    ax.set_title(f"query pid {int(pid)}\nAP {float(ap):.2f}", fontsize=8)
+
+
+def _draw_result(ax, rank: int, mark: str, image: np.ndarray | None, pid) -> None:
+    """One ranked result: the image with the border of its mark, or a grey cell where there is no candidate."""
+    bare_axes(ax)
+    if mark == EMPTY:
+        ax.set_facecolor("#f2f2f2")
+        ax.text(0.5, 0.5, "none", transform=ax.transAxes, ha="center", va="center", fontsize=7, color="#808080")
+        ax.set_title(f"{rank}", fontsize=8)
+        return
+    color, linestyle = RESULT_STYLE[mark]
+    ax.imshow(image, interpolation="bilinear")
+    _border(ax, color, linestyle)
+    ax.set_title(f"{rank}: pid {int(pid)}", fontsize=8, color=color)
+
+
+def _add_legend_and_caption(fig, height: float, n_rows: int, n_evaluated: int) -> None:
+    """The legend of the border marks and a caption that says how the rows were chosen."""
+    from matplotlib.lines import Line2D
+
     handles = [
         Line2D([], [], color=CORRECT_COLOR, linestyle="-", linewidth=3, label="correct (same identity)"),
         Line2D([], [], color=WRONG_COLOR, linestyle="--", linewidth=3, label="wrong (another identity)"),
@@ -212,11 +239,10 @@ def ranked_lists(
     fig.text(
         0.5,
         0.08 / height,
-        f"Rows: {n_rows} of {int((arrays['first_hit'] >= 0).sum())} evaluated queries at evenly spaced AP "
+        f"Rows: {n_rows} of {n_evaluated} evaluated queries at evenly spaced AP "
         "quantiles, best first; results ranked 1-10 (the query's same-camera matches excluded); "
         "empty: no candidate.",
         ha="center",
         va="bottom",
         fontsize=7,
     )
-    return save_png(fig, out)

@@ -79,53 +79,73 @@ def _views_in_track(rng, cam: Camera, n: int) -> list[str]:
 def plan_jobs(size: SynthSize, seed: int) -> list[Job]:
     rng = seeded_rng(seed, TAG_PLAN)
     cams = [make_camera(seed, c) for c in range(1, size.cameras + 1)]
-    cam_weight = rng.uniform(0.5, 1.5, size.cameras)  # some cameras see more people
+    cam_weight = rng.uniform(0.5, 1.5, size.cameras)  # Some cameras see more people than others.
     n_ids = size.train_ids + size.test_ids
     pids = rng.choice(np.arange(1, max(1502, 2 * n_ids)), n_ids, replace=False)
     train_pids = sorted(int(p) for p in pids[: size.train_ids])
     test_pids = sorted(int(p) for p in pids[size.train_ids :])
-    jobs: list[Job] = []
-    names: set[str] = set()
-
-    def add(split, kind, pid, cam: Camera, index, ident, view, light, exposure, seq, frame):
-        box = 1
-        while _name(pid, cam.cam, seq, frame, box) in names:
-            box += 1
-        name = _name(pid, cam.cam, seq, frame, box)
-        names.add(name)
-        key = (seed, TAG_IMAGE, pid + 1, cam.cam, index)  # pid + 1: junk (-1) must be >= 0
-        jobs.append(Job(split, name, kind, key, cam, ident, view, light, exposure))
-
+    plan = _Plan(seed)
     for split_pids, is_test in ((train_pids, False), (test_pids, True)):
         idents = make_identities(seed, split_pids)
         for pid in split_pids:
-            trng = seeded_rng(seed, TAG_TRACK, pid)
-            lo, hi = size.cams_per_id
-            k = int(trng.integers(max(lo, 2 if is_test else 1), min(hi, size.cameras) + 1))
-            seen = trng.choice(size.cameras, k, replace=False, p=cam_weight / cam_weight.sum())
-            n_query = min(size.query_cams, k) if is_test else 0
-            for j, ci in enumerate(seen):
-                cam = cams[int(ci)]
-                n = int(trng.integers(size.frames_per_track[0], size.frames_per_track[1] + 1))
-                if j < n_query:
-                    n = max(n, 2)  # a query camera keeps a gallery image so other queries can match it
-                views = _views_in_track(trng, cam, n)
-                light, exposure = float(trng.uniform(-1, 1)), float(np.exp(trng.normal(0, 0.1)))
-                seq, frame0 = int(trng.integers(1, 7)), int(trng.integers(1000, 150000))
-                step = int(trng.integers(5, 40))
-                q = int(trng.integers(n)) if j < n_query else -1
-                for f in range(n):
-                    split = "bounding_box_train" if not is_test else ("query" if f == q else "bounding_box_test")
-                    add(split, "person", pid, cam, f, idents[pid], views[f], light, exposure, seq, frame0 + f * step)
+            _plan_tracks(plan, size, cams, cam_weight, pid, idents[pid], is_test)
+    _plan_distractors(plan, size, cams)
+    _plan_junk(plan, size, cams, rng)
+    return plan.jobs
 
-    # distractors: people never queried (pid 0000), 1-3 images each; junk: useless boxes (pid -1)
+
+class _Plan:
+    """The jobs planned so far. It gives each image a file name that no other image has, by
+    counting up the box number, as Market-1501 numbers the boxes of one frame."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+        self.jobs: list[Job] = []
+        self.names: set[str] = set()
+
+    def add(self, split, kind, pid, cam: Camera, index, ident, view, light, exposure, seq, frame) -> None:
+        box = 1
+        while _name(pid, cam.cam, seq, frame, box) in self.names:
+            box += 1
+        name = _name(pid, cam.cam, seq, frame, box)
+        self.names.add(name)
+        key = (self.seed, TAG_IMAGE, pid + 1, cam.cam, index)  # pid + 1, since junk (-1) must give a key >= 0.
+        self.jobs.append(Job(split, name, kind, key, cam, ident, view, light, exposure))
+
+
+def _plan_tracks(plan: _Plan, size: SynthSize, cams, cam_weight, pid: int, ident: Identity, is_test: bool) -> None:
+    """The tracks of one identity: the cameras that see it, and in each camera its frames. A test
+    identity is seen by at least two cameras, and a query is taken from each of its first cameras."""
+    trng = seeded_rng(plan.seed, TAG_TRACK, pid)
+    lo, hi = size.cams_per_id
+    k = int(trng.integers(max(lo, 2 if is_test else 1), min(hi, size.cameras) + 1))
+    seen = trng.choice(size.cameras, k, replace=False, p=cam_weight / cam_weight.sum())
+    n_query = min(size.query_cams, k) if is_test else 0
+    for j, ci in enumerate(seen):
+        cam = cams[int(ci)]
+        n = int(trng.integers(size.frames_per_track[0], size.frames_per_track[1] + 1))
+        if j < n_query:
+            n = max(n, 2)  # A query camera keeps a gallery image, so that the other queries can match it.
+        views = _views_in_track(trng, cam, n)
+        light, exposure = float(trng.uniform(-1, 1)), float(np.exp(trng.normal(0, 0.1)))
+        seq, frame0 = int(trng.integers(1, 7)), int(trng.integers(1000, 150000))
+        step = int(trng.integers(5, 40))
+        q = int(trng.integers(n)) if j < n_query else -1
+        for f in range(n):
+            split = "bounding_box_train" if not is_test else ("query" if f == q else "bounding_box_test")
+            plan.add(split, "person", pid, cam, f, ident, views[f], light, exposure, seq, frame0 + f * step)
+
+
+def _plan_distractors(plan: _Plan, size: SynthSize, cams) -> None:
+    """Distractors (pid 0000) are people who are never queried, with one to three images each,
+    so that the gallery holds negatives that look like people."""
     k = 0
     while k < size.distractor_images:
-        drng = seeded_rng(seed, TAG_DISTRACTOR, k)
+        drng = seeded_rng(plan.seed, TAG_DISTRACTOR, k)
         ident = make_identity(drng, DISTRACTOR_PID)
         for _ in range(min(int(drng.integers(1, 4)), size.distractor_images - k)):
             cam = cams[int(drng.integers(size.cameras))]
-            add(
+            plan.add(
                 "bounding_box_test",
                 "distractor",
                 DISTRACTOR_PID,
@@ -139,9 +159,14 @@ def plan_jobs(size: SynthSize, seed: int) -> list[Job]:
                 int(drng.integers(1000, 150000)),
             )
             k += 1
+
+
+def _plan_junk(plan: _Plan, size: SynthSize, cams, rng) -> None:
+    """Junk boxes (pid -1) are the useless boxes a detector also returns; they take their
+    draws from the plan's own generator, after everything else it draws."""
     for k in range(size.junk_images):
         cam = cams[int(rng.integers(size.cameras))]
-        add(
+        plan.add(
             "bounding_box_test",
             "junk",
             JUNK_PID,
@@ -154,4 +179,3 @@ def plan_jobs(size: SynthSize, seed: int) -> list[Job]:
             int(rng.integers(1, 7)),
             int(rng.integers(1000, 150000)),
         )
-    return jobs
