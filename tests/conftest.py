@@ -107,8 +107,8 @@ def tiny_recipe():
 
 @pytest.fixture(scope="session")
 def one_epoch_models(tiny, tiny_recipe, tmp_path_factory):
-    """model.pt files of avg, max and residual: one epoch of ResNet10 at 64x32 (about a second
-    each on a CPU). Read them; write edited copies elsewhere."""
+    """model.pt files of avg, max and residual, each one epoch of the tiny recipe, trained once
+    per session because several test files read them. Read them; write edited copies elsewhere."""
     from reid.train import train
 
     tmp = tmp_path_factory.mktemp("models")

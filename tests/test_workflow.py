@@ -1,6 +1,6 @@
 """The Snakemake workflow: dry runs of both shipped configs, a bad value stopping it before any job,
-and the whole DAG end to end on a tiny config beside a missing dataset (about a minute on 2
-cores, both tests on that run)."""
+and the whole DAG end to end on a tiny config beside a missing dataset (the slowest tests of
+the suite: two tests share that one run)."""
 
 import json
 import re

@@ -1,6 +1,6 @@
 """Planted bugs, one at a time: does the test suite catch each of them?
 
-    python tools/mutants.py                     # every mutant (70: about 11 minutes on 2 cores)
+    python tools/mutants.py                     # every mutant (the longest way: a test run each)
     python tools/mutants.py fuse-swap rr-2/3    # some, by name
     python tools/mutants.py --list
 

@@ -48,9 +48,10 @@ def _cpu_only():
 # How a torch job (train, evaluate, Grad-CAM) shares the machine. With a GPU it holds one
 # (--resources gpu=N lets N run at once) and gets its share of the cores. Without one, a GPU
 # slot would only serialise the jobs: there they hold none, and CPU_JOBS of them run side by
-# side with the cores split between them (config cpu_jobs; auto: one per core: two one-thread
-# jobs trained 1.10x the images of one two-thread job on a 2-core Xeon, 1.01x on a 2-core EPYC,
-# and one job's start-up overlaps the other's work: python -m reid.bench cpu). JOB_SLOTS is
+# side with the cores split between them (config cpu_jobs; auto: one per core, because
+# one-thread jobs side by side train at least as many images as one job of all the threads,
+# and one job's start-up overlaps the other's work: python -m reid.bench cpu measures it, and
+# the README's "Time" section gives the figures). JOB_SLOTS is
 # what a job counts against --cores, JOB_THREADS the torch threads it runs with:
 # REID_TORCH_THREADS, inherited by the jobs (reid.cli.torch_threads), not in the shell
 # commands, whose text Snakemake compares to decide a rerun.
