@@ -7,6 +7,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "reid"
 MAX_LINES = 500
+MAX_FUNCTION_LINES = 60
 
 
 def module_name(path: Path) -> str:
@@ -90,6 +91,33 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_no_module_is_over_500_lines():
     long = {name: n for name, path in modules().items() if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert not long, f"split these modules along their seams: {long}"
+
+
+def long_functions(path: Path, limit: int = MAX_FUNCTION_LINES) -> list[str]:
+    """The functions of a file over ``limit`` lines, from ``def`` (or its decorators) to the
+    last line, docstring included."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            if (length := node.end_lineno - first + 1) > limit:
+                where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+                found.append(f"{where}:{node.lineno} {node.name} ({length} lines)")
+    return found
+
+
+def test_no_function_is_over_60_lines():
+    """A function of one job reads in one screen: split longer ones by what their parts do."""
+    long = [f for path in sorted(PACKAGE.rglob("*.py")) for f in long_functions(path)]
+    assert not long, "split these functions by what their parts do:\n" + "\n".join(long)
+
+
+def test_the_length_check_counts_decorators_and_docstrings(tmp_path):
+    body = "\n".join(f"    x{i} = {i}" for i in range(58))
+    (tmp_path / "m.py").write_text(f'@decorator\ndef f():\n    """Doc."""\n{body}\n')  # 61 lines in all
+    assert [f.split()[1] for f in long_functions(tmp_path / "m.py")] == ["f"]
+    (tmp_path / "m.py").write_text(f'def f():\n    """Doc."""\n{body}\n')  # 60 lines
+    assert long_functions(tmp_path / "m.py") == []
 
 
 def test_no_import_cycle():
