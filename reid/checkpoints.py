@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from reid.config import TrainConfig
+from reid.models import build_model
 from reid.utils import atomic_write_bytes
 
 MODEL_KEYS = ("state_dict", "variant", "num_classes", "config")
@@ -191,7 +192,6 @@ def train_config_of(payload: dict) -> TrainConfig:
 
 def build_from_checkpoint(payload: dict, path: str | os.PathLike = "checkpoint") -> torch.nn.Module:
     """The network of a model file, weights loaded, in eval mode on the CPU."""
-    from reid.models import build_model  # here: torchvision's import costs a second, and an
     # evaluation that reuses the training's features (reid.evaluate) builds no network
 
     cfg = train_config_of(payload)

@@ -189,7 +189,7 @@ def _figure_ranked_lists(args) -> int:
 
 def _figure_gradcam(args) -> int:
     from reid.data import load_dataset
-    from reid.figures import gradcam_grid
+    from reid.figures.gradcam import gradcam_grid
 
     checkpoints = {}
     for item in args.checkpoint:

@@ -22,6 +22,7 @@ import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jsonschema
 import yaml
 
 SCHEMA_PATH = Path(__file__).parent / "resources" / "config.schema.yaml"
@@ -136,7 +137,6 @@ SMOKE_RECIPE = dict(
 def _validator_class(fill: bool):
     """jsonschema's validator of this schema's draft, with ``fill``: one that also sets each
     missing property that has a default, as it validates."""
-    import jsonschema
 
     base = jsonschema.Draft202012Validator
     if not fill:

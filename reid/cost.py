@@ -20,6 +20,8 @@ import warnings
 
 import numpy as np
 import torch
+from fvcore.nn import FlopCountAnalysis
+from thop import profile as thop_profile
 
 from reid.models import build_model
 from reid.runtime import Runtime
@@ -40,7 +42,6 @@ def count_parameters(model: torch.nn.Module) -> dict:
 
 def count_macs(model: torch.nn.Module, height: int, width: int) -> dict:
     """MACs of one image in eval mode, by fvcore and by thop (each on its own copy of the model)."""
-    from fvcore.nn import FlopCountAnalysis
 
     x = torch.randn(1, 3, height, width)
     model = copy.deepcopy(model).eval().cpu()
@@ -50,7 +51,6 @@ def count_macs(model: torch.nn.Module, height: int, width: int) -> dict:
         analysis.unsupported_ops_warnings(False)
         analysis.uncalled_modules_warnings(False)
         fvcore_macs = analysis.total()
-        from thop import profile as thop_profile
 
         # thop registers counting buffers on the modules it visits: a throwaway copy takes them
         thop_macs, _ = thop_profile(copy.deepcopy(model), inputs=(x,), verbose=False)

@@ -11,6 +11,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from reid.data.market import load_market_layout
+from reid.metrics import cmc_map
+
 # ---------------------------------------------------------------------------------------------
 # Calibration: a no-learning colour matcher. If it scored high, colour alone would solve the set.
 # ---------------------------------------------------------------------------------------------
@@ -45,8 +48,6 @@ def colour_histogram_baseline(root, bins: int = 8, distance: str = "chi2") -> di
 
     chi2 is the default because it scored highest of euclidean / chi2 / bhattacharyya on the
     default set (the calibration must use the most favourable standard distance)."""
-    from reid.data.market import load_market_layout
-    from reid.metrics import cmc_map
 
     ds = load_market_layout(root, name="synthetic")
     q = np.stack([_colour_histogram(s.path, bins) for s in ds.query])

@@ -12,15 +12,12 @@ from reid.figures import (
     EMPTY,
     WRONG,
     WRONG_COLOR,
-    gradcam_grid,
-    gradcam_maps,
-    load_models,
     load_per_query,
     ranked_lists,
     result_marks,
     select_queries,
-    select_query_images,
 )
+from reid.figures.gradcam import gradcam_grid, gradcam_maps, load_models, select_query_images
 
 VARIANTS = ("avg", "max", "residual")
 
@@ -210,6 +207,7 @@ def test_select_query_images_distinct_pids_spread_and_deterministic():
 def test_gradcam_maps_differ_between_models_and_leave_them_untouched(tiny, model_files, monkeypatch):
     import pytorch_grad_cam
 
+    import reid.figures.gradcam
     from reid.data.cache import decode
 
     # keep every GradCAM object alive: its hooks must be released explicitly, not by garbage collection
@@ -220,7 +218,7 @@ def test_gradcam_maps_differ_between_models_and_leave_them_untouched(tiny, model
             super().__init__(*args, **kw)
             alive.append(self)
 
-    monkeypatch.setattr(pytorch_grad_cam, "GradCAM", KeptGradCAM)
+    monkeypatch.setattr(reid.figures.gradcam, "GradCAM", KeptGradCAM)  # the name the module calls
 
     loaded = load_models(model_files)
     assert list(loaded.models) == list(VARIANTS) and (loaded.height, loaded.width) == (64, 32)

@@ -1,11 +1,12 @@
 import argparse
 import sys
 
+from reid.bench import cpu_bench, eval_bench, gpu_check, suite_bench, train_bench
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reid.bench", description="benchmarks that print figures")
     commands = parser.add_subparsers(dest="command", required=True)
-    from reid.bench import cpu_bench, eval_bench, gpu_check, suite_bench, train_bench
 
     train_bench.add_arguments(commands.add_parser("train", help="training throughput: real pipeline vs model alone"))
     eval_bench.add_arguments(

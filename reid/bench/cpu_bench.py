@@ -22,6 +22,13 @@ import subprocess
 import sys
 import time
 
+import torch
+
+from reid.config import TrainConfig
+from reid.losses import paper_loss
+from reid.models import build_model
+from reid.runtime import Runtime
+
 CONFIGS = {  # name -> (jobs, threads per job, channels_last, deterministic); 0 threads: all cores
     "one job, all threads": (1, 0, False, False),
     "one job, channels_last": (1, 0, True, False),
@@ -44,12 +51,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def worker(spec: dict) -> dict:
     """Images/s of a training step and of inference, timed for ``seconds`` each."""
-    import torch
-
-    from reid.config import TrainConfig
-    from reid.losses import paper_loss
-    from reid.models import build_model
-    from reid.runtime import Runtime
 
     torch.set_num_threads(spec["threads"])
     if spec["deterministic"]:

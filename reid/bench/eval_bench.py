@@ -45,7 +45,11 @@ import numpy as np
 import torch
 
 from reid.bench.reference import load_torchreid_file, time_and_peak, torchreid_file
+from reid.bench.rerank_bench import measure as rerank_measure
+from reid.features import euclidean_distances
+from reid.metrics import cmc_map
 from reid.provenance import cpu_model
+from reid.utils import atomic_write_json
 
 NUM_CAMERAS = 6
 
@@ -93,7 +97,6 @@ def make_problem(
     """Euclidean distances (float32, Q x G) between random features with identity structure,
     and the ids: every identity has a query and at least one gallery image; the rest are
     drawn at random; cameras uniform over 6."""
-    from reid.features import euclidean_distances
 
     if num_query < num_ids or num_gallery - distractors < num_ids:
         raise ValueError("need at least one query and one gallery image per identity")
@@ -190,8 +193,6 @@ def _worker(folder: str, method: str, device: str, repeats: int, extension: str 
     inputs = {k: np.load(folder / f"{k}.npy") for k in ("distmat", "q_pids", "g_pids", "q_camids", "g_camids")}
     cuda = device == "cuda"
     if method == "ours":
-        from reid.metrics import cmc_map
-
         if cuda:
             inputs = {k: torch.from_numpy(v).to("cuda") for k, v in inputs.items()}
             cmc_map(
@@ -323,7 +324,6 @@ def _rows_with_ties(distmat: np.ndarray) -> int:
 
 def _metrics(problem: dict) -> dict:
     """The metrics of the problem, which say that it is the problem of a good model."""
-    from reid.metrics import cmc_map
 
     full = cmc_map(**problem)
     return {
@@ -401,8 +401,6 @@ def run(args) -> int:
     if not args.skip_rerank:
         result["rerank"] = _rerank(args, reference)
     if args.json:
-        from reid.utils import atomic_write_json
-
         atomic_write_json(args.json, result)
         print(f"\nfigures written to {args.json}")
     return 0
@@ -456,8 +454,6 @@ def _rerank(args, reference: bool) -> dict:
     stopped them: the re-ranking bench is another module, and its failure must not lose the
     evaluation figures already measured."""
     try:
-        from reid.bench.rerank_bench import measure as rerank_measure
-
         rr = rerank_measure(
             num_query=args.num_query,
             num_gallery=args.num_gallery,

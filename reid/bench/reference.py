@@ -5,6 +5,8 @@ torchreid's package __init__ (which needs cv2 and much more) never runs."""
 from __future__ import annotations
 
 import importlib.util
+import resource
+import time
 import warnings
 from pathlib import Path
 
@@ -45,8 +47,6 @@ def memory_status() -> dict:
 def time_and_peak(call, repeats: int, cuda: bool) -> tuple[object, dict]:
     """Run ``call`` ``repeats`` times; returns its last result and the times and the peak memory
     beyond what the process held before (the peak counter reset where the kernel allows)."""
-    import resource
-    import time
 
     base = memory_status()
     try:

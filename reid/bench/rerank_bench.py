@@ -27,6 +27,8 @@ import numpy as np
 import torch
 
 from reid.bench.reference import load_torchreid_file, time_and_peak, torchreid_file
+from reid.metrics import cmc_map
+from reid.rerank import _MatrixSource, _to_tensor, k_reciprocal
 
 NUM_CAMERAS = 6
 
@@ -105,7 +107,6 @@ def boundary_ties(qg, qq, gg, k1: int = 20, k2: int = 6, block_rows: int = 2048)
     sets), round(k1 / 2) + 1 (expansion) and k2 (query expansion). On those rows the reference
     (numpy's unstable argsort) and ours (lower index first) may pick different neighbours, which
     moves some re-ranked distances by up to about 1e-2; elsewhere the two agree to about 1e-7."""
-    from reid.rerank import _MatrixSource, _to_tensor
 
     src = _MatrixSource(*(_to_tensor(x) for x in (qg, qq, gg)))
     places = {"k1+1": k1 + 1, "round(k1/2)+1": int(round(k1 / 2.0)) + 1, "k2": k2}
@@ -132,8 +133,6 @@ def _worker(folder: str, method: str, device: str, repeats: int) -> None:
     qg, qq, gg = (np.load(folder / f"{n}.npy") for n in ("qg", "qq", "gg"))
     cuda = device.startswith("cuda")
     if method == "ours":
-        from reid.rerank import k_reciprocal
-
         if cuda:
             qg, qq, gg = (torch.from_numpy(x).to(device) for x in (qg, qq, gg))
             k_reciprocal(qg[:50, :200], qq[:50, :50], gg[:200, :200])  # CUDA initialisation, untimed
@@ -237,7 +236,6 @@ def _save_distances(folder: Path, prob: dict, report: dict) -> None:
     """Write the three distance matrices that the methods read, and record their size and the
     metrics before re-ranking. The features are taken out of ``prob`` and the query-gallery
     distances are not kept, so that their memory is free before the methods run."""
-    from reid.metrics import cmc_map
 
     qf, gf = prob.pop("q_feats"), prob.pop("g_feats")
     qg = euclidean(qf, gf)
@@ -252,7 +250,6 @@ def _save_distances(folder: Path, prob: dict, report: dict) -> None:
 
 def _add_metrics(figures: dict, distances: np.ndarray, prob: dict) -> dict:
     """Add the mAP and rank-1 of re-ranked ``distances`` to a method's figures; returns all its metrics."""
-    from reid.metrics import cmc_map
 
     metrics = cmc_map(distances, **prob)
     figures.update(mAP=float(metrics["mAP"]), rank1=float(metrics["cmc"][0]))

@@ -19,13 +19,14 @@ import numpy as np
 import torch
 
 from reid.config import TrainConfig
-from reid.data import load_market_layout
+from reid.data import load_market_layout, synthetic
 from reid.data.augment import augmentation_from_config, seeded_generator, to_device
 from reid.data.cache import load_images
 from reid.data.sampler import pk_batches
 from reid.losses import paper_loss
 from reid.models import build_model
 from reid.runtime import AMP_CHOICES, Runtime
+from reid.utils import atomic_write_json
 from reid.variants import VARIANTS
 
 
@@ -82,8 +83,6 @@ def run(args) -> int:
     result = _result(args, cfg, runtime, len(train_images) / decode_s, seconds)
     print(json.dumps(result, indent=2))
     if args.json:
-        from reid.utils import atomic_write_json
-
         atomic_write_json(args.json, result)
     if tmp is not None:
         tmp.cleanup()
@@ -113,8 +112,6 @@ def _open_dataset(data: Path):
     temporary folder that holds it (the caller removes it), so that the benchmark runs anywhere."""
     tmp = None
     if not (data / "bounding_box_train").is_dir():
-        from reid.data import synthetic
-
         tmp = tempfile.TemporaryDirectory()
         missing, data = data, synthetic.generate(Path(tmp.name) / "synthetic", size="tiny", progress=False)
         print(f"{missing} not found: using a tiny synthetic set")

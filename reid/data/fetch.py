@@ -43,6 +43,8 @@ import urllib.request
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from reid.data.archive import ChecksumWarning, FetchError, _locate_top, _verify_tree, safe_extract, verify_archive
 from reid.data.catalog import CATALOG, SPLITS, DatasetSpec
 from reid.data.market import (
@@ -212,7 +214,6 @@ def _where_to_write(url: str, response, part: Path, offset: int) -> tuple[str, i
 
 def _write_body(response, part: Path, mode: str, offset: int, total: int | None, progress: bool, label: str) -> None:
     """Copy the body of ``response`` into ``part`` block by block, with a progress bar."""
-    from tqdm.auto import tqdm
 
     with (
         open(part, mode) as fh,
@@ -322,7 +323,7 @@ def is_fetched(folder: str | os.PathLike, spec: DatasetSpec) -> bool:
 def _lock(root: Path, name: str, progress: bool) -> Iterator[None]:
     """Exclusive per-dataset lock, so that two fetches never share a .part or a temp folder."""
     try:
-        import fcntl
+        import fcntl  # POSIX only
     except ImportError:  # pragma: no cover - Windows: no lock
         yield
         return

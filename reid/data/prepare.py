@@ -20,8 +20,9 @@ import os
 import time
 from pathlib import Path
 
-from reid.data import load_dataset
+from reid.data import load_dataset, synthetic
 from reid.data.catalog import CATALOG
+from reid.data.fetch import FetchError, fetch
 from reid.data.market import DatasetError, fingerprint, read_marker
 from reid.utils import atomic_write_json
 
@@ -31,8 +32,6 @@ def prepare(
 ) -> dict:
     """Make dataset ``name`` of a config ready; returns its status (never raises for a dataset
     that cannot be had: the status says why)."""
-    from reid.data import synthetic
-    from reid.data.fetch import FetchError, fetch
 
     status = {"dataset": name, "checked_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     try:

@@ -23,17 +23,12 @@ report draws Figure 5 from the training logs.
   the backbone's layer4, for the identity logits averaged over the model's classifiers.
 
 One module each (``ranked_lists``, ``curves``, ``gradcam``), drawn on ``canvas``: matplotlib
-through its Agg canvas without pyplot, PNGs written atomically.
+through its Agg canvas without pyplot, PNGs written atomically. This package exports the
+torch-free figures only: Figure 4's job and the report import it and must not load torch
+(tests/test_startup.py), so Figure 6's functions are imported from ``reid.figures.gradcam``.
 """
 
 from reid.figures.curves import learning_curves
-from reid.figures.gradcam import (
-    LoadedModels,
-    gradcam_grid,
-    gradcam_maps,
-    load_models,
-    select_query_images,
-)
 from reid.figures.ranked_lists import (
     CORRECT,
     CORRECT_COLOR,
@@ -54,14 +49,9 @@ __all__ = [
     "PER_QUERY_KEYS",
     "WRONG",
     "WRONG_COLOR",
-    "LoadedModels",
-    "gradcam_grid",
-    "gradcam_maps",
     "learning_curves",
-    "load_models",
     "load_per_query",
     "ranked_lists",
     "result_marks",
     "select_queries",
-    "select_query_images",
 ]

@@ -8,6 +8,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
 from reid.utils import atomic_path
 
 if TYPE_CHECKING:
@@ -32,8 +35,6 @@ def save_png(fig: Figure, out: str | os.PathLike) -> Path:
 
 
 def new_figure(width_in: float, height_in: float) -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width_in, height_in), dpi=DPI)
     FigureCanvasAgg(fig)

@@ -3,6 +3,7 @@ per epoch of avg, max and residual, from the training logs; the report inlines i
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 
 from reid.figures.canvas import new_figure
@@ -11,7 +12,6 @@ from reid.figures.canvas import new_figure
 def learning_curves(logs: Mapping[str, Mapping[int, list[dict]]], title: str) -> bytes | None:
     """Figure 5 as PNG bytes: R1, mAP and loss per epoch for each variant of ``logs``
     ({variant: {seed: log.csv rows}}), the mean over seeds with a min-max band; None without logs."""
-    import io
 
     if not any(logs.values()):
         return None

@@ -13,8 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
+import torch
+from pytorch_grad_cam import GradCAM
+from pytorch_grad_cam.utils.image import show_cam_on_image
 
+from reid.checkpoints import build_from_checkpoint, load_model_file, train_config_of
+from reid.data.augment import normalize
+from reid.data.cache import decode
 from reid.data.market import ReidDataset, Sample
 from reid.figures.canvas import bare_axes, new_figure, save_png
 
@@ -36,7 +43,6 @@ def load_models(checkpoints: Mapping[str, str | os.PathLike]) -> LoadedModels:
 
     All must take the same input size (ValueError otherwise): the rows show the same pixels.
     """
-    from reid.checkpoints import build_from_checkpoint, load_model_file, train_config_of  # torch: only here
 
     if not checkpoints:
         raise ValueError("no checkpoints given: Figure 6 needs at least one model (e.g. avg, max, residual)")
@@ -72,7 +78,6 @@ def select_query_images(query: Sequence[Sample], num_images: int) -> list[int]:
 
 
 def _class_score_module(model: torch.nn.Module) -> torch.nn.Module:
-    import torch
 
     class ClassScores(torch.nn.Module):
         """What Grad-CAM differentiates: ``model.class_scores``, the identity logits (eval mode)."""
@@ -99,10 +104,6 @@ def gradcam_maps(
     The models end up on ``device``, otherwise as they were: eval mode, weights and
     BatchNorm statistics unchanged, no hooks, no gradients.
     """
-    import torch
-    from pytorch_grad_cam import GradCAM
-
-    from reid.data.augment import normalize
 
     dev = torch.device(device)
     batch = normalize(torch.from_numpy(np.ascontiguousarray(images))).to(dev)
@@ -121,7 +122,6 @@ def gradcam_maps(
 
 
 def _upscale(array: np.ndarray, height: int, width: int) -> np.ndarray:
-    import cv2
 
     return cv2.resize(array, (width, height), interpolation=cv2.INTER_LINEAR)
 
@@ -142,7 +142,6 @@ def gradcam_grid(
     not training classes, so each map explains the training identity the image looks most
     like). Writes the PNG ``out`` atomically and returns it.
     """
-    from reid.data.cache import decode
 
     loaded = load_models(checkpoints)
     chosen = select_query_images(dataset.query, num_images)
@@ -175,7 +174,6 @@ def gradcam_grid(
 def _picture_rows(images: np.ndarray, maps: dict[str, np.ndarray], height: int, width: int) -> list:
     """The rows of Figure 6 as (label, pictures): the input images, then each model's Grad-CAM
     overlays. Small inputs are upscaled to at least 256 px high, so that the maps stay legible."""
-    from pytorch_grad_cam.utils.image import show_cam_on_image
 
     scale = max(1, math.ceil(256 / height))
     shown_h, shown_w = height * scale, width * scale

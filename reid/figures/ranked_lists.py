@@ -13,7 +13,10 @@ import os
 from pathlib import Path
 
 import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 
+from reid.data.cache import decode
 from reid.data.market import DatasetError
 from reid.figures.canvas import bare_axes, new_figure, save_png
 
@@ -106,7 +109,6 @@ def result_marks(top10: np.ndarray, q_pids: np.ndarray, g_pids: np.ndarray) -> n
 
 
 def _load_display_image(path: Path, source: Path) -> np.ndarray:
-    from reid.data.cache import decode
 
     if not path.is_file():
         raise DatasetError(
@@ -117,7 +119,6 @@ def _load_display_image(path: Path, source: Path) -> np.ndarray:
 
 
 def _border(ax, color: str, linestyle: str, width: float = 3.0) -> None:
-    from matplotlib.patches import Rectangle
 
     # drawn on the axes' edge, over the image, so the mark does not change the image's size
     ax.add_patch(
@@ -227,7 +228,6 @@ def _draw_result(ax, rank: int, mark: str, image: np.ndarray | None, pid) -> Non
 
 def _add_legend_and_caption(fig, height: float, n_rows: int, n_evaluated: int) -> None:
     """The legend of the border marks and a caption that says how the rows were chosen."""
-    from matplotlib.lines import Line2D
 
     handles = [
         Line2D([], [], color=CORRECT_COLOR, linestyle="-", linewidth=3, label="correct (same identity)"),

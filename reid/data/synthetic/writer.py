@@ -8,6 +8,7 @@ there with the same size, seed and generator version is kept as it is.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
 import sys
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+from tqdm import tqdm
 
 from reid.data.catalog import SPLITS
 from reid.data.market import MARKER, layout_counts
@@ -57,8 +59,6 @@ def _write_job(args: tuple[str, Job, Renderer]) -> str:
 def _render_all(folder: Path, jobs: list[Job], workers: int, progress: bool, render: Renderer) -> None:
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(jobs), desc="synthetic re-id", unit="img", file=sys.stderr, leave=False)
     args = [(str(folder), job, render) for job in jobs]
     try:
@@ -68,8 +68,6 @@ def _render_all(folder: Path, jobs: list[Job], workers: int, progress: bool, ren
                 if bar is not None:
                     bar.update()
         else:
-            import multiprocessing
-
             with multiprocessing.get_context().Pool(workers) as pool:
                 for _ in pool.imap_unordered(_write_job, args, chunksize=16):
                     if bar is not None:
