@@ -20,6 +20,9 @@ always comes with its per-query file):
                    ap_normalized, first_hit_normalized: the same under both readings of the test
                    distance (raw features: euclidean; L2-normalised: cosine), for the report's
                    sensitivity table (``metrics.json``'s ``by_distance`` summarises them)
+
+The training's evaluation every ``eval_every`` epochs (``evaluate_model``) runs the same
+extraction and scoring, so that the learning curves and the final results are one measurement.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import os
 import time
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -96,6 +100,214 @@ def ranking_distances(feats: dict, measure, rerank: bool, runtime: Runtime) -> t
     return dist, timings
 
 
+class Identities(NamedTuple):
+    """The identities and cameras of the test split's query and gallery images, in cmc_map's order."""
+
+    q_pids: np.ndarray
+    g_pids: np.ndarray
+    q_camids: np.ndarray
+    g_camids: np.ndarray
+
+
+def identities(dataset: ReidDataset) -> Identities:
+    """The test split's identities and cameras as int64 arrays, which cmc_map and per_query.npz take."""
+    return Identities(
+        np.array([s.pid for s in dataset.query], dtype=np.int64),
+        np.array([s.pid for s in dataset.gallery], dtype=np.int64),
+        np.array([s.camid for s in dataset.query], dtype=np.int64),
+        np.array([s.camid for s in dataset.gallery], dtype=np.int64),
+    )
+
+
+def extract_test_features(
+    model: torch.nn.Module, images: dict, runtime: Runtime, batch_size: int, flip: bool
+) -> dict[str, torch.Tensor]:
+    """The query and gallery embeddings of ``model``, on the runtime's device, where the distances are computed."""
+    return {
+        split: extract_features(model, images[split], runtime, batch_size, flip).to(runtime.device)
+        for split in ("query", "gallery")
+    }
+
+
+def score(
+    feats: dict, ids: Identities, reading: str, rerank: bool, runtime: Runtime
+) -> tuple[dict, torch.Tensor, dict]:
+    """cmc_map of the features under one reading of the test distance (see READINGS), k-reciprocal
+    re-ranked if asked; with the distances it ranked, which the caller may need for the ranked lists,
+    and the timings of each step."""
+    dist, timings = ranking_distances(feats, DISTANCES[READINGS[reading]], rerank, runtime)
+    t = time.perf_counter()
+    result = cmc_map(dist, *ids)
+    timings["metric_s"] = time.perf_counter() - t
+    return result, dist, timings
+
+
+def evaluate_model(
+    model: torch.nn.Module, images: dict, ids: Identities, runtime: Runtime, batch_size: int, flip: bool
+) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The test split's cmc_map of ``model`` from its decoded query and gallery images, and the
+    features it extracted.
+
+    The training's evaluation every ``eval_every`` epochs (the Figure 5 curves) calls this, so that
+    its numbers come from the same extraction and scoring as ``evaluate_checkpoint``'s: raw
+    features, euclidean distances, no re-ranking.
+    """
+    feats = extract_test_features(model, images, runtime, batch_size, flip)
+    result, _, _ = score(feats, ids, "raw", rerank=False, runtime=runtime)
+    return result, feats
+
+
+def warn_if_trained_elsewhere(checkpoint, payload: dict, dataset: ReidDataset, data_key: str) -> None:
+    """Warn when the model was trained on another dataset than the one it is evaluated on.
+
+    That is right for a cross-dataset evaluation, and a sign of a changed dataset otherwise, so
+    it is said but not refused.
+    """
+    trained_on = payload.get("dataset_fingerprint")
+    if trained_on != data_key:
+        warnings.warn(
+            f"{checkpoint} was trained on dataset {payload.get('dataset', '?')} (fingerprint {trained_on}), not on "
+            f"this {dataset.name} (fingerprint {data_key}): fine for a cross-dataset evaluation; otherwise the "
+            "dataset has changed since training.",
+            stacklevel=3,  # the caller of evaluate_checkpoint
+        )
+
+
+def saved_features(checkpoint, payload: dict, data_key: str, runtime: Runtime, flip: bool, batch_size: int):
+    """The features the training's last evaluation left beside ``checkpoint``, on the runtime's
+    device, when they are of the same weights, images and extraction (reid.features.extraction_key);
+    None otherwise, and then they must be extracted here."""
+    if not payload.get("weights_sha256"):
+        return None
+    wanted = extraction_key(payload["weights_sha256"], data_key, runtime, flip, batch_size)
+    saved = load_run_features(Path(checkpoint).parent / FEATURES_FILE, wanted)
+    return None if saved is None else {split: f.to(runtime.device) for split, f in saved.items()}
+
+
+def extract_from_checkpoint(
+    checkpoint, payload: dict, dataset: ReidDataset, cache: str, runtime: Runtime, flip: bool, batch_size: int, timings
+) -> dict[str, torch.Tensor]:
+    """Decode the test images, rebuild the network of ``payload`` and extract its features; the
+    time each step took goes into ``timings``."""
+    cfg = train_config_of(payload)
+    t = time.perf_counter()
+    images = load_images(dataset, cfg.height, cfg.width, cache, cfg.decode_workers, ("query", "gallery"))
+    timings["load_images_s"] = time.perf_counter() - t
+    model = build_from_checkpoint(payload, checkpoint)
+    runtime.place(model)
+    t = time.perf_counter()
+    feats = extract_test_features(model, images, runtime, batch_size, flip)
+    runtime.sync()
+    timings["extract_s"] = time.perf_counter() - t
+    return feats
+
+
+def score_readings(
+    feats: dict, ids: Identities, distance: str, rerank: bool, runtime: Runtime, timings: dict
+) -> tuple[dict, np.ndarray]:
+    """cmc_map under both readings of the test distance, the one asked for first, and that one's
+    ten nearest gallery images of each query (per_query.npz's ``top10``).
+
+    The paper does not say which reading it used: the one asked for is the result, the other
+    is for the report's sensitivity table. Only the chosen reading's timings are kept.
+    """
+    chosen = READING_OF[distance]
+    readings = {}
+    for reading in (chosen, *(r for r in READINGS if r != chosen)):
+        readings[reading], dist, spent = score(feats, ids, reading, rerank, runtime)
+        if reading == chosen:
+            timings.update(spent)
+            top10 = top_ranked(dist, *ids, 10)
+        del dist  # a query x gallery matrix: freed before the next one is computed
+    return readings, top10
+
+
+def rank(curve, k: int) -> float:
+    """The CMC curve's value at rank ``k`` (1-based), or at its end when it is shorter."""
+    return float(curve[min(k, len(curve)) - 1])
+
+
+def headline(result: dict) -> dict:
+    """The numbers a table of results shows for one evaluation."""
+    cmc = result["cmc"]
+    return {"R1": rank(cmc, 1), "R5": rank(cmc, 5), "R10": rank(cmc, 10), "mAP": result["mAP"], "mINP": result["mINP"]}
+
+
+def scores_record(readings: dict, distance: str, num_gallery: int) -> dict:
+    """metrics.json's scores: those of the distance asked for, and a summary of both readings."""
+    result = readings[READING_OF[distance]]
+    top = headline(result)
+    return {
+        **{k: top[k] for k in ("R1", "R5", "R10", "mAP")},
+        "mAP_official": result["mAP_official"],
+        "mINP": result["mINP"],
+        "cmc": [round(float(x), 6) for x in result["cmc"]],
+        "num_query": result["num_query"],
+        "num_skipped": result["num_skipped"],
+        "num_gallery": num_gallery,
+        "distance": distance,
+        "by_distance": {reading: headline(r) for reading, r in readings.items()},
+    }
+
+
+def settings_record(rerank: bool, flip: bool, runtime: Runtime, cfg, feats: dict, reused: bool, timings: dict) -> dict:
+    """metrics.json's record of how the scores were obtained."""
+    return {
+        "rerank": bool(rerank),
+        "rerank_params": dict(RERANK_PARAMS) if rerank else None,
+        "flip": bool(flip),
+        "amp": runtime.amp,
+        "precision": runtime.precision,  # what the features were extracted in (bf16 and fp16 differ slightly)
+        "input": [cfg.height, cfg.width],
+        "feature_dim": int(feats["query"].shape[1]),
+        "features": "from the training's last evaluation" if reused else "extracted",
+        "timings": {k: round(v, 4) for k, v in timings.items()},
+    }
+
+
+def origin_record(checkpoint, payload: dict, dataset: ReidDataset, data_key: str, runtime: Runtime) -> dict:
+    """metrics.json's record of what was evaluated, on which data and machine, so a result can be traced."""
+    prov = provenance(runtime.device)
+    return {
+        "checkpoint": str(Path(checkpoint).resolve()),
+        "variant": payload["variant"],
+        "seed": payload.get("seed"),
+        "dataset": dataset.name,
+        "dataset_root": str(dataset.root),
+        "dataset_fingerprint": data_key,
+        "checkpoint_dataset": payload.get("dataset"),
+        "checkpoint_dataset_fingerprint": payload.get("dataset_fingerprint"),
+        "device": prov["device"],
+        "provenance": prov,
+        "train_provenance": payload.get("provenance"),
+    }
+
+
+def write_results(
+    out: Path, metrics: dict, readings: dict, top10: np.ndarray, ids: Identities, dataset: ReidDataset
+) -> None:
+    """Write per_query.npz, then metrics.json, each atomically: a metrics.json always comes with its per-query file."""
+    result = readings[READING_OF[metrics["distance"]]]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").unlink(missing_ok=True)  # an older one must not outlive its per-query file
+    with atomic_path(out / "per_query.npz") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(
+                f,
+                ap=result["ap"],
+                first_hit=result["first_hit"],
+                q_pids=ids.q_pids,
+                q_camids=ids.q_camids,
+                top10=top10,
+                g_pids=ids.g_pids,
+                g_camids=ids.g_camids,
+                q_paths=np.array([os.path.relpath(s.path, dataset.root) for s in dataset.query]),
+                g_paths=np.array([os.path.relpath(s.path, dataset.root) for s in dataset.gallery]),
+                **{f"{key}_{reading}": r[key] for reading, r in readings.items() for key in ("ap", "first_hit")},
+            )
+    atomic_write_json(out / "metrics.json", metrics)
+
+
 def evaluate_checkpoint(
     checkpoint: str | os.PathLike,
     dataset: ReidDataset,
@@ -119,129 +331,25 @@ def evaluate_checkpoint(
     payload = load_model_file(checkpoint)
     cfg = train_config_of(payload)
     runtime = Runtime.from_config(cfg, device=device)
-
-    key = fingerprint(dataset)
-    trained_on = payload.get("dataset_fingerprint")
-    if trained_on != key:
-        warnings.warn(
-            f"{checkpoint} was trained on dataset {payload.get('dataset', '?')} (fingerprint {trained_on}), not on "
-            f"this {dataset.name} (fingerprint {key}): fine for a cross-dataset evaluation; otherwise the dataset "
-            "has changed since training.",
-            stacklevel=2,
-        )
+    data_key = fingerprint(dataset)
+    warn_if_trained_elsewhere(checkpoint, payload, dataset, data_key)
 
     timings = {}
     # the training's last evaluation extracted these features already, if of the same weights,
-    # images and extraction (reid.features.extraction_key); else they are extracted here
-    saved = None
-    if payload.get("weights_sha256"):
-        wanted = extraction_key(payload["weights_sha256"], key, runtime, flip, batch_size)
-        saved = load_run_features(Path(checkpoint).parent / FEATURES_FILE, wanted)
-    if saved is not None:
-        feats = {split: f.to(runtime.device) for split, f in saved.items()}
-    else:
-        t = time.perf_counter()
+    # images and extraction settings; else they are extracted here
+    feats = saved_features(checkpoint, payload, data_key, runtime, flip, batch_size)
+    reused = feats is not None
+    if not reused:
         cache = cfg.cache_dir if cache_dir == AS_CONFIG else (str(cache_dir) if cache_dir else "")
-        images = load_images(dataset, cfg.height, cfg.width, cache, cfg.decode_workers, ("query", "gallery"))
-        timings["load_images_s"] = time.perf_counter() - t
-        model = build_from_checkpoint(payload, checkpoint)
-        runtime.place(model)
-        t = time.perf_counter()
-        feats = {
-            split: extract_features(model, images[split], runtime, batch_size, flip).to(runtime.device)
-            for split in ("query", "gallery")
-        }
-        runtime.sync()
-        timings["extract_s"] = time.perf_counter() - t
-        del images
-
-    q_pids = np.array([s.pid for s in dataset.query], dtype=np.int64)
-    g_pids = np.array([s.pid for s in dataset.gallery], dtype=np.int64)
-    q_cams = np.array([s.camid for s in dataset.query], dtype=np.int64)
-    g_cams = np.array([s.camid for s in dataset.gallery], dtype=np.int64)
-    # every evaluation under both readings of the test distance (raw features, and L2-normalised
-    # ones: cosine); the one asked for is the result, the other is for the report's sensitivity table
-    chosen = READING_OF[distance]
-    readings = {}
-    for reading in (chosen, *(r for r in READINGS if r != chosen)):
-        dist, spent = ranking_distances(feats, DISTANCES[READINGS[reading]], rerank, runtime)
-        if reading == chosen:
-            timings.update(spent)
-            t = time.perf_counter()
-        readings[reading] = cmc_map(dist, q_pids, g_pids, q_cams, g_cams)
-        if reading == chosen:
-            timings["metric_s"] = time.perf_counter() - t
-            result = readings[reading]
-            top10 = top_ranked(dist, q_pids, g_pids, q_cams, g_cams, 10)
-        del dist
+        feats = extract_from_checkpoint(checkpoint, payload, dataset, cache, runtime, flip, batch_size, timings)
+    ids = identities(dataset)
+    readings, top10 = score_readings(feats, ids, distance, rerank, runtime, timings)
     timings["total_s"] = time.perf_counter() - started
-    cmc = result["cmc"]
-    prov = provenance(runtime.device)
-
-    def rank(k: int, curve=cmc) -> float:
-        return float(curve[min(k, len(curve)) - 1])
-
-    def summary(r: dict) -> dict:
-        return {
-            "R1": rank(1, r["cmc"]),
-            "R5": rank(5, r["cmc"]),
-            "R10": rank(10, r["cmc"]),
-            "mAP": r["mAP"],
-            "mINP": r["mINP"],
-        }
 
     metrics = {
-        "R1": rank(1),
-        "R5": rank(5),
-        "R10": rank(10),
-        "mAP": result["mAP"],
-        "mAP_official": result["mAP_official"],
-        "mINP": result["mINP"],
-        "cmc": [round(float(x), 6) for x in cmc],
-        "num_query": result["num_query"],
-        "num_skipped": result["num_skipped"],
-        "num_gallery": len(dataset.gallery),
-        "distance": distance,
-        "by_distance": {reading: summary(r) for reading, r in readings.items()},
-        "rerank": bool(rerank),
-        "rerank_params": dict(RERANK_PARAMS) if rerank else None,
-        "flip": bool(flip),
-        "amp": runtime.amp,
-        "precision": runtime.precision,  # what the features were extracted in (bf16 and fp16 differ slightly)
-        "input": [cfg.height, cfg.width],
-        "feature_dim": int(feats["query"].shape[1]),
-        "features": "from the training's last evaluation" if saved is not None else "extracted",
-        "timings": {k: round(v, 4) for k, v in timings.items()},
-        "checkpoint": str(Path(checkpoint).resolve()),
-        "variant": payload["variant"],
-        "seed": payload.get("seed"),
-        "dataset": dataset.name,
-        "dataset_root": str(dataset.root),
-        "dataset_fingerprint": key,
-        "checkpoint_dataset": payload.get("dataset"),
-        "checkpoint_dataset_fingerprint": trained_on,
-        "device": prov["device"],
-        "provenance": prov,
-        "train_provenance": payload.get("provenance"),
+        **scores_record(readings, distance, len(dataset.gallery)),
+        **settings_record(rerank, flip, runtime, cfg, feats, reused, timings),
+        **origin_record(checkpoint, payload, dataset, data_key, runtime),
     }
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").unlink(missing_ok=True)  # an older one must not outlive its per-query file
-    with atomic_path(out / "per_query.npz") as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(
-                f,
-                ap=result["ap"],
-                first_hit=result["first_hit"],
-                q_pids=q_pids,
-                q_camids=q_cams,
-                top10=top10,
-                g_pids=g_pids,
-                g_camids=g_cams,
-                q_paths=np.array([os.path.relpath(s.path, dataset.root) for s in dataset.query]),
-                g_paths=np.array([os.path.relpath(s.path, dataset.root) for s in dataset.gallery]),
-                **{f"{key}_{reading}": r[key] for reading, r in readings.items() for key in ("ap", "first_hit")},
-            )
-    atomic_write_json(out / "metrics.json", metrics)
+    write_results(Path(out_dir), metrics, readings, top10, ids, dataset)
     return metrics

@@ -61,24 +61,12 @@ def _distances(distmat) -> torch.Tensor:
     return dist
 
 
-@torch.no_grad()
-def cmc_map(distmat, q_pids, g_pids, q_camids, g_camids, max_rank: int = 50, chunk: int | None = None) -> dict:
-    """Market-1501 evaluation of a query x gallery distance matrix (numpy arrays or tensors).
-
-    Returns ``cmc`` (numpy, index 0 = rank 1, over the evaluated queries), ``mAP``,
-    ``mAP_official``, ``mINP`` (fractions), ``ap`` and ``first_hit`` per query (NaN / -1 where
-    skipped; first_hit is the 0-based rank of the first valid match), ``num_skipped``,
-    ``num_query``. CUDA tensors are evaluated on their GPU. ``chunk`` queries are processed at
-    once (memory: about 8 x chunk x gallery bytes per worker thread; default 256 on the CPU,
-    about 8 M distances' worth on a GPU, some 250 MB).
-    """
-    dist = _distances(distmat)
-    device = dist.device
-    q_pids = _as_tensor(q_pids, torch.int64, device).reshape(-1)
-    g_pids = _as_tensor(g_pids, torch.int64, device).reshape(-1)
-    q_camids = _as_tensor(q_camids, torch.int64, device).reshape(-1)
-    g_camids = _as_tensor(g_camids, torch.int64, device).reshape(-1)
-    num_q, num_g = dist.shape
+def _identities(num_q: int, num_g: int, q_pids, g_pids, q_camids, g_camids, device) -> tuple[torch.Tensor, ...]:
+    """The identities and cameras as flat int64 tensors on the distances' device, checked against
+    the matrix's shape: a mismatch would silently score the wrong images."""
+    q_pids, g_pids, q_camids, g_camids = (
+        _as_tensor(ids, torch.int64, device).reshape(-1) for ids in (q_pids, g_pids, q_camids, g_camids)
+    )
     if q_pids.numel() != num_q or g_pids.numel() != num_g or q_camids.numel() != num_q or g_camids.numel() != num_g:
         raise ValueError(
             f"distmat is {num_q}x{num_g} but got {q_pids.numel()} query / {g_pids.numel()} gallery ids "
@@ -86,7 +74,14 @@ def cmc_map(distmat, q_pids, g_pids, q_camids, g_camids, max_rank: int = 50, chu
         )
     if num_g == 0:
         raise ValueError("the gallery is empty")
-    max_rank = min(max_rank, num_g)
+    return q_pids, g_pids, q_camids, g_camids
+
+
+def _per_query(dist: torch.Tensor, q_pids, g_pids, q_camids, g_camids, chunk: int | None) -> tuple[torch.Tensor, ...]:
+    """Each query's AP (both conventions), INP and first hit, on the CPU, computed in blocks of
+    ``chunk`` queries (side by side in threads on the CPU)."""
+    num_q, num_g = dist.shape
+    device = dist.device
     if chunk is None:
         chunk = 256 if device.type == "cpu" else max(256, (1 << 23) // num_g)
     chunk = max(1, int(chunk))
@@ -107,12 +102,28 @@ def cmc_map(distmat, q_pids, g_pids, q_camids, g_camids, max_rank: int = 50, chu
             parts = list(pool.map(lambda b: _block(ctx, *b), blocks))
     else:
         parts = [_block(ctx, a, b) for a, b in blocks]
+    if not parts:
+        empty = torch.zeros(0, dtype=torch.float64)
+        return empty, empty, empty, torch.zeros(0, dtype=torch.int64)
+    return tuple(torch.cat(x).cpu() for x in zip(*parts))
 
-    if parts:
-        ap, ap_official, inp, first_hit = (torch.cat(x).cpu() for x in zip(*parts))
-    else:
-        ap = ap_official = inp = torch.zeros(0, dtype=torch.float64)
-        first_hit = torch.zeros(0, dtype=torch.int64)
+
+@torch.no_grad()
+def cmc_map(distmat, q_pids, g_pids, q_camids, g_camids, max_rank: int = 50, chunk: int | None = None) -> dict:
+    """Market-1501 evaluation of a query x gallery distance matrix (numpy arrays or tensors).
+
+    Returns ``cmc`` (numpy, index 0 = rank 1, over the evaluated queries), ``mAP``,
+    ``mAP_official``, ``mINP`` (fractions), ``ap`` and ``first_hit`` per query (NaN / -1 where
+    skipped; first_hit is the 0-based rank of the first valid match), ``num_skipped``,
+    ``num_query``. CUDA tensors are evaluated on their GPU. ``chunk`` queries are processed at
+    once (memory: about 8 x chunk x gallery bytes per worker thread; default 256 on the CPU,
+    about 8 M distances' worth on a GPU, some 250 MB).
+    """
+    dist = _distances(distmat)
+    num_q, num_g = dist.shape
+    ids = _identities(num_q, num_g, q_pids, g_pids, q_camids, g_camids, dist.device)
+    max_rank = min(max_rank, num_g)
+    ap, ap_official, inp, first_hit = _per_query(dist, *ids, chunk)
     evaluated = first_hit >= 0
     num_valid = int(evaluated.sum())
     if num_valid == 0:

@@ -11,15 +11,21 @@ Everything a run writes lives in DIR:
     features.pt      the test features of the last evaluation, for the evaluation jobs
 Rerunning the same command resumes from the last checkpoint; with the same seed on the CPU the
 result is the same as an uninterrupted run.
+
+``train`` reads as the run does: set-up (``decode_images``, ``build_training``), resume
+(``resume_trajectory``), the epochs (``run_epoch``: ``train_one_epoch`` and, when due, the test
+split's evaluation by ``reid.evaluate.evaluate_model``, then ``save_progress``), and the hand-over
+of model.pt and features.pt (``hand_over``). log.csv and curve.npz are written by
+``reid.run_log``; a caller follows the epochs through ``on_epoch_end``, as TensorBoard does.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,35 +42,22 @@ from reid.checkpoints import (
 )
 from reid.config import TrainConfig
 from reid.data import ReidDataset, fingerprint
-from reid.data.augment import augmentation_from_config, seeded_generator, to_device
+from reid.data.augment import BatchAugment, augmentation_from_config, seeded_generator, to_device
 from reid.data.cache import load_images
 from reid.data.sampler import pk_batches
-from reid.features import FEATURES_FILE, euclidean_distances, extract_features, extraction_key, save_run_features
+from reid.evaluate import Identities, evaluate_model, identities
+from reid.features import FEATURES_FILE, extraction_key, save_run_features
 from reid.losses import paper_loss
-from reid.metrics import cmc_map
 from reid.models import build_model
 from reid.provenance import provenance
+from reid.run_log import CURVE_FILE, print_progress, trained_in, write_curve, write_log
 from reid.runtime import Runtime
 from reid.tensorboard import EpochScalars
-from reid.utils import atomic_path, atomic_write_json
-
-LOG_FIELDS = [
-    "epoch",
-    "loss",
-    "triplet",
-    "ce",
-    "train_acc",
-    "lr",
-    "epoch_seconds",
-    "images_per_s",
-    "rank1",
-    "mAP",
-    "precision",  # what the epoch's forward passes ran in: a resumed run may change it (restore_scaler)
-]
+from reid.utils import atomic_write_json
 
 
 class TrainingDiverged(RuntimeError):
-    pass
+    """The loss became NaN or infinite: training on would only save broken weights over good ones."""
 
 
 def learning_rate(cfg: TrainConfig, epoch: int, progress: float = 0.0) -> float:
@@ -78,29 +71,6 @@ def learning_rate(cfg: TrainConfig, epoch: int, progress: float = 0.0) -> float:
         warm = cfg.warmup_factor + (1 - cfg.warmup_factor) * t / cfg.warmup_epochs
         return cfg.base_lr * warm * decay
     return cfg.base_lr * decay
-
-
-CURVE_FILE = "curve.npz"
-
-
-def write_curve(path: Path, hits: dict, q_pids) -> None:
-    """curve.npz: ``epochs`` (E), ``first_hit`` (E x queries, 0-based rank of the first match,
-    -1 where a query has none) and ``q_pids``; empty arrays when the run evaluated no epoch."""
-    epochs = sorted(hits)
-    first_hit = (
-        np.stack([np.asarray(hits[e], dtype=np.int32) for e in epochs]) if epochs else np.zeros((0, 0), np.int32)
-    )
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(
-                f, epochs=np.array(epochs, dtype=np.int32), first_hit=first_hit, q_pids=np.asarray(q_pids)
-            )
-
-
-def clock(seconds: float) -> str:
-    """A duration as H:MM:SS, for the progress lines of a run that may take hours."""
-    seconds = max(0, round(seconds))
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 def restore_scaler(scaler: torch.amp.GradScaler, state: dict, precision: str) -> str:
@@ -123,37 +93,238 @@ def restore_scaler(scaler: torch.amp.GradScaler, state: dict, precision: str) ->
     return f"trained in {before} so far, resumed in {precision} (this machine's choice);{fresh} log.csv says which epoch ran in which"
 
 
-def trained_in(history: list[dict]) -> str:
-    """The precisions a run's epochs ran in, in order of first use (e.g. "bfloat16" or
-    "bfloat16, float16" after a resume on another GPU generation)."""
-    seen = [row["precision"] for row in history if row.get("precision")]
-    return ", ".join(dict.fromkeys(seen)) or "unknown"
+@dataclass
+class Run:
+    """One call of ``train``: what it trains, on which data and machine, and where it writes."""
+
+    cfg: TrainConfig
+    dataset: ReidDataset
+    variant: str
+    seed: int
+    out: Path  # the run folder: log.csv, curve.npz, model.pt, features.pt, train.json
+    resume: Path  # where the checkpoints live: the run folder, or its place on a shared volume (Kubernetes)
+    runtime: Runtime
+    data_key: str  # the dataset's fingerprint
+
+    @property
+    def key(self) -> str:
+        """The run key a checkpoint must carry to be resumed by this run."""
+        return run_key(self.cfg, self.variant, self.seed, self.data_key)
 
 
-def write_log(path: Path, rows: list[dict]) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({k: row.get(k, "") for k in LOG_FIELDS})
+@dataclass
+class TrainingData:
+    """The decoded uint8 images a run trains and evaluates on."""
+
+    train_images: torch.Tensor  # on the GPU where there is one: the whole cache lives there, no loader, no copies
+    labels: torch.Tensor  # each training image's class
+    test_images: dict  # the query and gallery images; empty when the run does not evaluate
+    ids: Identities  # the test split's identities and cameras
 
 
-def evaluate(model, dataset: ReidDataset, images: dict, cfg: TrainConfig, runtime: Runtime) -> tuple[dict, dict]:
-    """R1 and mAP on the test split during training (the Figure 5 curves), and the features."""
-    feats = {
-        split: extract_features(model, images[split], runtime, cfg.eval_batch_size, cfg.eval_flip)
-        for split in ("query", "gallery")
-    }
-    dist = euclidean_distances(feats["query"].to(runtime.device), feats["gallery"].to(runtime.device))
-    metrics = cmc_map(
-        dist,
-        [s.pid for s in dataset.query],
-        [s.pid for s in dataset.gallery],
-        [s.camid for s in dataset.query],
-        [s.camid for s in dataset.gallery],
+@dataclass
+class TrainingSetup:
+    """The network and what trains it, built alike by every call (a resume then loads their state)."""
+
+    model: torch.nn.Module  # what evaluation and checkpoints use
+    step_model: torch.nn.Module  # what the training steps run: the compiled module, sharing model's parameters
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    augment: BatchAugment
+
+
+@dataclass
+class Trajectory:
+    """What the run has done so far: every checkpoint saves it and a resume restores it."""
+
+    epoch: int = 0  # the epochs trained
+    history: list[dict] = field(default_factory=list)  # log.csv's rows
+    query_hits: dict[int, torch.Tensor] = field(default_factory=dict)  # epoch -> each query's first hit (curve.npz)
+
+
+def set_determinism(device: torch.device) -> None:
+    """On the CPU a seeded run repeats bit for bit, so that a resumed run equals an uninterrupted
+    one; on a GPU cuDNN may pick its fastest kernels instead."""
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        torch.backends.cudnn.benchmark = True
+
+
+def decode_images(run: Run) -> TrainingData:
+    """The training images, and the test images when the run evaluates, from the uint8 cache."""
+    cfg, dataset = run.cfg, run.dataset
+    splits = ("train", "query", "gallery") if cfg.eval_every else ("train",)
+    images = load_images(dataset, cfg.height, cfg.width, cfg.cache_dir, cfg.decode_workers, splits)
+    train_images = images.pop("train")
+    if run.runtime.device.type == "cuda":
+        train_images = train_images.to(run.runtime.device)
+    return TrainingData(train_images, torch.tensor(dataset.train_labels), images, identities(dataset))
+
+
+def build_training(run: Run) -> TrainingSetup:
+    """The seeded network on the device, its SGD optimiser, gradient scaler and augmentation."""
+    cfg, runtime = run.cfg, run.runtime
+    torch.manual_seed(run.seed)
+    model = build_model(
+        run.variant,
+        run.dataset.num_train_pids,
+        backbone=cfg.backbone,
+        pretrained=cfg.pretrained,
+        last_stride=cfg.last_stride,
+        **cfg.model_options(run.variant),
     )
-    return metrics, feats
+    runtime.place(model)
+    step_model = torch.compile(model) if runtime.compile else model
+    optimizer = torch.optim.SGD(
+        [p for p in model.parameters() if p.requires_grad],
+        lr=cfg.base_lr,
+        momentum=cfg.momentum,
+        weight_decay=cfg.weight_decay,
+        **({"fused": True} if runtime.device.type == "cuda" else {}),
+    )
+    return TrainingSetup(model, step_model, optimizer, runtime.grad_scaler(), augmentation_from_config(cfg))
+
+
+def resume_trajectory(run: Run, state: dict | None, setup: TrainingSetup) -> Trajectory:
+    """Load the checkpoint ``state`` into ``setup`` and return how far it got; a fresh trajectory
+    when there is no checkpoint, or one of another config, seed or dataset."""
+    if state is None:
+        return Trajectory()
+    if state.get("run_key") != run.key:
+        # a changed config, seed or dataset (Snakemake reruns the job): the old trajectory does not apply
+        print(f"{run.out}: the checkpoint was made with another config, seed or dataset; training from the start")
+        return Trajectory()
+    setup.model.load_state_dict(state["model"])
+    setup.optimizer.load_state_dict(state["optimizer"])
+    note = restore_scaler(setup.scaler, state, run.runtime.precision)
+    if note:
+        print(f"{run.out}: {note}")
+    print(f"resuming {run.out} after epoch {state['epoch']}")
+    return Trajectory(state["epoch"], state["history"], state.get("query_hits", {}))
+
+
+def evaluate(model: torch.nn.Module, data: TrainingData, run: Run) -> tuple[dict, torch.Tensor, dict]:
+    """R1 and mAP of the test split for log.csv, each query's first-hit rank for curve.npz, and
+    the features, by reid.evaluate's own code: the Figure 5 curves and the final results are one
+    measurement."""
+    cfg = run.cfg
+    result, feats = evaluate_model(model, data.test_images, data.ids, run.runtime, cfg.eval_batch_size, cfg.eval_flip)
+    scores = {"rank1": round(float(result["cmc"][0]), 6), "mAP": round(result["mAP"], 6)}
+    return scores, torch.from_numpy(result["first_hit"]).to(torch.int32), feats
+
+
+def evaluate_untrained(run: Run, setup: TrainingSetup, data: TrainingData, done: Trajectory) -> dict:
+    """Evaluate the untrained network, the floor every learning curve starts from, as epoch 0."""
+    scores, hits, _ = evaluate(setup.model, data, run)
+    row = {"epoch": 0, "lr": learning_rate(run.cfg, 0), **scores}
+    done.history.append(row)
+    done.query_hits[0] = hits
+    return row
+
+
+def run_epoch(run: Run, epoch: int, setup: TrainingSetup, data: TrainingData, done: Trajectory):
+    """Train epoch ``epoch`` (0-based), evaluate when it is due, and add its row to ``done``.
+
+    Returns the row, and the test features when this is the last epoch (the evaluation jobs
+    take them from features.pt instead of extracting them again), else None.
+    """
+    cfg = run.cfg
+    row = train_one_epoch(
+        setup.step_model,
+        setup.optimizer,
+        setup.scaler,
+        setup.augment,
+        data.train_images,
+        data.labels,
+        cfg,
+        run.runtime,
+        epoch,
+        run.seed,
+        cfg.loss_options(run.variant),
+    )
+    last = epoch + 1 == cfg.epochs
+    feats = None
+    if cfg.eval_every and ((epoch + 1) % cfg.eval_every == 0 or last):
+        scores, hits, feats = evaluate(setup.model, data, run)
+        row.update(scores)
+        done.query_hits[epoch + 1] = hits
+    done.history.append(row)
+    done.epoch = epoch + 1
+    return row, feats if last else None
+
+
+def save_progress(run: Run, setup: TrainingSetup, data: TrainingData, done: Trajectory) -> None:
+    """Write the checkpoint a resume reads, then log.csv and curve.npz as they stand."""
+    save_checkpoint(
+        run.resume / "checkpoint.pt",
+        {
+            "epoch": done.epoch,
+            "variant": run.variant,
+            "num_classes": run.dataset.num_train_pids,
+            "run_key": run.key,
+            "model": setup.model.state_dict(),
+            "optimizer": setup.optimizer.state_dict(),
+            "scaler": setup.scaler.state_dict(),
+            "precision": run.runtime.precision,
+            "history": done.history,
+            "query_hits": done.query_hits,
+        },
+    )
+    write_log(run.out / "log.csv", done.history)
+    write_curve(run.out / CURVE_FILE, done.query_hits, data.ids.q_pids)
+
+
+def hand_over(run: Run, setup: TrainingSetup, data: TrainingData, done: Trajectory, final_features, spent) -> dict:
+    """Write the finished run's outputs (log.csv, curve.npz, model.pt, features.pt, train.json),
+    then remove its checkpoints; returns the summary written to train.json.
+
+    log.csv and curve.npz are written again here: a run resumed after its last epoch (killed while
+    writing model.pt) trains none, and Snakemake removed them with the killed job's other outputs.
+    """
+    cfg, history = run.cfg, done.history
+    write_log(run.out / "log.csv", history)
+    write_curve(run.out / CURVE_FILE, done.query_hits, data.ids.q_pids)
+    summary = {
+        "variant": run.variant,
+        "seed": run.seed,
+        "dataset": run.dataset.name,
+        "epochs": cfg.epochs,
+        "num_classes": run.dataset.num_train_pids,
+        "final": history[-1] if history else {},
+        "untrained": history[0] if history and history[0]["epoch"] == 0 else None,
+        "train_seconds_this_run": round(spent, 3),
+    }
+    digest = save_model_file(
+        run.out / "model.pt",
+        setup.model,
+        run.variant,
+        cfg,
+        num_classes=run.dataset.num_train_pids,
+        seed=run.seed,
+        dataset=run.dataset.name,
+        dataset_fingerprint=run.data_key,
+        provenance={**provenance(run.runtime.device), "precision": trained_in(history)},
+    )
+    if final_features is not None:
+        features_key = extraction_key(digest, run.data_key, run.runtime, cfg.eval_flip, cfg.eval_batch_size)
+        save_run_features(run.out / FEATURES_FILE, final_features, features_key)
+    else:  # none of these weights: an older run's must not stay beside them
+        (run.out / FEATURES_FILE).unlink(missing_ok=True)
+    atomic_write_json(run.out / "train.json", summary)
+    remove_checkpoints(run.resume)
+    return summary
+
+
+def calling_each(*callbacks) -> Callable[[dict], None]:
+    """One callback that calls each of ``callbacks`` that is not None, in turn, with the row."""
+    present = [callback for callback in callbacks if callback is not None]
+
+    def call(row: dict) -> None:
+        for callback in present:
+            callback(row)
+
+    return call
 
 
 def train(
@@ -162,11 +333,14 @@ def train(
     variant: str,
     seed: int,
     out: str | os.PathLike,
-    stop_after: int | None = None,
+    on_epoch_end: Callable[[dict], None] | None = None,
 ) -> dict:
     """Train (or resume) one model; returns the summary written to ``out/train.json``.
 
-    ``stop_after``: leave after that many epochs of this call (tests of interruption).
+    ``on_epoch_end(row)`` is called with each new row of log.csv: the untrained network's (epoch
+    0) when the run evaluates, then each epoch's once its checkpoint, log.csv and curve.npz are
+    written. An exception it raises stops the run as a killed job would, and the same call
+    resumes it. TensorBoard's scalars (``train.tensorboard``) are written by such a callback.
     """
     out = Path(out)
     resume = resume_folder(out)  # the run folder, or its place on a shared volume (Kubernetes)
@@ -174,176 +348,93 @@ def train(
     check_run_folder(resume, state, variant)
     runtime = Runtime.from_config(cfg)
     scalars = EpochScalars(out) if cfg.tensorboard else None  # a missing extra is said before any work
-    device = runtime.device
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    else:
-        torch.backends.cudnn.benchmark = True
-
-    images = load_images(
-        dataset,
-        cfg.height,
-        cfg.width,
-        cfg.cache_dir,
-        cfg.decode_workers,
-        ("train", "query", "gallery") if cfg.eval_every else ("train",),
-    )
-    train_images = images["train"]
-    if device.type == "cuda":  # the whole uint8 cache lives on the GPU: no loader, no copies
-        train_images = train_images.to(device)
-    labels = torch.tensor(dataset.train_labels)
-
-    torch.manual_seed(seed)
-    model = build_model(
-        variant,
-        dataset.num_train_pids,
-        backbone=cfg.backbone,
-        pretrained=cfg.pretrained,
-        last_stride=cfg.last_stride,
-        **cfg.model_options(variant),
-    )
-    runtime.place(model)
-    # the compiled module shares the parameters; evaluation and checkpoints use ``model`` itself
-    step_model = torch.compile(model) if runtime.compile else model
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(
-        params,
-        lr=cfg.base_lr,
-        momentum=cfg.momentum,
-        weight_decay=cfg.weight_decay,
-        **({"fused": True} if device.type == "cuda" else {}),
-    )
-    scaler = runtime.grad_scaler()
-    augment = augmentation_from_config(cfg)
-
-    history: list[dict] = []
-    query_hits: dict[int, torch.Tensor] = {}  # epoch -> each query's first-hit rank (curve.npz)
-    q_pids = [s.pid for s in dataset.query]
-    start_epoch = 0
-    data_key = fingerprint(dataset)
-    key = run_key(cfg, variant, seed, data_key)
-    if state is not None and state.get("run_key") != key:
-        # a changed config, seed or dataset (Snakemake reruns the job): the old trajectory does not apply
-        print(f"{out}: the checkpoint was made with another config, seed or dataset; training from the start")
-        state = None
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        note = restore_scaler(scaler, state, runtime.precision)
-        if note:
-            print(f"{out}: {note}")
-        history = state["history"]
-        query_hits = state.get("query_hits", {})
-        start_epoch = state["epoch"]
-        print(f"resuming {out} after epoch {start_epoch}")
-
-    started = time.time()
-    if start_epoch == 0 and cfg.eval_every:
-        # epoch 0: the untrained network, the floor every learning curve starts from
-        metrics, _ = evaluate(model, dataset, images, cfg, runtime)
-        history = [
-            {
-                "epoch": 0,
-                "lr": learning_rate(cfg, 0),
-                "rank1": round(float(metrics["cmc"][0]), 6),
-                "mAP": round(metrics["mAP"], 6),
-            }
-        ]
-        query_hits = {0: torch.from_numpy(metrics["first_hit"]).to(torch.int32)}
+    try:
+        epoch_ended = calling_each(scalars.write if scalars else None, on_epoch_end)
+        set_determinism(runtime.device)
+        run = Run(cfg, dataset, variant, seed, out, resume, runtime, fingerprint(dataset))
+        data = decode_images(run)
+        setup = build_training(run)
+        done = resume_trajectory(run, state, setup)
+        started = time.time()
+        if done.epoch == 0 and cfg.eval_every:
+            epoch_ended(evaluate_untrained(run, setup, data, done))
+        final_features = None
+        for epochs_this_call, epoch in enumerate(range(done.epoch, cfg.epochs), start=1):
+            row, final_features = run_epoch(run, epoch, setup, data, done)
+            save_progress(run, setup, data, done)
+            if cfg.progress:
+                print_progress(row, cfg, time.time() - started, epochs_this_call)
+            epoch_ended(row)
+        return hand_over(run, setup, data, done, final_features, time.time() - started)
+    finally:
         if scalars:
-            scalars.write(history[0])
-    epochs_this_call = 0
-    final_features = None
-    for epoch in range(start_epoch, cfg.epochs):
-        if stop_after is not None and epochs_this_call >= stop_after:
-            return {"stopped_after_epoch": epoch}
-        row = train_one_epoch(
-            step_model,
-            optimizer,
-            scaler,
-            augment,
-            train_images,
-            labels,
-            cfg,
-            runtime,
-            epoch,
-            seed,
-            cfg.loss_options(variant),
-        )
-        last = epoch + 1 == cfg.epochs
-        if cfg.eval_every and ((epoch + 1) % cfg.eval_every == 0 or last):
-            metrics, feats = evaluate(model, dataset, images, cfg, runtime)
-            final_features = feats if last else None
-            row.update(rank1=round(float(metrics["cmc"][0]), 6), mAP=round(metrics["mAP"], 6))
-            query_hits[epoch + 1] = torch.from_numpy(metrics["first_hit"]).to(torch.int32)
-        history.append(row)
-        if scalars:
-            scalars.write(row)
-        save_checkpoint(
-            resume / "checkpoint.pt",
-            {
-                "epoch": epoch + 1,
-                "variant": variant,
-                "num_classes": dataset.num_train_pids,
-                "run_key": key,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scaler": scaler.state_dict(),
-                "precision": runtime.precision,
-                "history": history,
-                "query_hits": query_hits,
-            },
-        )
-        write_log(out / "log.csv", history)
-        write_curve(out / CURVE_FILE, query_hits, q_pids)
-        epochs_this_call += 1
-        if cfg.progress:
-            shown = {
-                k: row[k] for k in ("epoch", "loss", "train_acc", "lr", "images_per_s", "rank1", "mAP") if k in row
-            }
-            # the ETA extrapolates this call's pace (its epochs, evaluations and checkpoints)
-            spent = time.time() - started
-            shown.update(
-                epochs=cfg.epochs, elapsed=clock(spent), eta=clock(spent / epochs_this_call * (cfg.epochs - epoch - 1))
-            )
-            print(json.dumps(shown), flush=True)
+            scalars.close()
 
-    # again after the loop: a run resumed after its last epoch (killed while writing model.pt)
-    # trains none, and Snakemake removed log.csv and curve.npz with the other outputs of the
-    # killed job
-    write_log(out / "log.csv", history)
-    write_curve(out / CURVE_FILE, query_hits, q_pids)
-    summary = {
-        "variant": variant,
-        "seed": seed,
-        "dataset": dataset.name,
-        "epochs": cfg.epochs,
-        "num_classes": dataset.num_train_pids,
-        "final": history[-1] if history else {},
-        "untrained": history[0] if history and history[0]["epoch"] == 0 else None,
-        "train_seconds_this_run": round(time.time() - started, 3),
+
+def train_step(model, optimizer, scaler, x: torch.Tensor, y: torch.Tensor, runtime: Runtime, loss_options: dict):
+    """One SGD step of equation (2) on one batch; returns the batch's losses."""
+    with runtime.autocast():
+        outputs = model(x)
+    losses = paper_loss(outputs, y, **loss_options)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(losses["total"]).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return losses
+
+
+def epoch_draws(labels: torch.Tensor, augment, cfg: TrainConfig, device: torch.device, epoch: int, seed: int):
+    """The epoch's PK batches, and the image indices and augmentation parameters of all of them on
+    the device, in two copies up front instead of two per step.
+
+    Both are drawn from generators seeded by (seed, epoch), so that a resumed run draws what an
+    uninterrupted one would.
+    """
+    rng = np.random.default_rng([seed, epoch])
+    generator = seeded_generator(seed, epoch)
+    batches = pk_batches(labels.numpy(), cfg.num_instances, cfg.batch_size, rng)
+    indices = torch.from_numpy(np.concatenate(batches)) if batches else torch.zeros(0, dtype=torch.long)
+    indices = to_device(indices, device)
+    params = to_device(augment.draw(len(indices), cfg.height, cfg.width, generator), device)
+    return batches, indices, params
+
+
+def progress_bar(cfg: TrainConfig, epoch: int, steps: int):
+    """A tqdm bar over the epoch's steps when ``cfg.progress`` asks for one, else None."""
+    if not cfg.progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=2)
+
+
+def raise_if_diverged(first_bad: torch.Tensor, epoch: int) -> None:
+    """Stop the run when a step's loss was NaN or infinite (``first_bad``: that step, else -1),
+    before a checkpoint of the broken weights replaces the last good one."""
+    bad = int(first_bad)
+    if bad >= 0:
+        raise TrainingDiverged(
+            f"the loss became NaN or infinite at epoch {epoch + 1}, step {bad + 1}: lower train.base_lr, check the "
+            f"data, or set amp: off; the last good checkpoint is kept"
+        )
+
+
+def epoch_row(sums: torch.Tensor, steps: int, lr: float, seconds: float, cfg: TrainConfig, runtime, epoch: int):
+    """The epoch's row of log.csv: the mean losses and accuracy over its steps, the last step's
+    learning rate, its time and throughput, and the precision its forward passes ran in."""
+    means = (sums / max(steps, 1)).tolist()
+    n_images = steps * cfg.batch_size
+    return {
+        "epoch": epoch + 1,
+        "loss": round(means[0], 6),
+        "triplet": round(means[1], 6),
+        "ce": round(means[2], 6),
+        "train_acc": round(means[3], 6),
+        "lr": lr,
+        "epoch_seconds": round(seconds, 3),
+        "images_per_s": round(n_images / seconds, 2) if seconds > 0 else math.nan,
+        "precision": runtime.precision,
     }
-    digest = save_model_file(
-        out / "model.pt",
-        model,
-        variant,
-        cfg,
-        num_classes=dataset.num_train_pids,
-        seed=seed,
-        dataset=dataset.name,
-        dataset_fingerprint=data_key,
-        provenance={**provenance(device), "precision": trained_in(history)},
-    )
-    if final_features is not None:
-        features_key = extraction_key(digest, data_key, runtime, cfg.eval_flip, cfg.eval_batch_size)
-        save_run_features(out / FEATURES_FILE, final_features, features_key)
-    else:  # none of these weights: an older run's must not stay beside them
-        (out / FEATURES_FILE).unlink(missing_ok=True)
-    atomic_write_json(out / "train.json", summary)
-    remove_checkpoints(resume)
-    if scalars:
-        scalars.close()
-    return summary
 
 
 def train_one_epoch(
@@ -365,22 +456,11 @@ def train_one_epoch(
     model.train()
     device = runtime.device
     labels_dev = labels.to(device)
-    rng = np.random.default_rng([seed, epoch])
-    generator = seeded_generator(seed, epoch)
-    batches = pk_batches(labels.numpy(), cfg.num_instances, cfg.batch_size, rng)
+    t0 = time.perf_counter()
+    batches, all_idx, all_params = epoch_draws(labels, augment, cfg, device, epoch, seed)
     sums = torch.zeros(4, device=device, dtype=torch.float64)  # total, triplet, ce, accuracy
     first_bad = torch.full((), -1, device=device, dtype=torch.int64)  # checked once per epoch: no sync per step
-    progress = None
-    if cfg.progress:
-        from tqdm import tqdm
-
-        progress = tqdm(total=len(batches), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=2)
-    t0 = time.perf_counter()
-    # the epoch's image indices and augmentation draws go to the device in two copies, up front
-    all_idx = to_device(
-        torch.from_numpy(np.concatenate(batches)) if batches else torch.zeros(0, dtype=torch.long), device
-    )
-    all_params = to_device(augment.draw(len(all_idx), cfg.height, cfg.width, generator), device)
+    progress = progress_bar(cfg, epoch, len(batches))
     bs = cfg.batch_size
     for step in range(len(batches)):
         lr = learning_rate(cfg, epoch, step / len(batches))
@@ -391,15 +471,9 @@ def train_one_epoch(
             train_images[idx.to(train_images.device)].to(device, non_blocking=True),
             all_params[step * bs : (step + 1) * bs],
         )
-        x = runtime.batch(x)
-        y = labels_dev[idx]
-        with runtime.autocast():
-            outputs = model(x)
-        losses = paper_loss(outputs, y, **(loss_options or cfg.loss_options()))
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(losses["total"]).backward()
-        scaler.step(optimizer)
-        scaler.update()
+        losses = train_step(
+            model, optimizer, scaler, runtime.batch(x), labels_dev[idx], runtime, loss_options or cfg.loss_options()
+        )
         total = losses["total"].detach()
         first_bad = torch.where((first_bad < 0) & ~torch.isfinite(total), torch.full_like(first_bad, step), first_bad)
         sums += torch.stack([total, losses["triplet"], losses["ce"], losses["accuracy"]]).double()
@@ -407,24 +481,6 @@ def train_one_epoch(
             progress.update()
     if progress is not None:
         progress.close()
-    bad = int(first_bad)
-    if bad >= 0:
-        raise TrainingDiverged(
-            f"the loss became NaN or infinite at epoch {epoch + 1}, step {bad + 1}: lower train.base_lr, check the "
-            f"data, or set amp: off; the last good checkpoint is kept"
-        )
+    raise_if_diverged(first_bad, epoch)
     runtime.sync()
-    seconds = time.perf_counter() - t0
-    means = (sums / max(len(batches), 1)).tolist()
-    n_images = len(batches) * cfg.batch_size
-    return {
-        "epoch": epoch + 1,
-        "loss": round(means[0], 6),
-        "triplet": round(means[1], 6),
-        "ce": round(means[2], 6),
-        "train_acc": round(means[3], 6),
-        "lr": lr,
-        "epoch_seconds": round(seconds, 3),
-        "images_per_s": round(n_images / seconds, 2) if seconds > 0 else math.nan,
-        "precision": runtime.precision,
-    }
+    return epoch_row(sums, len(batches), lr, time.perf_counter() - t0, cfg, runtime, epoch)

@@ -288,6 +288,18 @@ def test_features_of_the_training_are_reused_and_give_the_same_result(tmp_path, 
         np.testing.assert_array_equal(a["first_hit"], b["first_hit"])
 
 
+def test_the_training_scores_its_epochs_as_evaluate_does(tmp_path, tiny, model_with_features):
+    """One evaluation path: the last row of the training's log.csv holds the R1 and mAP that
+    python -m reid evaluate finds for its model file, so Figure 5's curves end where the results
+    tables start."""
+    import csv
+
+    metrics = evaluate_checkpoint(model_with_features, tiny, tmp_path / "ev", device="cpu")
+    with open(model_with_features.parent / "log.csv", newline="") as f:
+        last = list(csv.DictReader(f))[-1]
+    assert float(last["rank1"]) == round(metrics["R1"], 6) and float(last["mAP"]) == round(metrics["mAP"], 6)
+
+
 def test_features_of_other_settings_or_damaged_are_extracted_again(tmp_path, tiny, model_with_features):
     from reid.features import FEATURES_FILE
 

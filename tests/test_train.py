@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from reid.checkpoints import RunFolderError
+from reid.checkpoints import RunFolderError, load_checkpoint
 from reid.cli import main as cli_main
 from reid.config import TrainConfig
 from reid.losses import paper_loss
@@ -57,6 +57,24 @@ def _rows(path):
         return list(csv.DictReader(f))
 
 
+class Killed(Exception):
+    """A job killed between two epochs, as a test stops a training."""
+
+
+def killed_after(epochs, stop=Killed):
+    """An ``on_epoch_end`` that stops the training after ``epochs`` trained epochs of this call,
+    by raising ``stop`` (the untrained network's row, epoch 0, is not a trained epoch)."""
+    trained = []
+
+    def on_epoch_end(row):
+        if row["epoch"] > 0:
+            trained.append(row["epoch"])
+        if len(trained) == epochs:
+            raise stop
+
+    return on_epoch_end
+
+
 def test_same_seed_same_trajectory_and_outputs(tmp_path, tiny, tiny_cfg):
     cfg = tiny_cfg()
     a = train(cfg, tiny, "residual", seed=1, out=tmp_path / "a")
@@ -93,12 +111,27 @@ def test_training_hands_each_variant_its_loss_options(tmp_path, tiny, tiny_cfg, 
     assert seen and all(o == {"margin": 0.7, "epsilon": epsilon, "triplet_weight": 1.0, "ce_weight": 2.0} for o in seen)
 
 
+def test_on_epoch_end_sees_each_row_of_the_log_once_its_checkpoint_is_written(tmp_path, tiny, tiny_cfg):
+    """What a caller follows a run with (TensorBoard's writer is one such callback): each row of
+    log.csv in order, the untrained network's first, and a trained epoch's only once the
+    checkpoint a resume would read holds that epoch."""
+    seen = []
+
+    def on_epoch_end(row):
+        state = load_checkpoint(tmp_path / "run")
+        seen.append((row["epoch"], state["epoch"] if state else None))
+
+    train(tiny_cfg(eval_every=1), tiny, "avg", seed=0, out=tmp_path / "run", on_epoch_end=on_epoch_end)
+    assert seen == [(0, None), (1, 1), (2, 2)]
+    assert [str(epoch) for epoch, _ in seen] == [r["epoch"] for r in _rows(tmp_path / "run" / "log.csv")]
+
+
 def test_each_epochs_progress_line_says_where_the_run_is(tmp_path, tiny, tiny_cfg, capsys):
     """What `tail -f logs/train/...` shows during a run of hours: one JSON line per epoch with
     the epoch of how many, the loss, images/s, the time spent and an ETA for the run."""
     import json
 
-    from reid.train import clock
+    from reid.run_log import clock
 
     assert [clock(s) for s in (0, 59.6, 3600 * 27 + 61)] == ["0:00:00", "0:01:00", "27:01:01"]
     capsys.readouterr()
@@ -109,13 +142,19 @@ def test_each_epochs_progress_line_says_where_the_run_is(tmp_path, tiny, tiny_cf
     assert lines[-1]["eta"] == "0:00:00" and all(re.fullmatch(r"\d+:\d\d:\d\d", r["eta"]) for r in lines)
 
 
-def test_interrupted_run_resumes_to_the_same_weights(tmp_path, tiny, tiny_cfg):
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, tiny, tiny_cfg, capsys):
+    """Stopped by Ctrl-C after its first epoch, a run leaves the checkpoint of that epoch, and the
+    same call resumes from it to the weights of an uninterrupted run."""
     cfg = tiny_cfg(epochs=3, eval_every=0)
     train(cfg, tiny, "max", seed=0, out=tmp_path / "full")
-    assert train(cfg, tiny, "max", seed=0, out=tmp_path / "cut", stop_after=1) == {"stopped_after_epoch": 1}
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tiny, "max", seed=0, out=tmp_path / "cut", on_epoch_end=killed_after(1, KeyboardInterrupt))
     assert not (tmp_path / "cut" / "model.pt").exists()
     assert len(_rows(tmp_path / "cut" / "log.csv")) == 1
+    assert load_checkpoint(tmp_path / "cut")["epoch"] == 1
+    capsys.readouterr()
     train(cfg, tiny, "max", seed=0, out=tmp_path / "cut")
+    assert f"resuming {tmp_path / 'cut'} after epoch 1" in capsys.readouterr().out
     full = torch.load(tmp_path / "full" / "model.pt", weights_only=True)["state_dict"]
     cut = torch.load(tmp_path / "cut" / "model.pt", weights_only=True)["state_dict"]
     assert full.keys() == cut.keys()
@@ -160,7 +199,8 @@ def test_a_resume_on_another_gpu_generation_changes_precision_and_goes_on(
         monkeypatch.setattr(reid.train.Runtime, "from_config", classmethod(lambda cls, cfg, device=None: fake))
 
     runtime_in(first)
-    train(cfg, tiny, "residual", seed=0, out=tmp_path / "run", stop_after=1)
+    with pytest.raises(Killed):
+        train(cfg, tiny, "residual", seed=0, out=tmp_path / "run", on_epoch_end=killed_after(1))
     state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     assert state["precision"] == first and bool(state["scaler"]) == (first == "float16")
     runtime_in(then)
@@ -198,7 +238,8 @@ def test_the_curves_per_query_hits_survive_a_resume(tmp_path, tiny, tiny_cfg):
     test set's people from it) of a resumed run equals an uninterrupted run's."""
     cfg = tiny_cfg(epochs=3, eval_every=1)
     train(cfg, tiny, "max", seed=0, out=tmp_path / "full")
-    train(cfg, tiny, "max", seed=0, out=tmp_path / "cut", stop_after=2)
+    with pytest.raises(Killed):
+        train(cfg, tiny, "max", seed=0, out=tmp_path / "cut", on_epoch_end=killed_after(2))
     (tmp_path / "cut" / "curve.npz").unlink()  # a killed job's outputs are removed
     train(cfg, tiny, "max", seed=0, out=tmp_path / "cut")
     with np.load(tmp_path / "full" / "curve.npz") as full, np.load(tmp_path / "cut" / "curve.npz") as cut:
@@ -239,7 +280,8 @@ def test_a_run_killed_while_writing_its_model_writes_every_output_on_resume(tmp_
 
 def test_corrupt_checkpoint_falls_back_to_the_previous(tmp_path, tiny, capsys, tiny_cfg):
     cfg = tiny_cfg(epochs=3, eval_every=0)
-    train(cfg, tiny, "avg", seed=0, out=tmp_path / "run", stop_after=2)
+    with pytest.raises(Killed):
+        train(cfg, tiny, "avg", seed=0, out=tmp_path / "run", on_epoch_end=killed_after(2))
     (tmp_path / "run" / "checkpoint.pt").write_bytes(b"truncated")
     train(cfg, tiny, "avg", seed=0, out=tmp_path / "run")
     assert "unreadable" in capsys.readouterr().out
@@ -251,7 +293,8 @@ def test_corrupt_checkpoint_falls_back_to_the_previous(tmp_path, tiny, capsys, t
 
 def test_checkpoint_of_another_variant_is_refused(tmp_path, tiny, tiny_cfg):
     cfg = tiny_cfg(epochs=2, eval_every=0)
-    train(cfg, tiny, "avg", seed=0, out=tmp_path / "run", stop_after=1)
+    with pytest.raises(Killed):
+        train(cfg, tiny, "avg", seed=0, out=tmp_path / "run", on_epoch_end=killed_after(1))
     with pytest.raises(RunFolderError, match="variant avg"):
         train(cfg, tiny, "residual", seed=0, out=tmp_path / "run")
     assert (tmp_path / "run" / "checkpoint.pt").exists() and not (tmp_path / "run" / "model.pt").exists()
@@ -259,7 +302,8 @@ def test_checkpoint_of_another_variant_is_refused(tmp_path, tiny, tiny_cfg):
 
 def test_checkpoint_of_another_config_or_seed_is_not_resumed(tmp_path, tiny, capsys, tiny_cfg):
     cfg = tiny_cfg(epochs=2, eval_every=0)
-    train(cfg, tiny, "max", seed=0, out=tmp_path / "run", stop_after=1)
+    with pytest.raises(Killed):
+        train(cfg, tiny, "max", seed=0, out=tmp_path / "run", on_epoch_end=killed_after(1))
     changed = dataclasses.replace(cfg, base_lr=cfg.base_lr / 2)
     train(changed, tiny, "max", seed=0, out=tmp_path / "run")  # the config changed: Snakemake reruns the job
     assert "training from the start" in capsys.readouterr().out
@@ -267,7 +311,8 @@ def test_checkpoint_of_another_config_or_seed_is_not_resumed(tmp_path, tiny, cap
     got = torch.load(tmp_path / "run" / "model.pt", weights_only=True)["state_dict"]
     fresh = torch.load(tmp_path / "fresh" / "model.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(got[k], fresh[k]) for k in fresh)
-    train(cfg, tiny, "max", seed=1, out=tmp_path / "seed", stop_after=1)
+    with pytest.raises(Killed):
+        train(cfg, tiny, "max", seed=1, out=tmp_path / "seed", on_epoch_end=killed_after(1))
     train(cfg, tiny, "max", seed=2, out=tmp_path / "seed")
     assert "training from the start" in capsys.readouterr().out
 

@@ -93,8 +93,8 @@ MUTANTS = (
     Mutant(
         "variant-loss-options-ignored",
         "reid/train.py",
-        "cfg.loss_options(variant),\n        )",
-        "cfg.loss_options(),\n        )",
+        "cfg.loss_options(run.variant),\n    )",
+        "cfg.loss_options(),\n    )",
         ("tests/test_train.py",),
     ),
     Mutant(
