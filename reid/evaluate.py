@@ -49,6 +49,7 @@ from reid.features import (
 )
 from reid.metrics import cmc_map, ranked_gallery
 from reid.provenance import provenance
+from reid.rerank import k_reciprocal
 from reid.runtime import Runtime
 from reid.utils import atomic_path, atomic_write_json
 
@@ -88,8 +89,6 @@ def ranking_distances(feats: dict, measure, rerank: bool, runtime: Runtime) -> t
     runtime.sync()
     timings["distance_s"] = time.perf_counter() - t
     if rerank:
-        from reid.rerank import k_reciprocal
-
         t = time.perf_counter()
         q_q = measure(feats["query"], feats["query"])
         g_g = measure(feats["gallery"], feats["gallery"])

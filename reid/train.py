@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from reid.checkpoints import (
     check_run_folder,
@@ -403,7 +404,6 @@ def progress_bar(cfg: TrainConfig, epoch: int, steps: int):
     """A tqdm bar over the epoch's steps when ``cfg.progress`` asks for one, else None."""
     if not cfg.progress:
         return None
-    from tqdm import tqdm
 
     return tqdm(total=steps, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, mininterval=2)
 

@@ -39,7 +39,17 @@ import torch
 import reid.gpu_slot
 import reid.runtime
 from reid.config import SMOKE_RECIPE, TrainConfig
+from reid.cost import measure_latency
+from reid.data import load_market_layout
+from reid.data.synthetic import generate
+from reid.evaluate import evaluate_checkpoint
+from reid.gpu_slot import device_pool, driver_listed_gpus
+from reid.metrics import cmc_map
+from reid.models import build_model
+from reid.provenance import device_name
+from reid.rerank import k_reciprocal_from_features
 from reid.runtime import Runtime
+from reid.train import train
 
 # the smoke recipe, two epochs with an evaluation each
 RECIPE = {**SMOKE_RECIPE, "epochs": 2, "eval_every": 1}
@@ -90,8 +100,6 @@ def run(args) -> int:
 
 
 def check_device(checks: Checks, device: str) -> None:
-    from reid.gpu_slot import device_pool, driver_listed_gpus
-    from reid.provenance import device_name
 
     runtime = Runtime.resolve(device)
     if runtime.cuda:
@@ -119,8 +127,6 @@ def check_device(checks: Checks, device: str) -> None:
 
 
 def tiny_dataset(folder: Path):
-    from reid.data import load_market_layout
-    from reid.data.synthetic import generate
 
     return load_market_layout(
         generate(folder / "synthetic", size="tiny", seed=0, workers=1, progress=False), "synthetic"
@@ -138,7 +144,6 @@ def log_rows(run: Path) -> list[dict]:
 
 def check_training(checks: Checks, dataset, folder: Path, device: str) -> dict[str, Path]:
     """Two epochs in each precision; the model files, by precision."""
-    from reid.train import train
 
     models = {}
     # fp16 has no fast kernels on the CPU (an epoch takes ten times as long): left out there
@@ -195,7 +200,6 @@ def kill_after_the_first_epoch(row: dict) -> None:
 def check_resume_across_precisions(checks: Checks, dataset, folder: Path, device: str) -> None:
     """The first epoch in bf16, the second in fp16 (on the CPU, where fp16 has no fast kernels:
     in float32)."""
-    from reid.train import train
 
     then = "float16" if device == "cuda" else "float32"
     out, cfg = folder / "resume", recipe(folder, device)
@@ -214,7 +218,6 @@ def check_resume_across_precisions(checks: Checks, dataset, folder: Path, device
 
 
 def check_evaluation(checks: Checks, dataset, model: Path, folder: Path, device: str) -> None:
-    from reid.evaluate import evaluate_checkpoint
 
     got = {}
     for where in (device, "cpu"):
@@ -230,8 +233,6 @@ def check_evaluation(checks: Checks, dataset, model: Path, folder: Path, device:
 
 
 def check_metrics_and_rerank(checks: Checks, device: str) -> None:
-    from reid.metrics import cmc_map
-    from reid.rerank import k_reciprocal_from_features
 
     rng = np.random.default_rng(0)
     nq, ng = (300, 3000) if device == "cuda" else (100, 600)
@@ -255,8 +256,6 @@ def check_metrics_and_rerank(checks: Checks, device: str) -> None:
 
 
 def check_cost(checks: Checks, device: str) -> None:
-    from reid.cost import measure_latency
-    from reid.models import build_model
 
     model = build_model("residual", 751, backbone="resnet50" if device == "cuda" else "resnet18")
     runs, batch = (50, 64) if device == "cuda" else (3, 2)
