@@ -4,11 +4,11 @@ He, Liu, Zhu, "Person re-identification method based on multi-scale residual poo
 Proc. SPIE 12506, 125066I.
 """
 
+from importlib import metadata
+
 
 def version() -> str:
     """This suite's version as installed: pyproject.toml's, the one place it is written."""
-    from importlib import metadata
-
     try:
         return metadata.version("reid-msrp")
     except metadata.PackageNotFoundError:  # a source folder that was never installed

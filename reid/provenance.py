@@ -49,7 +49,7 @@ def cpu_model() -> str:
 def device_name(device) -> str:
     """ "cuda: <GPU model>" or "cpu: <processor>" for a torch.device."""
     if device.type == "cuda":
-        import torch
+        import torch  # here: the report reads package versions from this module without torch
 
         return f"cuda: {torch.cuda.get_device_name(device)}"
     return f"cpu: {platform.processor() or platform.machine()}"
@@ -57,7 +57,7 @@ def device_name(device) -> str:
 
 def provenance(device) -> dict:
     """What a job ran with: commit, torch and Python versions, device, host, GPU slot and time."""
-    import torch
+    import torch  # here, as in device_name
 
     return {
         "commit": git_commit() or "unknown",
