@@ -217,11 +217,23 @@ def _report(args) -> int:
         args.results,
         args.out,
         config,
+        Path(args.out).with_name("claims.json"),  # what `python -m reid claims` wrote beside the page
         benchmarks_dir=args.benchmarks,
         data_root=config["data_root"],
         expected=expected_results(config, args.results),
     )
     print(out)
+    return 0
+
+
+def _claims(args) -> int:
+    from reid.claims import judge_run, write_claims
+    from reid.config import load_config
+
+    config = load_config(args.config, text=args.config_json)
+    json_path = args.json or args.out.with_suffix(".json")
+    write_claims(judge_run(args.results, config), args.out, json_path)
+    print(args.out)
     return 0
 
 
@@ -399,6 +411,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--benchmarks", type=Path, default=Path("benchmarks"), help="Snakemake benchmark files")
     report.add_argument("--out", type=Path, default=Path("report/index.html"))
     report.set_defaults(func=_report)
+
+    claims = commands.add_parser("claims", help="judge the paper's claims on results/: report/claims.csv and .json")
+    _add_config_source(claims, "the config file the results were made with")
+    claims.add_argument("--results", type=Path, default=Path("results"))
+    claims.add_argument("--out", type=Path, default=Path("report/claims.csv"))
+    claims.add_argument("--json", type=Path, default=None, help="the record the report renders (default: beside --out)")
+    claims.set_defaults(func=_claims)
     return parser
 
 
