@@ -221,11 +221,23 @@ def _report(args) -> int:
         args.results,
         args.out,
         config,
+        args.claims or Path(args.out).with_name("claims.json"),  # what `python -m reid claims` wrote
         benchmarks_dir=args.benchmarks,
         data_root=config["data_root"],
         expected=expected_results(config, args.results),
     )
     print(out)
+    return 0
+
+
+def _claims(args) -> int:
+    from reid.claims import judge_run, write_claims
+    from reid.config import load_config
+
+    config = load_config(args.config, args.set, text=args.config_json)
+    json_path = args.json or args.out.with_suffix(".json")
+    write_claims(judge_run(args.results, config), args.out, json_path)
+    print(args.out)
     return 0
 
 
@@ -452,7 +464,22 @@ def _add_report(commands) -> None:
     report.add_argument("--results", type=Path, default=Path("results"), help="the results folder")
     report.add_argument("--benchmarks", type=Path, default=Path("benchmarks"), help="the Snakemake benchmark files")
     report.add_argument("--out", type=Path, default=Path("report/index.html"), help="the page to write")
+    report.add_argument(
+        "--claims",
+        type=Path,
+        default=None,
+        help="the judged claims that 'claims' wrote (default: claims.json beside --out)",
+    )
     report.set_defaults(func=_report)
+
+
+def _add_claims(commands) -> None:
+    claims = _command(commands, "claims", "judge the paper's and the config's claims on results/: claims.csv and .json")
+    _add_config_source(claims, "the config file the results were made with")
+    claims.add_argument("--results", type=Path, default=Path("results"), help="the results folder")
+    claims.add_argument("--out", type=Path, default=Path("report/claims.csv"), help="the claims table to write")
+    claims.add_argument("--json", type=Path, default=None, help="the record the report renders (default: beside --out)")
+    claims.set_defaults(func=_claims)
 
 
 def _program() -> str:
@@ -471,7 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"%(prog)s {version()}", help="print the version and exit"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_data_commands, _add_train, _add_evaluate, _add_cost, _add_figures, _add_report):
+    for add in (_add_data_commands, _add_train, _add_evaluate, _add_cost, _add_figures, _add_claims, _add_report):
         add(commands)
     return parser
 

@@ -28,9 +28,9 @@ PLUGINS = {  # what each profile needs installed, beside snakemake
     "kubernetes": ["snakemake_executor_plugin_kubernetes", "snakemake_storage_plugin_fs"],
 }
 GPU_RULES = {"train", "evaluate", "cost"}
-CPU_RULES = {"dataset", "histogram_baseline", "figure_gradcam", "figure_ranked_lists", "report"}
+CPU_RULES = {"dataset", "histogram_baseline", "figure_gradcam", "figure_ranked_lists", "claims", "report"}
 # the paper's run: 2 datasets x 5 variants x 3 seeds, residual's re-ranked too; one cost job for every variant
-PAPER_COUNTS = {"dataset": 2, "train": 30, "evaluate": 36, "cost": 1, "report": 1}
+PAPER_COUNTS = {"dataset": 2, "train": 30, "evaluate": 36, "cost": 1, "claims": 1, "report": 1}
 
 
 def need_plugins(profile: str) -> None:
@@ -208,7 +208,7 @@ def test_slurm_plugin_submits_train_with_one_gpu_and_dataset_with_none(tmp_path_
     assert "--gpus=1" in evaluate and "--cpus-per-gpu=8" in evaluate
     cost = sbatch("cost").split()
     assert "--gpus=1" in cost and "--exclusive" in cost
-    for rule in ("dataset", "report", "figure_gradcam", "figure_ranked_lists"):
+    for rule in ("dataset", "claims", "report", "figure_gradcam", "figure_ranked_lists"):
         call = sbatch(rule).split()
         assert not any("gpu" in o or o.startswith("--gres") for o in call), (rule, call)
         assert "--ntasks=1" in call and any(o.startswith("--cpus-per-task=") for o in call)
@@ -258,7 +258,7 @@ def test_kubernetes_plugin_builds_pods_with_one_nvidia_gpu_for_gpu_jobs(tmp_path
         assert {m.mount_path for m in spec.containers[0].volume_mounts} >= {str(v.path) for v in volumes}
     train = pod("train").containers[0].resources
     assert train.requests["cpu"] == "7600m" and train.limits["memory"] == "32000M"
-    for rule in ("dataset", "report", "figure_gradcam", "figure_ranked_lists"):
+    for rule in ("dataset", "claims", "report", "figure_gradcam", "figure_ranked_lists"):
         spec = pod(rule)
         resources = spec.containers[0].resources
         assert not any("gpu" in k for k in resources.requests), (rule, resources.requests)

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from reid.claims import judge_run, write_claims
 from reid.config import complete
 from reid.report import build_report, paper_tables, paper_value
 
@@ -504,11 +505,12 @@ def report(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("report_browser")
     write_results(root / "results")
     write_benchmarks(root / "benchmarks")
+    config = complete({"datasets": {d: {} for d in DATASETS}, "variants": VARIANTS, "seeds": [1, 2, 3]})
+    # as the workflow does: the claims step writes its record, the report renders it
+    claims = root / "report" / "claims.json"
+    write_claims(judge_run(root / "results", config), claims.with_suffix(".csv"), claims)
     return build_report(
-        root / "results",
-        root / "report" / "index.html",
-        complete({"datasets": {d: {} for d in DATASETS}, "variants": VARIANTS, "seeds": [1, 2, 3]}),
-        benchmarks_dir=root / "benchmarks",
+        root / "results", root / "report" / "index.html", config, claims, benchmarks_dir=root / "benchmarks"
     )
 
 
@@ -607,13 +609,13 @@ def test_names_from_configs_and_files_stay_text(chromium, tmp_path):
     seeds = {(EVIL_DIR, v): [1, 2] for v in ("residual", "avg", EVIL_VARIANT)}
     write_results(results, datasets=(EVIL_DIR,), seeds=seeds, costs={EVIL_VARIANT: COSTS["residual"]})
     (results / EVIL_DIR / "dataset.json").write_text(json.dumps({"ok": False, "error": EVIL_CONFIG}))
+    # names the schema would refuse, to show that the page escapes whatever it is given
+    config = complete({"datasets": {"market1501": {}}}) | {
+        "datasets": {EVIL_CONFIG: {}, EVIL_DIR: {}},
+        "variants": ["residual", EVIL_VARIANT],
+    }
     page = build_report(
-        results,
-        tmp_path / "index.html",
-        # names the schema would refuse, to show that the page escapes whatever it is given
-        complete({"datasets": {"market1501": {}}})
-        | {"datasets": {EVIL_CONFIG: {}, EVIL_DIR: {}}, "variants": ["residual", EVIL_VARIANT]},
-        benchmarks_dir=tmp_path / "none",
+        results, tmp_path / "index.html", config, judge_run(results, config), benchmarks_dir=tmp_path / "none"
     )
     check = check_page(chromium, page, tmp_path)
     assert check.found["pwned"] is None

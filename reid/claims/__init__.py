@@ -10,7 +10,11 @@ user's own in the config's ``claims.declared``. Each kind is judged by one modul
     cost                       Table 4's, from the costs measured                  reid.claims.cost
     curve                      Figure 5's, from the training logs                  reid.claims.curves
 
-Each module's docstring says how its verdicts are made; ``judge`` runs them all.
+Each module's docstring says how its verdicts are made; ``judge`` runs them all, and
+``judge_run`` adds the readings' sensitivity table: everything the claims step
+(``python -m reid claims``) decides about a run, which ``write_claims`` writes as
+report/claims.csv and report/claims.json (reid.claims.judged). The report reads that record and
+only renders it.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from reid.claims.claim import (
 from reid.claims.cost import cost_claims
 from reid.claims.curves import curve_claims
 from reid.claims.declared import ACCURACY_KINDS, ClaimSpec, claim_settings, claim_specs
+from reid.claims.judged import JudgedClaims, read_judged, write_judged
 from reid.stats import SIZES
 from reid.variants import TRAINING_READINGS, table_rows
 
@@ -64,6 +69,23 @@ def judge(
     return claims
 
 
+def judge_run(results_dir: str | Path, config: dict) -> JudgedClaims:
+    """Every claim judged on a (completed) config's run, with each accuracy claim's verdict
+    under each reading of the paper (the sensitivity table): what the report shows."""
+    datasets, variants = list(config["datasets"]), config["variants"]
+    specs, (tolerance, margin) = claim_specs(config), claim_settings(config)
+    claims = judge(results_dir, config, datasets, variants, specs)  # the claims file read and validated once
+    accuracy = [c for c in claims if c.kind in ACCURACY_KINDS]
+    readings = sensitivity(results_dir, datasets, table_rows(variants), own=accuracy, specs=specs, tolerance=tolerance)
+    return JudgedClaims(claims, readings, specs, tolerance, margin)
+
+
+def write_claims(judged: JudgedClaims, csv_path: str | Path, json_path: str | Path) -> None:
+    """The claims step's two files: claims.csv for readers, and the full record for the report."""
+    write_claims_csv(judged.claims, csv_path)
+    write_judged(judged, json_path)
+
+
 __all__ = [
     "ACCURACY_KINDS",
     "CSV_COLUMNS",
@@ -75,6 +97,7 @@ __all__ = [
     "VERDICTS",
     "Claim",
     "ClaimSpec",
+    "JudgedClaims",
     "Scores",
     "Sensitivity",
     "adjust_family_wise",
@@ -83,10 +106,14 @@ __all__ = [
     "cost_claims",
     "curve_claims",
     "judge",
+    "judge_run",
     "load_scores",
     "paper_claims",
+    "read_judged",
     "run_folder",
     "sensitivity",
     "statistical_tests",
+    "write_claims",
     "write_claims_csv",
+    "write_judged",
 ]

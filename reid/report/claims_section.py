@@ -1,14 +1,25 @@
-"""The top of the report: what ran, then the paper's claims with their verdicts (reid.claims),
-in words a skimming reader will not misread."""
+"""The top of the report: what ran, then the paper's claims with their verdicts, in words a
+skimming reader will not misread.
+
+The verdicts come judged (the claims step, reid.claims, writes them to report/claims.json);
+nothing here judges. Each function returns what its part of the page says, as plain data;
+templates/claims.html lays it out.
+"""
 
 from __future__ import annotations
 
-from reid.claims import NOT_SUPPLIED, READING_WORDS, TRAINING_READINGS, Claim, ClaimSpec, Sensitivity, statistical_tests
+from reid.claims import (
+    NOT_SUPPLIED,
+    READING_WORDS,
+    TRAINING_READINGS,
+    Claim,
+    JudgedClaims,
+    Sensitivity,
+    statistical_tests,
+)
 from reid.claims.claim import CALLS
-from reid.claims.declared import COST_MARGIN, TOLERANCE
 from reid.config import train_config
 from reid.paper import DATASET_LABELS, PAPER_DATASETS
-from reid.report.tables import esc
 
 # what each verdict means, per kind of claim: the page's tooltips and legend (the rules are in
 # reid/stats.py and reid/claims/)
@@ -59,35 +70,6 @@ METHOD = (
 )
 
 
-def run_summary(
-    config: dict, datasets: list[str], variants: list[str], devices: list[str], job_seconds: float | None
-) -> str:
-    """What ran: datasets, variants, seeds, epochs, device and the jobs' wall time."""
-    recipe, seeds = train_config(config), config["seeds"]
-    labels = ", ".join(DATASET_LABELS.get(d, d) for d in datasets) or "none"
-    items = [
-        f"<li><b>Datasets:</b> {esc(labels)}</li>",
-        f"<li><b>Variants:</b> {esc(', '.join(variants))}{', and residual re-ranked' if 'residual' in variants else ''}</li>",
-        f"<li><b>Seeds:</b> {esc(', '.join(str(s) for s in seeds))}</li>",
-        f"<li><b>Recipe:</b> {esc(recipe.epochs)} epochs, {esc(recipe.backbone)} at "
-        f"{esc(recipe.height)}x{esc(recipe.width)}</li>",
-        f"<li><b>Device:</b> {esc(', '.join(devices) or 'unknown')}</li>",
-    ]
-    if job_seconds is not None:
-        items.append(
-            f"<li><b>Wall time:</b> {job_seconds / 60:.1f} minutes of jobs (per rule: bottom of the page)</li>"
-        )
-    text = '<div id="summary"><h2>What ran</h2><ul>' + "".join(items) + "</ul>"
-    if not any(d in PAPER_DATASETS for d in datasets):
-        text += (
-            '<p class="caveat"><b>This run tests the suite, not the paper.</b> It used no dataset of the paper '
-            "(Market-1501, DukeMTMC-reID), so its verdicts say whether the suite can tell the variants apart on "
-            "this data at this scale, not whether the paper's claims hold. For those, run "
-            "<code>configs/paper.yaml</code> on the paper's datasets.</p>"
-        )
-    return text + "</div>"
-
-
 def _number(value: float | None) -> str:
     return "—" if value is None else f"{value:+.2f}" if value < 0 else f"{value:.2f}"
 
@@ -134,149 +116,117 @@ def headline(c: Claim) -> str:
     return c.verdict
 
 
-def _rows(claims: list[Claim]) -> str:
-    rows = []
-    for c in claims:
-        interval = "—" if c.ci_low is None else f"[{c.ci_low:.2f}, {c.ci_high:.2f}]"
-        paper = _number(c.paper)
-        if c.kind == "curve":  # Figure 5 has no numbers: its direction
-            paper = f"<small>{CURVE_SIDES.get(c.metric, '')}</small>"
-        if c.paper is not None and c.paper_dataset and c.paper_dataset != c.dataset:
-            paper += f" <small>({esc(DATASET_LABELS.get(c.paper_dataset, c.paper_dataset))})</small>"
-        words = VERDICT_WORDS.get(GROUPS.get(c.kind, "comparison"), {}).get(c.verdict, UNTESTABLE)
-        size = (
-            f'<td class="size verdict-{esc(headline(c) if c.kind == "size" else "none")}" '
-            f'title="{esc(SIZE_WORDS.get(c.size, ""))}">{esc(SIZE_LABELS.get(c.size, ""))}</td>'
-        )
-        adjusted = c.verdict_adjusted + (f" / {SIZE_LABELS[c.size_adjusted]}" if c.size_adjusted in SIZE_LABELS else "")
-        rows.append(
-            f'<tr class="verdict-{esc(headline(c))}" data-kind="{esc(c.kind)}"><td>{esc(c.claim_id)}</td>'
-            f"<th>{esc(c.claim)}</th><td>{esc(DATASET_WORDS.get(c.dataset, c.dataset))}</td><td>{esc(c.metric)}</td>"
-            f"<td>{paper}</td><td>{_number(c.ours)}</td><td>{interval}</td>"
-            f'<td class="verdict" title="{esc(words)}">{esc(c.verdict)}</td>{size}'
-            f'<td class="reads">{esc(reads(c))}</td><td class="adjusted">{esc(adjusted)}</td>'
-            f'<td>{esc(c.seeds)}</td><td class="note">{esc(c.interval)}{"; " if c.interval and c.note else ""}'
-            f"{esc(c.note)}</td></tr>"
-        )
-    return "".join(rows)
+def run_summary(
+    config: dict, datasets: list[str], variants: list[str], devices: list[str], job_seconds: float | None
+) -> dict:
+    """What ran: datasets, variants, seeds, epochs, device and the jobs' wall time; and whether
+    the run used none of the paper's datasets (then the page says it tests the suite, not the paper)."""
+    recipe = train_config(config)
+    return {
+        "datasets": ", ".join(DATASET_LABELS.get(d, d) for d in datasets) or "none",
+        "variants": ", ".join(variants),
+        "reranked": "residual" in variants,
+        "seeds": ", ".join(str(s) for s in config["seeds"]),
+        "recipe": recipe,
+        "devices": ", ".join(devices) or "unknown",
+        "minutes": None if job_seconds is None else f"{job_seconds / 60:.1f}",
+        "suite_only": not any(d in PAPER_DATASETS for d in datasets),
+    }
 
 
-HEAD = (
-    "<thead><tr><th>claim</th><th>what</th><th>dataset</th><th>metric</th><th>paper</th><th>ours</th>"
-    '<th title="a 95% interval where the next-to-last column says so; a range or an exact count for C5">'
-    "interval</th><th>verdict</th><th>size</th><th>reads</th>"
-    "<th title=\"the verdict (and size) after Holm's adjustment over the dataset's tests\">adjusted</th>"
-    "<th>seeds</th><th>interval counts; note</th></tr></thead>"
-)
+def _paper_cell(c: Claim) -> dict:
+    """The paper column: the paper's number, or for a curve (Figure 5 has no numbers) the side
+    it shows; and the dataset the number is from, where it is not the row's."""
+    from_other = c.paper is not None and c.paper_dataset and c.paper_dataset != c.dataset
+    return {
+        "number": _number(c.paper),
+        "side": CURVE_SIDES.get(c.metric, "") if c.kind == "curve" else None,
+        "dataset": DATASET_LABELS.get(c.paper_dataset, c.paper_dataset) if from_other else None,
+    }
 
 
-def chance_paragraph(claims: list[Claim]) -> str:
+def claim_row(c: Claim) -> dict:
+    """One row of the claims table, in the words and numbers the page shows."""
+    adjusted = c.verdict_adjusted + (f" / {SIZE_LABELS[c.size_adjusted]}" if c.size_adjusted in SIZE_LABELS else "")
+    return {
+        "headline": headline(c),
+        "kind": c.kind,
+        "id": c.claim_id,
+        "claim": c.claim,
+        "dataset": DATASET_WORDS.get(c.dataset, c.dataset),
+        "metric": c.metric,
+        "paper": _paper_cell(c),
+        "ours": _number(c.ours),
+        "interval": "—" if c.ci_low is None else f"[{c.ci_low:.2f}, {c.ci_high:.2f}]",
+        "verdict": c.verdict,
+        "verdict_words": VERDICT_WORDS.get(GROUPS.get(c.kind, "comparison"), {}).get(c.verdict, UNTESTABLE),
+        "size_class": headline(c) if c.kind == "size" else "none",
+        "size": SIZE_LABELS.get(c.size, ""),
+        "size_words": SIZE_WORDS.get(c.size, ""),
+        "reads": reads(c),
+        "adjusted": adjusted,
+        "seeds": c.seeds,
+        "note": "; ".join(x for x in (c.interval, c.note) if x),
+    }
+
+
+def chance(claims: list[Claim]) -> dict:
     """How many verdicts the page makes, how many false calls chance alone would give, and how
     many calls survive the family-wise adjustment."""
-    made = [c for c in claims if c.verdict != "untestable"]
     tests = statistical_tests(claims)
     calls = [(c, col) for c, col in tests if getattr(c, col) in CALLS]
-    kept = [(c, col) for c, col in calls if getattr(c, f"{col}_adjusted") in CALLS]
-    families = len({c.dataset for c, _ in tests})
-    return (
-        f'<p id="chance"><b>Many verdicts at once.</b> This page judges {len(made)} rows; {len(tests)} of their '
-        f"verdicts and sizes are statistical tests at the 5% level (the others are exact counts, ranges or "
-        f"one-seed rows with no call). If none of the tested effects were real, chance alone would still make "
-        f"about {0.05 * len(tests):.1f} of them a call (5% each). {len(calls)} calls were made; "
-        f"{len(kept)} of them survive Holm's adjustment, which keeps the chance of even one false call at 5% "
-        f"within each of the {families} dataset{'s' if families != 1 else ''} tested (the <i>adjusted</i> "
-        "column; <code>verdict_adjusted</code> and <code>size_adjusted</code> in claims.csv).</p>"
-    )
+    return {
+        "rows": sum(c.verdict != "untestable" for c in claims),
+        "tests": len(tests),
+        "expected": f"{0.05 * len(tests):.1f}",
+        "calls": len(calls),
+        "kept": sum(getattr(c, f"{col}_adjusted") in CALLS for c, col in calls),
+        "families": len({c.dataset for c, _ in tests}),
+    }
 
 
-def claims_table(
-    claims: list[Claim], specs: list[ClaimSpec] | None = None, tolerance: float = TOLERANCE, margin: float = COST_MARGIN
-) -> str:
-    """The claims, one row per claim, dataset and metric, verdicts colour-coded and in words; the
-    datasets that this run did not have are folded into one line."""
+def claims_section(judged: JudgedClaims) -> dict:
+    """The claims, one row per claim, dataset and metric; the datasets that this run did not
+    have are folded into one line. With the claims' words, the legend's settings and the
+    chance paragraph's counts."""
+    claims = judged.claims
     ran = {c.dataset for c in claims if c.note != NOT_SUPPLIED}
-    shown = [c for c in claims if c.dataset in ran]
     absent = sorted({c.dataset for c in claims} - ran)
-    folded = ""
-    if absent:
-        names = ", ".join(DATASET_LABELS.get(d, d) for d in absent)
-        folded = (
-            f'<details class="absent"><summary>{esc(names)}: not supplied to this run, so its '
-            f"{sum(c.dataset in absent for c in claims)} claims are untestable (the paper's values)</summary>"
-            f'<table class="claims">{HEAD}<tbody>{_rows([c for c in claims if c.dataset in absent])}</tbody>'
-            "</table></details>"
-        )
-    listed = "".join(
-        f"<li><b>{esc(s.claim_id)}</b> ({esc(s.kind)}{'' if s.source == 'the paper' else ', ' + esc(s.source)}): "
-        f"{esc(s.words)}</li>"
-        for s in _unique_words(specs or [])
-    )
-    band = f"±{tolerance:g}"
-    legend = (
-        '<ul class="legend">'
-        f'<li><span class="verdict-supported">supported</span> / <span class="verdict-contradicted">contradicted'
-        f'</span> / <span class="verdict-inconclusive">inconclusive</span>, for a comparison (C1-C3, C6): the '
-        "whole 95% interval of A − B lies on the claim's side of zero / on the other side / it holds zero. For "
-        f"an absolute number (C4): the whole interval of ours − paper lies within {band} points / wholly beyond "
-        f"{band} on one side / neither. For C5: more parameters (an exact count), and FLOPs and latency at most "
-        f"+{margin:g}% (our margin, not the paper's; FLOPs: the range between two counters; latency: a bootstrap "
-        "of one session's timed runs, not a 95% interval).</li>"
-        f"<li><b>size</b> (comparisons of accuracy): <i>as claimed</i>: the whole interval of ours − paper lies "
-        f"within {band} points of the paper's difference; <i>smaller</i> / <i>larger than claimed</i>: it lies "
-        f"wholly beyond {band} on that side (a supported direction can still be far smaller than the paper's); "
-        "<i>size not settled</i>: neither; <i>no size to compare</i>: the paper has no number on this dataset. "
-        'C2 says "by a wide margin": it is judged by its size first, and its row is coloured by it.</li>'
-        "<li><b>reads</b> puts the direction and the size in one phrase; <b>no call on one seed</b>: with fewer "
-        "than two seeds on either side the verdict and the size read inconclusive and the note says why.</li>"
-        f'<li><span class="verdict-untestable">untestable</span>: {UNTESTABLE}.</li></ul>'
-    )
-    return (
-        '<div id="claims"><h2>The paper\'s claims</h2>'
-        f'<ul class="claim-list">{listed}</ul>'
-        "<p>For a comparison, <i>paper</i> and <i>ours</i> are differences A − B in percentage points (for C5, "
-        "percent more cost; for C6, only the side Figure 5 shows); for C4 they are the metric itself. The "
-        "claims are data: the paper's in <code>reid/resources/claims.yaml</code>, your own in the config's "
-        "<code>claims.declared</code>. Also in <code>claims.csv</code> beside this page.</p>"
-        f"{legend}{chance_paragraph(claims)}"
-        f'<div class="scroll"><table id="claims-table">{HEAD}<tbody>{_rows(shown)}</tbody></table>{folded}</div>'
-        f'<p class="method"><b>How the intervals are made.</b> {esc(METHOD)}</p></div>'
-    )
+    statements = {}  # one line per claim id (C1's two entries share one line)
+    for s in judged.specs:
+        statements.setdefault(s.claim_id, s)
+    return {
+        "statements": list(statements.values()),
+        "band": f"±{judged.tolerance:g}",
+        "margin": f"{judged.margin:g}",
+        "untestable": UNTESTABLE,
+        "chance": chance(claims),
+        "rows": [claim_row(c) for c in claims if c.dataset in ran],
+        "absent": ", ".join(DATASET_LABELS.get(d, d) for d in absent),
+        "absent_rows": [claim_row(c) for c in claims if c.dataset in absent],
+        "method": METHOD,
+    }
 
 
-def _unique_words(specs: list[ClaimSpec]) -> list[ClaimSpec]:
-    """One line per claim id (C1's two entries share one line, their words joined)."""
-    seen: dict[str, ClaimSpec] = {}
-    for s in specs:
-        seen.setdefault(s.claim_id, s)
-    return list(seen.values())
-
-
-def sensitivity_table(rows: list[Sensitivity]) -> str:
-    """Each claim's verdict under each reading of the test distance; a changed verdict is marked."""
+def sensitivity_section(rows: list[Sensitivity]) -> dict | None:
+    """Each claim's verdict under each reading of the test distance; a changed verdict is
+    marked. None without rows (the page then has no such table)."""
     if not rows:
-        return ""
+        return None
     names = list(rows[0].verdicts)
-    body = []
-    for r in rows:
-        c = r.claim
-        cells = "".join(f'<td class="verdict-{esc(r.verdicts[n])}">{esc(r.verdicts[n])}</td>' for n in names)
-        body.append(
-            f"<tr><td>{esc(c.claim_id)}</td><th>{esc(c.claim)}</th><td>{esc(DATASET_LABELS.get(c.dataset, c.dataset))}</td>"
-            f"<td>{esc(c.metric)}</td>{cells}<td>{'<b>changes</b>' if r.changes else 'same'}</td></tr>"
-        )
-    changed = sum(r.changes for r in rows)
-    heads = "".join(f"<th>{esc(READING_WORDS[name])}</th>" for name in names)
-    untrained = [name for name in TRAINING_READINGS if name not in names]
-    return (
-        '<div id="sensitivity"><h3>Sensitivity to the readings</h3>'
-        "<p>Where the paper is silent, the test distance can be taken on the raw retrieval features or on "
-        "L2-normalised ones (BoT normalises); the concatenated feature is dominated by its largest scale "
-        "unless normalised. Every evaluation is scored both ways (no retraining), and each claim is judged "
-        "under each. Equation (2)'s triplet can see the six pooled backbone features (the literal "
-        "reading, our default) or the fused features (BoT's arrangement): that needs trainings of its own, "
-        "<code>snakemake readings</code> (avg, max and residual again), and joins this table once run"
-        f"{' (not run here)' if untrained else ''}. <b>{changed} of {len(rows)}</b> verdicts change with "
-        "the reading.</p>"
-        '<div class="scroll"><table id="sensitivity-table"><thead><tr><th>claim</th><th>what</th><th>dataset</th>'
-        f"<th>metric</th>{heads}<th>verdict</th></tr></thead><tbody>{''.join(body)}</tbody></table></div></div>"
-    )
+    return {
+        "readings": [READING_WORDS[name] for name in names],
+        "rows": [
+            {
+                "id": r.claim.claim_id,
+                "claim": r.claim.claim,
+                "dataset": DATASET_LABELS.get(r.claim.dataset, r.claim.dataset),
+                "metric": r.claim.metric,
+                "verdicts": [r.verdicts[n] for n in names],
+                "changes": r.changes,
+            }
+            for r in rows
+        ],
+        "changed": sum(r.changes for r in rows),
+        "untrained": any(name not in names for name in TRAINING_READINGS),
+    }

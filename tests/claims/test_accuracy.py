@@ -1,12 +1,12 @@
 """The claims table: verdicts from per-query results with known effects, claims.csv, and the
-report's summary and claims section."""
+report's summary and claims section (rendered from what the claims step judged)."""
 
 import csv
 
 import numpy as np
 import pytest
 
-from reid.claims import CSV_COLUMNS, NOT_SUPPLIED, load_scores, paper_claims, write_claims_csv
+from reid.claims import CSV_COLUMNS, NOT_SUPPLIED, judge_run, load_scores, paper_claims, write_claims, write_claims_csv
 from reid.config import complete
 from reid.report import build_report
 
@@ -226,10 +226,12 @@ def test_claims_csv_columns_and_rows(tmp_path):
 def test_report_has_the_summary_the_claims_and_the_csv(tmp_path):
     fake_results(tmp_path / "results")
     config = complete({"datasets": {"synthetic": {}}, "variants": RUNS[:4], "seeds": [1, 2, 3], "train": {"epochs": 8}})
+    report = tmp_path / "report"
+    write_claims(judge_run(tmp_path / "results", config), report / "claims.csv", report / "claims.json")
     page = build_report(
-        tmp_path / "results", tmp_path / "report" / "index.html", config, benchmarks_dir=tmp_path / "none"
+        tmp_path / "results", report / "index.html", config, report / "claims.json", benchmarks_dir=tmp_path / "none"
     ).read_text()
-    assert (tmp_path / "report" / "claims.csv").is_file()
+    assert (report / "claims.csv").is_file()
     assert page.index('id="summary"') < page.index('id="claims"') < page.index('id="table2"')
     assert "8 epochs" in page and "tests the suite, not the paper" in page
     assert 'class="verdict-supported"' in page and "not supplied to this run" in page
@@ -238,7 +240,10 @@ def test_report_has_the_summary_the_claims_and_the_csv(tmp_path):
 def test_report_on_a_dataset_of_the_paper_has_no_synthetic_caveat(tmp_path):
     fake_results(tmp_path / "results", "market1501")
     config = complete({"datasets": {"market1501": {}}, "variants": RUNS[:4], "seeds": [1, 2, 3]})
-    page = build_report(tmp_path / "results", tmp_path / "index.html", config, benchmarks_dir=tmp_path).read_text()
+    judged = judge_run(tmp_path / "results", config)
+    page = build_report(
+        tmp_path / "results", tmp_path / "index.html", config, judged, benchmarks_dir=tmp_path
+    ).read_text()
     assert "tests the suite, not the paper" not in page and "DukeMTMC-reID: not supplied" in page
 
 

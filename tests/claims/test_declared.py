@@ -6,7 +6,15 @@ import csv
 
 import pytest
 
-from reid.claims import Claim, adjust_family_wise, claim_settings, claim_specs, statistical_tests
+from reid.claims import (
+    Claim,
+    adjust_family_wise,
+    claim_settings,
+    claim_specs,
+    judge_run,
+    statistical_tests,
+    write_claims,
+)
 from reid.claims.declared import paper_claim_specs, parse_claim
 from reid.config import ConfigError, complete
 from reid.paper import PAPER_ROWS, paper_tables, paper_value
@@ -95,10 +103,12 @@ def test_a_user_declared_claim_on_a_custom_dataset_reaches_claims_csv_and_the_pa
         }
     )
     assert [s.claim_id for s in claim_specs(config)][-1] == "U1"
+    report = tmp_path / "report"
+    write_claims(judge_run(tmp_path / "results", config), report / "claims.csv", report / "claims.json")
     page = build_report(
-        tmp_path / "results", tmp_path / "report" / "index.html", config, benchmarks_dir=tmp_path
+        tmp_path / "results", report / "index.html", config, report / "claims.json", benchmarks_dir=tmp_path
     ).read_text()
-    with open(tmp_path / "report" / "claims.csv", newline="") as f:
+    with open(report / "claims.csv", newline="") as f:
         row = next(r for r in csv.DictReader(f) if r["claim_id"] == "U1")
     assert row["claim"] == "max vs avg" and row["dataset"] == "mine" and row["paper"] == "20.00"
     assert row["verdict"] == "supported" and row["size"] == "as_claimed" and row["kind"] == "size"
