@@ -1,251 +1,22 @@
-"""Command line: ``python -m reid <command> ...``.
+"""The command line, python -m reid COMMAND (or the installed reid script): its parser, and
+the process policy every command shares (a GPU slot, torch threads, one-line user errors).
 
-Each command is a thin wrapper over a library function; errors a user can fix (a missing
-or damaged dataset, a bad value) print one message to stderr and exit with status 2.
+The commands themselves are in reid.commands. Errors a user can fix (a missing or damaged
+dataset, a bad value) print one message to stderr and exit with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
+import reid.commands
 from reid import version
 from reid.config import ConfigError
 from reid.data.synthetic import SIZES as SYNTH_SIZES
 from reid.variants import VARIANTS
-
-
-def _data_synth(args) -> int:
-    from reid.data import synthetic
-
-    root = synthetic.generate(
-        args.root,
-        size=args.size,
-        seed=args.seed,
-        workers=args.workers,
-        progress=not args.quiet,
-        overwrite=args.overwrite,
-    )
-    print(root)
-    return 0
-
-
-def _data_fetch(args) -> int:
-    from reid.data.fetch import fetch
-
-    root = fetch(args.name, args.root, archive=args.archive, progress=not args.quiet, force=args.force)
-    print(root)
-    return 0
-
-
-def _data_verify(args) -> int:
-    from reid.data import load_dataset
-
-    dataset = load_dataset(args.name, root=args.root, path=args.path)
-    print(dataset.summary())
-    return 0
-
-
-def _data_prepare(args) -> int:
-    from reid.config import load_config
-    from reid.data.prepare import prepare, write_status
-
-    config = load_config(args.config, args.set, text=args.config_json)
-    options = config["datasets"].get(args.name)
-    if options is None:
-        raise ConfigError(f"dataset '{args.name}' is not in the config's datasets ({', '.join(config['datasets'])})")
-    status = prepare(args.name, options, config["data_root"], workers=args.workers, progress=not args.quiet)
-    write_status(args.status, status)
-    if not status["ok"]:  # recorded, not raised: the workflow goes on with the other datasets
-        print(f"dataset '{args.name}' is not available:\n{status['error']}", file=sys.stderr)
-    else:
-        print(json.dumps(status["counts"]))
-    return 0
-
-
-def _check_status(args) -> None:
-    """--dataset-status: the workflow's record of the dataset; a failed one stops the job with its error."""
-    if getattr(args, "dataset_status", None) is not None:
-        from reid.data.prepare import require_ready
-
-        require_ready(args.dataset_status)
-
-
-def _data_histogram_baseline(args) -> int:
-    from reid.histogram_baseline import colour_histogram_baseline
-    from reid.utils import atomic_write_json
-
-    result = colour_histogram_baseline(args.root)
-    text = json.dumps(result, indent=2, sort_keys=True)
-    if args.out:
-        atomic_write_json(args.out, result)
-    print(text)
-    return 0
-
-
-def _train(args) -> int:
-    from reid.config import load_config, train_config
-    from reid.data import load_dataset
-    from reid.train import train
-
-    config = load_config(args.config, args.set, text=args.config_json)
-    cfg = train_config(config)
-    name = args.dataset or _single_dataset(config)
-    options = config["datasets"].get(name)
-    if options is None:
-        raise ConfigError(f"dataset '{name}' is not in the config's datasets ({', '.join(config['datasets'])})")
-    dataset = load_dataset(name, root=config["data_root"], path=options.get("path"))
-    summary = train(cfg, dataset, args.variant, args.seed, args.out)
-    print(json.dumps(summary, indent=2))
-    return 0
-
-
-def _evaluate(args) -> int:
-    from reid.config import load_config
-    from reid.data import load_dataset
-    from reid.evaluate import evaluate_checkpoint
-
-    root, path, name = args.data_root, args.path, args.dataset
-    if args.config is not None or args.config_json is not None:
-        config = load_config(args.config, args.set, text=args.config_json)
-        name = name or _single_dataset(config)
-        options = config["datasets"].get(name)
-        if options is None:
-            raise ConfigError(f"dataset '{name}' is not in the config's datasets ({', '.join(config['datasets'])})")
-        if root is None and path is None:  # where the config's workflow keeps it, as for train
-            root, path = config["data_root"], options.get("path")
-    if name is None:
-        raise ConfigError("say which dataset to evaluate on: --dataset NAME (or --config with a single dataset)")
-    if root is None and path is None:
-        raise ConfigError(
-            f"say where dataset '{name}' is: --data-root DIR (it is DIR/{name}), --path DIR, or --config FILE"
-        )
-    dataset = load_dataset(name, root=root, path=path)
-    metrics = evaluate_checkpoint(
-        args.checkpoint,
-        dataset,
-        args.out,
-        rerank=args.rerank,
-        distance=args.distance,
-        flip=args.flip,
-        batch_size=args.batch_size,
-        device=args.device,
-    )
-    shown = ("R1", "R5", "R10", "mAP", "mAP_official", "mINP", "num_query", "num_skipped", "distance", "rerank", "flip")
-    print(json.dumps({k: metrics[k] for k in shown} | {"out": str(args.out)}, indent=2))
-    return 0
-
-
-def _cost(args) -> int:
-    import yaml
-
-    from reid.config import apply_overrides, load_config, section, train_config
-    from reid.cost import measure_cost
-    from reid.utils import atomic_write_json
-
-    if args.command == "profile":
-        print(
-            "note: 'python -m reid profile' is now 'python -m reid cost'; the old name goes in the next release",
-            file=sys.stderr,
-        )
-    if len(args.variant) != len(args.out):
-        raise SystemExit(f"error: {len(args.variant)} --variant but {len(args.out)} --out: give one --out per variant")
-    # a whole config file, or the workflow's train: and cost: sections (or nothing: the defaults)
-    if args.config:
-        config = load_config(args.config, args.set)
-    else:
-        config = apply_overrides(yaml.safe_load(args.config_json or "{}"), args.set)
-    cfg, options = train_config(config), section(config, "cost")
-    for variant, out in zip(args.variant, args.out):  # one process: one start-up, the same conditions
-        result = measure_cost(
-            variant,
-            options["num_classes"],
-            cfg.backbone,
-            cfg.height,
-            cfg.width,
-            last_stride=cfg.last_stride,
-            options=cfg.model_options(variant),
-            runs=options["runs"],
-        )
-        atomic_write_json(out, result)
-        print(json.dumps(result, indent=2))
-    return 0
-
-
-def _figure_ranked_lists(args) -> int:
-    from reid.data.prepare import require_ready
-    from reid.figures import ranked_lists
-
-    root = args.dataset_root or require_ready(args.dataset_status)["path"]
-    try:
-        print(ranked_lists(args.per_query, root, args.out, num_queries=args.queries))
-    except (ValueError, FileNotFoundError) as err:  # a damaged or missing per_query.npz: the message says which
-        raise ConfigError(str(err)) from err
-    return 0
-
-
-def _figure_gradcam(args) -> int:
-    from reid.data import load_dataset
-    from reid.figures.gradcam import gradcam_grid
-
-    checkpoints = {}
-    for item in args.checkpoint:
-        label, sep, path = item.partition("=")
-        if not sep or not label or not path:
-            raise ConfigError(f"--checkpoint {item!r}: write LABEL=PATH, e.g. --checkpoint residual=RUN/model.pt")
-        checkpoints[label] = Path(path)
-    if args.path is None:
-        from reid.data.prepare import require_ready
-
-        if args.dataset_status is None:
-            raise ConfigError("say where the dataset is: --path DIR or --dataset-status FILE")
-        args.path = require_ready(args.dataset_status)["path"]
-    dataset = load_dataset(args.dataset, path=args.path)
-    try:
-        print(gradcam_grid(checkpoints, dataset, args.out, num_images=args.images, device=args.device))
-    except (ValueError, FileNotFoundError) as err:  # models of different input sizes, no query images
-        raise ConfigError(str(err)) from err
-    return 0
-
-
-def _report(args) -> int:
-    from reid.config import load_config
-    from reid.report import build_report
-    from reid.targets import expected_results
-
-    config = load_config(args.config, args.set, text=args.config_json)
-    out = build_report(
-        args.results,
-        args.out,
-        config,
-        args.claims or Path(args.out).with_name("claims.json"),  # what `python -m reid claims` wrote
-        benchmarks_dir=args.benchmarks,
-        data_root=config["data_root"],
-        expected=expected_results(config, args.results),
-    )
-    print(out)
-    return 0
-
-
-def _claims(args) -> int:
-    from reid.claims import judge_run, write_claims
-    from reid.config import load_config
-
-    config = load_config(args.config, args.set, text=args.config_json)
-    json_path = args.json or args.out.with_suffix(".json")
-    write_claims(judge_run(args.results, config), args.out, json_path)
-    print(args.out)
-    return 0
-
-
-def _single_dataset(config: dict) -> str:
-    names = list(config["datasets"])
-    if len(names) != 1:
-        raise ConfigError(f"the config lists several datasets ({', '.join(names)}): choose one with --dataset")
-    return names[0]
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -300,7 +71,7 @@ def _add_data_commands(commands) -> None:
     synth.add_argument("--workers", type=int, default=None, help="rendering processes (default: all cores)")
     synth.add_argument("--overwrite", action="store_true", help="replace an existing, different dataset")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
-    synth.set_defaults(func=_data_synth)
+    synth.set_defaults(func=reid.commands.data_synth)
 
     fetch = _command(data_commands, "fetch", "download (or take a local archive), verify and extract a public dataset")
     fetch.add_argument("name", choices=["market1501", "dukemtmcreid"], help="which dataset")
@@ -308,14 +79,14 @@ def _add_data_commands(commands) -> None:
     fetch.add_argument("--archive", type=Path, default=None, help="a local copy of the dataset's archive")
     fetch.add_argument("--force", action="store_true", help="verify and extract again even if already done")
     fetch.add_argument("--quiet", action="store_true", help="no progress bar")
-    fetch.set_defaults(func=_data_fetch)
+    fetch.set_defaults(func=reid.commands.data_fetch)
 
     verify = _command(data_commands, "verify", "parse a dataset and check its layout (and counts, for known sets)")
     verify.add_argument("name", help="market1501, dukemtmcreid, synthetic, or any name for a custom set")
     where = verify.add_mutually_exclusive_group(required=True)
     where.add_argument("--root", type=Path, help="data root holding ROOT/NAME")
     where.add_argument("--path", type=Path, help="the dataset folder itself")
-    verify.set_defaults(func=_data_verify)
+    verify.set_defaults(func=reid.commands.data_verify)
 
     prep = _command(
         data_commands,
@@ -334,14 +105,14 @@ def _add_data_commands(commands) -> None:
         "--workers", type=int, default=None, help="processes for the synthetic renderer (default: all cores)"
     )
     prep.add_argument("--quiet", action="store_true", help="no progress bar")
-    prep.set_defaults(func=_data_prepare)
+    prep.set_defaults(func=reid.commands.data_prepare)
 
     hist = _command(
         data_commands, "histogram-baseline", "mAP of a whole-image colour histogram (no learning): how hard a set is"
     )
     hist.add_argument("--root", required=True, type=Path, help="dataset folder in Market-1501 layout")
     hist.add_argument("--out", type=Path, default=None, help="also write the result as JSON to this file")
-    hist.set_defaults(func=_data_histogram_baseline)
+    hist.set_defaults(func=reid.commands.data_histogram_baseline)
 
 
 def _add_dataset_status(parser: argparse.ArgumentParser) -> None:
@@ -363,7 +134,7 @@ def _add_train(commands) -> None:
     train.add_argument("--out", required=True, type=Path, help="the run folder: log.csv, checkpoints, model.pt")
     train.add_argument("--dataset", default=None, help="which of the config's datasets (needed if it lists several)")
     _add_dataset_status(train)
-    train.set_defaults(func=_train)
+    train.set_defaults(func=reid.commands.train)
 
 
 def _add_evaluate(commands) -> None:
@@ -404,7 +175,7 @@ def _add_evaluate(commands) -> None:
     )
     evaluate.add_argument("--out", required=True, type=Path, help="folder for metrics.json and per_query.npz")
     _add_dataset_status(evaluate)
-    evaluate.set_defaults(func=_evaluate)
+    evaluate.set_defaults(func=reid.commands.evaluate)
 
 
 def _add_cost(commands) -> None:
@@ -425,7 +196,7 @@ def _add_cost(commands) -> None:
         cost, "a config file: its train: (backbone, input size) and cost: (num_classes, runs)", required=False
     )
     cost.add_argument("--out", required=True, action="append", type=Path, help="JSON file to write, one per --variant")
-    cost.set_defaults(func=_cost)
+    cost.set_defaults(func=reid.commands.cost)
 
 
 def _add_figures(commands) -> None:
@@ -438,7 +209,7 @@ def _add_figures(commands) -> None:
     where.add_argument("--dataset-status", type=Path, help="the workflow's dataset status file (it holds the folder)")
     ranked.add_argument("--queries", type=int, default=6, help="rows: queries spread from the best to the worst AP")
     ranked.add_argument("--out", required=True, type=Path, help="PNG file to write")
-    ranked.set_defaults(func=_figure_ranked_lists)
+    ranked.set_defaults(func=reid.commands.figure_ranked_lists)
 
     cam = _command(figures, "gradcam", "Figure 6: Grad-CAM of several models on the same query images")
     cam.add_argument(
@@ -455,7 +226,7 @@ def _add_figures(commands) -> None:
     cam.add_argument("--images", type=int, default=6, help="query images (columns)")
     cam.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the models run")
     cam.add_argument("--out", required=True, type=Path, help="PNG file to write")
-    cam.set_defaults(func=_figure_gradcam)
+    cam.set_defaults(func=reid.commands.figure_gradcam)
 
 
 def _add_report(commands) -> None:
@@ -470,7 +241,7 @@ def _add_report(commands) -> None:
         default=None,
         help="the judged claims that 'claims' wrote (default: claims.json beside --out)",
     )
-    report.set_defaults(func=_report)
+    report.set_defaults(func=reid.commands.report)
 
 
 def _add_claims(commands) -> None:
@@ -479,7 +250,7 @@ def _add_claims(commands) -> None:
     claims.add_argument("--results", type=Path, default=Path("results"), help="the results folder")
     claims.add_argument("--out", type=Path, default=Path("report/claims.csv"), help="the claims table to write")
     claims.add_argument("--json", type=Path, default=None, help="the record the report renders (default: beside --out)")
-    claims.set_defaults(func=_claims)
+    claims.set_defaults(func=reid.commands.claims)
 
 
 def _program() -> str:
@@ -537,22 +308,32 @@ def needs_gpu_slot(args) -> bool:
     (reid.gpu_slot): training, evaluation and Table 4's cost, unless told --device cpu; Grad-CAM
     only when told --device cuda (its default is the CPU, and a slot it held would keep a
     training waiting for nothing)."""
-    if args.func is _figure_gradcam:
+    if args.func is reid.commands.figure_gradcam:
         return args.device == "cuda"
-    return args.func in (_train, _evaluate, _cost) and getattr(args, "device", "auto") != "cpu"
+    return (
+        args.func in (reid.commands.train, reid.commands.evaluate, reid.commands.cost)
+        and getattr(args, "device", "auto") != "cpu"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.func in (_train, _evaluate, _cost, _figure_gradcam):  # the torch jobs
-            _check_status(args)  # a dataset that failed stops the job before it waits for a GPU or imports torch
+        if args.func in (
+            reid.commands.train,
+            reid.commands.evaluate,
+            reid.commands.cost,
+            reid.commands.figure_gradcam,
+        ):  # the torch jobs
+            reid.commands.check_dataset_status(
+                args
+            )  # a dataset that failed stops the job before it waits for a GPU or imports torch
             if needs_gpu_slot(args):
                 from reid.gpu_slot import claim_gpu
 
                 claim_gpu()
             # a latency measurement runs alone, on every core; the others on their share
-            torch_threads("REID_MACHINE_THREADS" if args.func is _cost else "REID_TORCH_THREADS")
+            torch_threads("REID_MACHINE_THREADS" if args.func is reid.commands.cost else "REID_TORCH_THREADS")
         return args.func(args)
     except Exception as err:
         if not is_user_error(err):

@@ -1,5 +1,5 @@
 """Start-up speed, guarded by a test rather than by convention: the jobs that need no model
-(the data job, Figure 4, the report) and the command line itself never import torch, whose
+(the data job, Figure 4, the claims, the report) and the command line itself never import torch, whose
 import costs a job seconds; nor do they import the other heavy packages they do not use
 (matplotlib, scipy and the like). The histogram baseline does import torch: it scores with
 the suite's own evaluator, reid.metrics, which is torch's. Each command runs in a fresh
@@ -15,7 +15,7 @@ from tests.test_figures import _matches, _per_query
 
 # packages that cost a job's start-up dearly, and the CPU jobs that need some of them
 HEAVY = ("torch", "torchvision", "pytorch_grad_cam", "cv2", "fvcore", "thop", "matplotlib", "scipy", "pandas")
-NEEDS = {"Figure 4": {"matplotlib"}, "the report": {"matplotlib", "scipy"}}  # and nothing else heavy
+NEEDS = {"Figure 4": {"matplotlib"}, "the claims": {"scipy"}, "the report": {"matplotlib", "scipy"}}  # nothing else
 # python -m reid ARGS, then one line on stderr: the heavy packages the process loaded
 PROBE = f"""
 import atexit, runpy, sys
@@ -47,6 +47,7 @@ def test_the_cpu_jobs_import_no_torch(tmp_path, tiny, tiny_synthetic):
             "figure", "ranked-lists", "--per-query", _per_query(tiny, tmp_path / "pq.npz", {0: (_matches(tiny, 0), 0.5)}),
             "--dataset-root", tiny_synthetic, "--queries", "1", "--out", "ranked.png",
         ],
+        "the claims": ["claims", "--config-json", as_json, "--results", "results", "--out", "claims.csv"],
         "the report": ["report", "--config-json", as_json, "--results", "results", "--out", "index.html"],
     }  # fmt: skip
     for job, argv in jobs.items():

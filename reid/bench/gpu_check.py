@@ -100,7 +100,6 @@ def run(args) -> int:
 
 
 def check_device(checks: Checks, device: str) -> None:
-
     runtime = Runtime.resolve(device)
     if runtime.cuda:
         capability = torch.cuda.get_device_capability(runtime.device)
@@ -127,7 +126,6 @@ def check_device(checks: Checks, device: str) -> None:
 
 
 def tiny_dataset(folder: Path):
-
     return load_market_layout(
         generate(folder / "synthetic", size="tiny", seed=0, workers=1, progress=False), "synthetic"
     )
@@ -218,7 +216,6 @@ def check_resume_across_precisions(checks: Checks, dataset, folder: Path, device
 
 
 def check_evaluation(checks: Checks, dataset, model: Path, folder: Path, device: str) -> None:
-
     got = {}
     for where in (device, "cpu"):
         t = time.perf_counter()
@@ -233,7 +230,6 @@ def check_evaluation(checks: Checks, dataset, model: Path, folder: Path, device:
 
 
 def check_metrics_and_rerank(checks: Checks, device: str) -> None:
-
     rng = np.random.default_rng(0)
     nq, ng = (300, 3000) if device == "cuda" else (100, 600)
     q, g = rng.standard_normal((nq, 64)).astype(np.float32), rng.standard_normal((ng, 64)).astype(np.float32)
@@ -256,7 +252,6 @@ def check_metrics_and_rerank(checks: Checks, device: str) -> None:
 
 
 def check_cost(checks: Checks, device: str) -> None:
-
     model = build_model("residual", 751, backbone="resnet50" if device == "cuda" else "resnet18")
     runs, batch = (50, 64) if device == "cuda" else (3, 2)
     got = measure_latency(model, 288, 144, device, runs=runs, warmup=2, batch=batch, batches=2)

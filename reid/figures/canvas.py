@@ -35,7 +35,6 @@ def save_png(fig: Figure, out: str | os.PathLike) -> Path:
 
 
 def new_figure(width_in: float, height_in: float) -> Figure:
-
     fig = Figure(figsize=(width_in, height_in), dpi=DPI)
     FigureCanvasAgg(fig)
     return fig

@@ -78,7 +78,6 @@ def select_query_images(query: Sequence[Sample], num_images: int) -> list[int]:
 
 
 def _class_score_module(model: torch.nn.Module) -> torch.nn.Module:
-
     class ClassScores(torch.nn.Module):
         """What Grad-CAM differentiates: ``model.class_scores``, the identity logits (eval mode)."""
 
@@ -122,7 +121,6 @@ def gradcam_maps(
 
 
 def _upscale(array: np.ndarray, height: int, width: int) -> np.ndarray:
-
     return cv2.resize(array, (width, height), interpolation=cv2.INTER_LINEAR)
 
 

@@ -109,7 +109,6 @@ def result_marks(top10: np.ndarray, q_pids: np.ndarray, g_pids: np.ndarray) -> n
 
 
 def _load_display_image(path: Path, source: Path) -> np.ndarray:
-
     if not path.is_file():
         raise DatasetError(
             f"image {path} (listed in {source}) does not exist: the ranked-lists figure needs the dataset the "
@@ -119,7 +118,6 @@ def _load_display_image(path: Path, source: Path) -> np.ndarray:
 
 
 def _border(ax, color: str, linestyle: str, width: float = 3.0) -> None:
-
     # drawn on the axes' edge, over the image, so the mark does not change the image's size
     ax.add_patch(
         Rectangle(
