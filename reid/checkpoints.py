@@ -1,13 +1,13 @@
-"""The files a training run leaves: resume checkpoints and the final model file.
+"""This module writes and reads the files a training run leaves: resume checkpoints and the final model file.
 
     checkpoint.pt       after every epoch: weights, optimizer and scaler state, the history so
                         far and the run key (atomic; the previous one kept as checkpoint.prev.pt)
     model.pt            at the end: the weights with their variant, config, dataset fingerprint,
                         provenance and a digest of all of them
 
-Everything is read with ``torch.load(weights_only=True)``: nothing loaded can run code. A
-checkpoint is resumed only by the run it belongs to (same config, variant, seed and data: its
-run key); a model file whose variant, config or weights were edited after training no longer
+Everything is read with ``torch.load(weights_only=True)``, so that nothing loaded can run code. A
+checkpoint is resumed only by the run it belongs to (same config, variant, seed and data, which
+make its run key), and a model file whose variant, config or weights were edited after training no longer
 matches its digest and is refused.
 """
 
@@ -27,7 +27,7 @@ from reid.models import build_model
 from reid.utils import atomic_write_bytes
 
 MODEL_KEYS = ("state_dict", "variant", "num_classes", "config")
-# config keys that change how a run is carried out, not what it computes
+# These config keys change how a run is carried out, not what it computes, so they stay out of the run key.
 NOT_IN_RUN_KEY = ("progress", "cache_dir", "decode_workers", "eval_batch_size", "tensorboard")
 
 
@@ -45,7 +45,7 @@ RESUME_ROOT = "REID_RESUME_ROOT"
 
 
 def resume_folder(out: str | os.PathLike) -> Path:
-    """Where a run's resume checkpoints live: its run folder; or, when the workflow keeps its
+    """Return where a run's resume checkpoints live: its run folder, or, when the workflow keeps its
     files in a default storage (the Kubernetes profile: workflow/rules/common.smk sets
     ``REID_RESUME_ROOT`` on the shared volume), the same relative path under that root, where
     a retried job, started in a fresh pod and folder, finds them."""
@@ -55,7 +55,7 @@ def resume_folder(out: str | os.PathLike) -> Path:
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    """Atomic, and the previous checkpoint survives as .prev in case this one is damaged later."""
+    """Save a checkpoint atomically; the previous one survives as .prev in case this one is damaged later."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
     if path.exists():
@@ -64,19 +64,19 @@ def save_checkpoint(path: Path, state: dict) -> None:
 
 
 def load_checkpoint(out: Path) -> dict | None:
-    """The newest readable checkpoint in ``out`` (falls back to the previous one if damaged)."""
+    """Return the newest readable checkpoint in ``out``; it falls back to the previous one if that is damaged."""
     for path in (out / "checkpoint.pt", out / "checkpoint.prev.pt"):
         if not path.exists():
             continue
         try:
             return torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # truncated or corrupt file: say so and try the older one
+        except Exception as err:  # A truncated or corrupt file is reported, and the older one is tried.
             print(f"warning: checkpoint {path} is unreadable ({type(err).__name__}: {err}); trying the previous one")
     return None
 
 
 def check_run_folder(out: Path, state: dict | None, variant: str) -> None:
-    """Refuse a folder that holds a checkpoint of another variant (before any work is done)."""
+    """Refuse a folder that holds a checkpoint of another variant, before any work is done."""
     if state is not None and state["variant"] != variant:
         raise RunFolderError(
             f"{out} holds a checkpoint of variant {state['variant']}, not {variant}: use another --out, or delete "
@@ -85,14 +85,14 @@ def check_run_folder(out: Path, state: dict | None, variant: str) -> None:
 
 
 def remove_checkpoints(out: Path) -> None:
-    """Once model.pt holds a finished run's weights, its resume points (optimizer state included,
-    twice the model's size each) would only fill the disk."""
+    """Remove the resume points, because once model.pt holds a finished run's weights they
+    (optimizer state included, twice the model's size each) would only fill the disk."""
     for name in ("checkpoint.pt", "checkpoint.prev.pt"):
         (out / name).unlink(missing_ok=True)
 
 
 def run_key(cfg: TrainConfig, variant: str, seed: int, dataset_fingerprint: str) -> str:
-    """What a checkpoint must have been trained with to be resumed: config, variant, seed, data."""
+    """Return what a checkpoint must have been trained with to be resumed: config, variant, seed and data."""
     config = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_IN_RUN_KEY}
     text = json.dumps(
         {"config": config, "variant": variant, "seed": seed, "data": dataset_fingerprint}, sort_keys=True, default=str
@@ -104,7 +104,7 @@ def run_key(cfg: TrainConfig, variant: str, seed: int, dataset_fingerprint: str)
 
 
 def weights_digest(variant: str, config: dict, state_dict: dict) -> str:
-    """What a model.pt's weights were written as: variant, config and every tensor's bytes.
+    """Return a digest of what a model.pt's weights were written as: variant, config and every tensor's bytes.
 
     avg and max networks have the same parameter names and shapes, so only this tells an
     edited ``variant`` field (or config) from the real thing."""
@@ -128,8 +128,8 @@ def save_model_file(
     dataset_fingerprint: str,
     provenance: dict,
 ) -> str:
-    """Write model.pt (atomically): the weights on the CPU, what they are, and their digest
-    (returned)."""
+    """Write model.pt atomically, with the weights on the CPU, what they are and their digest,
+    and return the digest."""
     payload = {
         "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
         "variant": variant,
@@ -148,14 +148,14 @@ def save_model_file(
 
 
 def load_model_file(path: str | os.PathLike) -> dict:
-    """The content of a ``model.pt`` written by ``reid.train.train``; CheckpointError otherwise."""
+    """Return the content of a ``model.pt`` written by ``reid.train.train``; anything else raises CheckpointError."""
     path = Path(path)
     todo = "Pass the model.pt that python -m reid train writes at the end of a run (RUN_DIR/model.pt)."
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist. {todo}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated, corrupt, or not a torch file at all
+    except Exception as err:  # The file is truncated, corrupt, or not a torch file at all.
         reason = str(err).splitlines()[0] if str(err) else ""
         raise CheckpointError(
             f"cannot read {path} as a model file ({type(err).__name__}: {reason}): it is damaged or not a "
@@ -170,7 +170,7 @@ def load_model_file(path: str | os.PathLike) -> dict:
             )
         missing = [k for k in MODEL_KEYS if not isinstance(payload, dict) or k not in payload]
         raise CheckpointError(f"{path} is not a model.pt of this suite (missing {', '.join(missing)}). {todo}")
-    recorded = payload.get("weights_sha256")  # absent in model files of older versions
+    recorded = payload.get("weights_sha256")  # It is absent in model files of older versions.
     if recorded is not None and recorded != weights_digest(
         payload["variant"], payload["config"], payload["state_dict"]
     ):
@@ -182,7 +182,7 @@ def load_model_file(path: str | os.PathLike) -> dict:
 
 
 def train_config_of(payload: dict) -> TrainConfig:
-    """The TrainConfig stored in a model file (keys unknown to this version are ignored)."""
+    """Return the TrainConfig stored in a model file; keys unknown to this version are ignored."""
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     config = payload["config"]
     if not isinstance(config, dict):
@@ -191,8 +191,8 @@ def train_config_of(payload: dict) -> TrainConfig:
 
 
 def build_from_checkpoint(payload: dict, path: str | os.PathLike = "checkpoint") -> torch.nn.Module:
-    """The network of a model file, weights loaded, in eval mode on the CPU."""
-    # evaluation that reuses the training's features (reid.evaluate) builds no network
+    """Return the network of a model file, with its weights loaded, in eval mode on the CPU."""
+    # An evaluation that reuses the training's features (reid.evaluate) builds no network, so it never calls this.
 
     cfg = train_config_of(payload)
     variant = payload["variant"]

@@ -1,5 +1,6 @@
-"""The command line, python -m reid COMMAND (or the installed reid script): its parser, and
-the process policy every command shares (a GPU slot, torch threads, one-line user errors).
+"""This module holds the command line, python -m reid COMMAND (or the installed reid script): its
+parser, and the process policy every command shares (a GPU slot, torch threads, one-line user
+errors).
 
 The commands themselves are in reid.commands. Errors a user can fix (a missing or damaged
 dataset, a bad value) print one message to stderr and exit with status 2.
@@ -20,7 +21,7 @@ from reid.variants import VARIANTS
 
 
 class _HelpFormatter(argparse.HelpFormatter):
-    """Shows each option's default after its help, except where there is none to show (no
+    """This formatter shows each option's default after its help, except where there is none to show (no
     default, a flag, a required option), so that a reader sees what an option left out means."""
 
     def _get_help_string(self, action):
@@ -34,7 +35,7 @@ class _HelpFormatter(argparse.HelpFormatter):
 
 
 def _command(commands, name: str, help: str, description: str | None = None, **kwargs):
-    """A subcommand whose --help shows the defaults; its description is its help unless given."""
+    """Add a subcommand whose --help shows the defaults; its description is its help unless one is given."""
     return commands.add_parser(
         name,
         help=help,
@@ -45,9 +46,9 @@ def _command(commands, name: str, help: str, description: str | None = None, **k
 
 
 def _add_config_source(parser: argparse.ArgumentParser, file_help: str, required: bool = True) -> None:
-    """--config FILE or --config-json JSON (the workflow passes each job its part of the
-    config), and --set KEY=VALUE on top of either: every command that reads a config takes the
-    same three options."""
+    """Add --config FILE or --config-json JSON, and --set KEY=VALUE on top of either, so that every
+    command that reads a config takes the same three options. The workflow passes each job its
+    part of the config as JSON."""
     source = parser.add_mutually_exclusive_group(required=required)
     source.add_argument("--config", type=Path, metavar="FILE", help=file_help)
     source.add_argument("--config-json", metavar="JSON", help="the config's content as JSON (what the workflow passes)")
@@ -183,7 +184,7 @@ def _add_cost(commands) -> None:
         commands,
         "cost",
         "Table 4: the cost of variants, their parameters, FLOPs and latency",
-        aliases=["profile"],  # its name in 0.1, kept for one release (CHANGELOG)
+        aliases=["profile"],  # This was its name in 0.1, and it is kept for one release (CHANGELOG).
     )
     cost.add_argument(
         "--variant",
@@ -254,7 +255,7 @@ def _add_claims(commands) -> None:
 
 
 def _program() -> str:
-    """The command as the user typed it: ``reid`` for the installed script, else ``python -m reid``."""
+    """Return the command as the user typed it: ``reid`` for the installed script, else ``python -m reid``."""
     return "reid" if Path(sys.argv[0]).name == "reid" else "python -m reid"
 
 
@@ -275,9 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def torch_threads(variable: str = "REID_TORCH_THREADS") -> None:
-    """The torch threads the workflow gives this job (``variable``, set by
-    workflow/rules/common.smk: on a machine without a GPU, jobs run side by side with the cores
-    split between them); unset, torch's default (OMP_NUM_THREADS, else every core)."""
+    """Set the torch threads that the workflow gives this job in ``variable``.
+
+    workflow/rules/common.smk sets it because, on a machine without a GPU, jobs run side by side
+    with the cores split between them. When it is unset, torch keeps its default
+    (OMP_NUM_THREADS, else every core)."""
     value = os.environ.get(variable, "")
     if value.isdigit() and int(value) > 0:
         import torch
@@ -286,7 +289,7 @@ def torch_threads(variable: str = "REID_TORCH_THREADS") -> None:
 
 
 def is_user_error(err: BaseException) -> bool:
-    """Whether ``err`` is the user's to fix, printed as one line. The error classes of
+    """Say whether ``err`` is the user's to fix, and so is printed as one line. The error classes of
     reid.checkpoints, reid.models and reid.runtime are imported only when the others do not
     match: those modules import torch, which a job that needs none (data, report, figures, or a
     training stopped by a failed dataset) would otherwise spend two seconds on."""
@@ -304,10 +307,10 @@ def is_user_error(err: BaseException) -> bool:
 
 
 def needs_gpu_slot(args) -> bool:
-    """Whether a command may run on a GPU, and so must claim one of a shared machine's
-    (reid.gpu_slot): training, evaluation and Table 4's cost, unless told --device cpu; Grad-CAM
-    only when told --device cuda (its default is the CPU, and a slot it held would keep a
-    training waiting for nothing)."""
+    """Say whether a command may run on a GPU, and so must claim one of a shared machine's GPUs
+    (reid.gpu_slot). Training, evaluation and Table 4's cost do, unless told --device cpu.
+    Grad-CAM does only when told --device cuda, because its default is the CPU, and a slot it held
+    would keep a training waiting for nothing."""
     if args.func is reid.commands.figure_gradcam:
         return args.device == "cuda"
     return (
@@ -324,15 +327,14 @@ def main(argv: list[str] | None = None) -> int:
             reid.commands.evaluate,
             reid.commands.cost,
             reid.commands.figure_gradcam,
-        ):  # the torch jobs
-            reid.commands.check_dataset_status(
-                args
-            )  # a dataset that failed stops the job before it waits for a GPU or imports torch
+        ):  # These are the jobs that use torch.
+            # A dataset that failed stops the job before it waits for a GPU or imports torch.
+            reid.commands.check_dataset_status(args)
             if needs_gpu_slot(args):
                 from reid.gpu_slot import claim_gpu
 
                 claim_gpu()
-            # a latency measurement runs alone, on every core; the others on their share
+            # A latency measurement runs alone, on every core; the others run on their share.
             torch_threads("REID_MACHINE_THREADS" if args.func is reid.commands.cost else "REID_TORCH_THREADS")
         return args.func(args)
     except Exception as err:

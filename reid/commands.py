@@ -1,5 +1,5 @@
-"""The commands of ``python -m reid``, one function each: it takes the parsed arguments
-(reid.cli builds the parser) and calls the library. The modules that need torch, matplotlib
+"""This module holds the commands of ``python -m reid``, one function each. Each takes the parsed
+arguments (reid.cli builds the parser) and calls the library. The modules that need torch, matplotlib
 or scipy are imported inside the command that uses them, since every job starts here and the
 data job, for one, needs none of them (tests/test_startup.py).
 """
@@ -52,7 +52,7 @@ def data_prepare(args) -> int:
         raise ConfigError(f"dataset '{args.name}' is not in the config's datasets ({', '.join(config['datasets'])})")
     status = prepare(args.name, options, config["data_root"], workers=args.workers, progress=not args.quiet)
     write_status(args.status, status)
-    if not status["ok"]:  # recorded, not raised: the workflow goes on with the other datasets
+    if not status["ok"]:  # It is recorded, not raised, so that the workflow goes on with the other datasets.
         print(f"dataset '{args.name}' is not available:\n{status['error']}", file=sys.stderr)
     else:
         print(json.dumps(status["counts"]))
@@ -60,13 +60,13 @@ def data_prepare(args) -> int:
 
 
 def check_dataset_status(args) -> None:
-    """--dataset-status: the workflow's record of the dataset; a failed one stops the job with its error."""
+    """Stop the job with its error when --dataset-status, the workflow's record of the dataset, says it failed."""
     if getattr(args, "dataset_status", None) is not None:
         require_ready(args.dataset_status)
 
 
 def data_histogram_baseline(args) -> int:
-    from reid.histogram_baseline import colour_histogram_baseline  # it scores with torch
+    from reid.histogram_baseline import colour_histogram_baseline  # It is imported here because it scores with torch.
 
     result = colour_histogram_baseline(args.root)
     text = json.dumps(result, indent=2, sort_keys=True)
@@ -101,7 +101,7 @@ def evaluate(args) -> int:
         options = config["datasets"].get(name)
         if options is None:
             raise ConfigError(f"dataset '{name}' is not in the config's datasets ({', '.join(config['datasets'])})")
-        if root is None and path is None:  # where the config's workflow keeps it, as for train
+        if root is None and path is None:  # The dataset is where the config's workflow keeps it, as for train.
             root, path = config["data_root"], options.get("path")
     if name is None:
         raise ConfigError("say which dataset to evaluate on: --dataset NAME (or --config with a single dataset)")
@@ -135,13 +135,14 @@ def cost(args) -> int:
         )
     if len(args.variant) != len(args.out):
         raise SystemExit(f"error: {len(args.variant)} --variant but {len(args.out)} --out: give one --out per variant")
-    # a whole config file, or the workflow's train: and cost: sections (or nothing: the defaults)
+    # The config is a whole config file, or the workflow's train: and cost: sections, or nothing (the defaults).
     if args.config:
         config = load_config(args.config, args.set)
     else:
         config = apply_overrides(yaml.safe_load(args.config_json or "{}"), args.set)
     cfg, options = train_config(config), section(config, "cost")
-    for variant, out in zip(args.variant, args.out):  # one process: one start-up, the same conditions
+    # One process measures all variants, so that they share one start-up and the same conditions.
+    for variant, out in zip(args.variant, args.out):
         result = measure_cost(
             variant,
             options["num_classes"],
@@ -163,7 +164,8 @@ def figure_ranked_lists(args) -> int:
     root = args.dataset_root or require_ready(args.dataset_status)["path"]
     try:
         print(ranked_lists(args.per_query, root, args.out, num_queries=args.queries))
-    except (ValueError, FileNotFoundError) as err:  # a damaged or missing per_query.npz: the message says which
+    except (ValueError, FileNotFoundError) as err:
+        # A damaged or missing per_query.npz raises these, and the message says which.
         raise ConfigError(str(err)) from err
     return 0
 
@@ -184,7 +186,7 @@ def figure_gradcam(args) -> int:
     dataset = load_dataset(args.dataset, path=args.path)
     try:
         print(gradcam_grid(checkpoints, dataset, args.out, num_images=args.images, device=args.device))
-    except (ValueError, FileNotFoundError) as err:  # models of different input sizes, no query images
+    except (ValueError, FileNotFoundError) as err:  # Models of different input sizes, or no query images, raise these.
         raise ConfigError(str(err)) from err
     return 0
 
@@ -197,7 +199,7 @@ def report(args) -> int:
         args.results,
         args.out,
         config,
-        args.claims or Path(args.out).with_name("claims.json"),  # what `python -m reid claims` wrote
+        args.claims or Path(args.out).with_name("claims.json"),  # This is what `python -m reid claims` wrote.
         benchmarks_dir=args.benchmarks,
         data_root=config["data_root"],
         expected=expected_results(config, args.results),

@@ -1,11 +1,12 @@
-"""Configuration: one YAML file per config (configs/*.yaml), validated against one JSON schema.
+"""This module reads the configuration: one YAML file per config (configs/*.yaml), validated
+against one JSON schema.
 
 The schema (reid/resources/config.schema.yaml) is the one home of every key: its type, its
 bounds, its default, and the paper's reading where the paper is garbled or silent. Everything
-else is derived from it: ``complete`` fills a config's missing keys with the defaults (as
+else is derived from it, so that nothing is declared twice: ``complete`` fills a config's missing keys with the defaults (as
 Snakemake's ``validate`` does for the workflow), and ``TrainConfig`` has one field per key of
 the ``train:`` section, with the schema's default. Code reads a completed config's keys
-directly, never with a fallback of its own (tests/test_config.py fails on one).
+directly, never with a fallback of its own, and tests/test_config.py fails on one.
 
 A config file holds the workflow's choices (``data_root``, ``datasets``, ``variants``,
 ``seeds``) and the training recipe (``train:``). ``python -m reid train --set KEY=VALUE``
@@ -29,23 +30,23 @@ SCHEMA_PATH = Path(__file__).parent / "resources" / "config.schema.yaml"
 
 
 class ConfigError(ValueError):
-    """A config value is missing, unknown or out of range; the message names the key."""
+    """A config value is missing, unknown or out of range; the message names the key, so that it can be fixed."""
 
 
 @functools.cache
 def _parsed_schema() -> dict:
-    # the C loader where PyYAML has one: every job and the Snakefile read the schema
+    # The C loader is used where PyYAML has one, because every job and the Snakefile read the schema.
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return yaml.load(SCHEMA_PATH.read_text(), Loader=loader)
 
 
 def schema() -> dict:
-    """The config schema, parsed (a fresh copy: callers may change it)."""
+    """Return the parsed config schema as a fresh copy, because callers may change it."""
     return copy.deepcopy(_parsed_schema())
 
 
 def default(key: str):
-    """The schema's default of a dotted key, e.g. ``default("claims.tolerance")``."""
+    """Return the schema's default of a dotted key, e.g. ``default("claims.tolerance")``."""
     node = _parsed_schema()
     for part in key.split("."):
         node = node["properties"][part]
@@ -56,7 +57,7 @@ _PYTHON_TYPES = {"integer": int, "number": float, "boolean": bool, "string": str
 
 
 def _python_type(spec: dict) -> type:
-    """What a schema property holds in Python, for the dataclass field's annotation."""
+    """Return the Python type a schema property holds, for the dataclass field's annotation."""
     if "type" in spec:
         return _PYTHON_TYPES[spec["type"]]
     return type(spec["enum"][0])
@@ -64,7 +65,7 @@ def _python_type(spec: dict) -> type:
 
 def _fields_from_schema(cls):
     """Make ``cls`` a dataclass with one field per key of the schema's ``train:`` section, in
-    the schema's order, with its default: the recipe's keys are declared once, in the schema."""
+    the schema's order, with its default, so that the recipe's keys are declared once, in the schema."""
     annotations = {}
     for name, spec in _parsed_schema()["properties"]["train"]["properties"].items():
         annotations[name] = _python_type(spec)
@@ -82,11 +83,12 @@ def _fields_from_schema(cls):
 
 @_fields_from_schema
 class TrainConfig:
-    """The training recipe: the schema's ``train:`` keys as fields (their defaults are the
-    paper's; the schema says where each comes from), and what each variant takes of them."""
+    """This is the training recipe. It has the schema's ``train:`` keys as fields, and says what
+    each variant takes of them. Their defaults are the paper's, and the schema says where each
+    comes from."""
 
     def loss_options(self, variant: str = "residual") -> dict:
-        """Equation (2)'s settings for a variant (paper_loss's keywords)."""
+        """Return equation (2)'s settings for a variant, as paper_loss's keywords."""
         smoothing = self.plain_label_smoothing if variant == "plain_baseline" else self.label_smoothing
         return {
             "margin": self.margin,
@@ -96,9 +98,9 @@ class TrainConfig:
         }
 
     def model_options(self, variant: str = "residual") -> dict:
-        if variant == "plain_baseline":  # nothing to choose: pooled feature, linear classifier
+        if variant == "plain_baseline":  # It has nothing to choose: a pooled feature and a linear classifier.
             return {}
-        if variant == "baseline":  # BoT's head has no fusion, hence only the embedding choice
+        if variant == "baseline":  # BoT's head has no fusion, so only the embedding is chosen.
             return {"embedding": self.embedding}
         return {
             "reduce_dim": self.reduce_dim,
@@ -113,13 +115,13 @@ class TrainConfig:
 # images, one epoch, no evaluation): for checks that must run in seconds on any machine. It is
 # the one tiny recipe of the device script (python -m reid.bench gpu), the tests and the fault
 # trials (tools/faults.py); each adds on top only what its check needs, such as more epochs or
-# evaluation. Not a recipe for results.
+# evaluation. It is not a recipe for results.
 SMOKE_RECIPE = dict(
     backbone="resnet10",
     pretrained="none",
     height=64,
     width=32,
-    pad=3,  # the paper's 10 px at 144 wide, scaled to 32 wide (as configs/config.yaml does)
+    pad=3,  # This scales the paper's 10 px at 144 wide to 32 wide, as configs/config.yaml does.
     batch_size=8,
     num_instances=2,
     epochs=1,
@@ -135,7 +137,7 @@ SMOKE_RECIPE = dict(
 
 @functools.cache
 def _validator_class(fill: bool):
-    """jsonschema's validator of this schema's draft, with ``fill``: one that also sets each
+    """Return jsonschema's validator of this schema's draft; with ``fill``, it also sets each
     missing property that has a default, as it validates."""
 
     base = jsonschema.Draft202012Validator
@@ -154,20 +156,20 @@ def _validator_class(fill: bool):
 
 
 def _validator(subschema: dict, fill: bool):
-    """A JSON-schema validator of ``subschema`` (with the schema's $defs); with ``fill``, it
+    """Return a JSON-schema validator of ``subschema`` (with the schema's $defs). With ``fill``, it
     also sets each missing property that has a default, as it validates, as Snakemake's
     ``validate(config, schema)`` does (snakemake.utils), so that the workflow and the jobs
     complete a config alike."""
     return _validator_class(fill)({"$defs": _parsed_schema()["$defs"], **subschema})
 
 
-# Top-level keys of an earlier release -> their names now, so that an old config gets a line
-# that says what to rename instead of "unknown key".
-RENAMED = {"profile": "cost"}  # 0.1's Table 4 settings: "profile" now means a Snakemake profile only
+# This maps top-level keys of an earlier release to their names now, so that an old config gets a
+# line that says what to rename instead of "unknown key".
+RENAMED = {"profile": "cost"}  # 0.1's Table 4 settings moved, because "profile" now means a Snakemake profile only.
 
 
 def check_renamed(config: dict, source: str = "") -> None:
-    """A ConfigError for a key of an earlier release (RENAMED), naming its new name."""
+    """Raise a ConfigError for a key of an earlier release (RENAMED) that names its new name."""
     for old, new in RENAMED.items():
         if old in config:
             where = f" in {source}" if source else ""
@@ -175,9 +177,9 @@ def check_renamed(config: dict, source: str = "") -> None:
 
 
 def complete(config: dict, source: str = "", overridden: dict[str, str] | None = None) -> dict:
-    """A whole config validated against the schema, with every missing key that has a default
-    set to it (a new dict; ``config`` is left as it is). A bad value is a ConfigError that
-    names the key.
+    """Return a whole config validated against the schema, with every missing key that has a
+    default set to it. The result is a new dict, and ``config`` is left as it is. A bad value
+    raises a ConfigError that names the key.
 
     ``source`` (the file, or ``--config-json``) and ``overridden`` (dotted key -> the ``--set``
     item that gave it) say where the bad value came from; the schema's description of the key
@@ -193,11 +195,11 @@ def complete(config: dict, source: str = "", overridden: dict[str, str] | None =
 
 
 def _message(err, source: str, overridden: dict[str, str] | None) -> str:
-    """One line: the bad key, where its value came from, what is wrong, what to write."""
+    """Return one line that gives the bad key, where its value came from, what is wrong and what to write."""
     path = [str(p) for p in err.absolute_path]
     where = ".".join(path) or "(top level)"
     spec = err.schema if isinstance(err.schema, dict) else {}
-    # the keys the bad value sits at: an unknown key is one level below the error's path
+    # These are the keys the bad value sits at; an unknown key is one level below the error's path.
     bad = [path]
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
         bad = [path + [str(k)] for k in err.instance if k not in spec.get("properties", {})] or bad
@@ -215,11 +217,11 @@ def _message(err, source: str, overridden: dict[str, str] | None) -> str:
 
 
 def complete_part(value, pointer: str, source: str):
-    """``value`` validated against one part of the schema, e.g. ``#/$defs/claim`` or
-    ``#/properties/train``, with its defaults filled in (a new value). A bad one is a
+    """Return ``value`` validated against one part of the schema, e.g. ``#/$defs/claim`` or
+    ``#/properties/train``, as a new value with its defaults filled in. A bad one raises a
     ConfigError that names the entry and the key."""
     value = copy.deepcopy(value)
-    subschema = _parsed_schema()  # read only
+    subschema = _parsed_schema()  # It is only read here.
     for part in pointer.removeprefix("#/").split("/"):
         subschema = subschema[part]
     errors = sorted(_validator(subschema, fill=False).iter_errors(value), key=lambda e: list(e.absolute_path))
@@ -231,7 +233,7 @@ def complete_part(value, pointer: str, source: str):
 
 
 def _yaml_problem(err: yaml.YAMLError) -> str:
-    """A YAML error in one line: what is wrong and where."""
+    """Return a YAML error in one line that says what is wrong and where."""
     mark = getattr(err, "problem_mark", None)
     problem = getattr(err, "problem", None)
     if problem and mark is not None:
@@ -240,8 +242,9 @@ def _yaml_problem(err: yaml.YAMLError) -> str:
 
 
 def _override_path(config: dict, key: str) -> list[str]:
-    """Where ``--set KEY=VALUE`` puts VALUE: a bare key of the file itself (one it holds, or a
-    top-level key of the schema: ``variants=[avg]``), else a ``train:`` key."""
+    """Return where ``--set KEY=VALUE`` puts VALUE. A bare key is a key of the file itself when
+    the file holds it or it is a top-level key of the schema (``variants=[avg]``); otherwise it is
+    a ``train:`` key."""
     path = key.split(".")
     if len(path) == 1:
         top = key in config or key in schema()["properties"]
@@ -250,7 +253,7 @@ def _override_path(config: dict, key: str) -> list[str]:
 
 
 def apply_overrides(config: dict, overrides: list[str]) -> dict:
-    """``KEY=VALUE`` pairs, VALUE parsed as YAML (``epochs=2``, ``milestones=[5,8]``)."""
+    """Apply ``KEY=VALUE`` pairs, with VALUE parsed as YAML (``epochs=2``, ``milestones=[5,8]``)."""
     config = copy.deepcopy(config)
     for item in overrides or []:
         if "=" not in item:
@@ -273,7 +276,7 @@ def apply_overrides(config: dict, overrides: list[str]) -> dict:
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None, text: str | None = None) -> dict:
-    """Read a config file (or ``text``, the same content as JSON/YAML; or nothing), apply ``--set``
+    """Read a config file (or ``text``, the same content as JSON/YAML, or nothing), apply ``--set``
     overrides, validate, and fill in the defaults. The workflow passes each job its part of the
     config as ``text``."""
     config = {}
@@ -300,14 +303,15 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None, tex
 
 
 def section(config: dict, name: str) -> dict:
-    """One top-level section of a config that may hold only some sections (a config built in
-    code, or the cost job's train: and cost:), checked against the schema and completed."""
+    """Return one top-level section of a config, checked against the schema and completed. The
+    config may hold only some sections, as a config built in code or the cost job's train: and
+    cost: do."""
     value = config[name] if name in config else default(name)
     return complete_part(value, f"#/properties/{name}", f"config key '{name}'")
 
 
 def train_config(config: dict) -> TrainConfig:
-    """The recipe of a config: its ``train:`` section, the rest the schema's defaults."""
+    """Return the recipe of a config: its ``train:`` section, with the rest from the schema's defaults."""
     cfg = TrainConfig(**section(config, "train"))
     if cfg.batch_size % cfg.num_instances:
         raise ConfigError(

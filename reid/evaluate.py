@@ -1,12 +1,12 @@
-"""Evaluation of a trained model: ``python -m reid evaluate --checkpoint RUN/model.pt --dataset NAME ... --out DIR``.
+"""This module evaluates a trained model: ``python -m reid evaluate --checkpoint RUN/model.pt --dataset NAME ... --out DIR``.
 
-Loads a ``model.pt`` written by ``python -m reid train``, rebuilds the network from the
+It loads a ``model.pt`` written by ``python -m reid train``, rebuilds the network from the
 config stored in it, decodes the query and gallery images through the same uint8 cache as
 training (same size, same keys), extracts embeddings (optionally averaged with the mirror
 image), computes euclidean or cosine distances, optionally re-ranks them (k-reciprocal,
 k1=20, k2=6, lambda=0.3) and evaluates under the Market-1501 protocol (``reid.metrics``).
-Writes to DIR, atomically, ``per_query.npz`` and then ``metrics.json`` (so a metrics.json
-always comes with its per-query file):
+It writes to DIR, atomically, ``per_query.npz`` and then ``metrics.json``, so that a
+metrics.json always comes with its per-query file:
 
     metrics.json   R1, R5, R10, mAP, mAP_official, mINP (fractions), the CMC curve to rank 50,
                    counts, options, timings, checkpoint, variant, dataset and its fingerprint,
@@ -54,26 +54,28 @@ from reid.runtime import Runtime
 from reid.utils import atomic_path, atomic_write_json
 
 DISTANCES = {"euclidean": euclidean_distances, "cosine": cosine_distances}
-# the two readings of the test distance (the paper does not say): raw features, or L2-normalised
-# ones as BoT does (cosine distance: the same ranking as euclidean on normalised features)
+# The paper does not say which test distance it used, so both readings are kept: raw features, or
+# L2-normalised ones as BoT does (the cosine distance ranks as euclidean does on normalised features).
 READINGS = {"raw": "euclidean", "normalized": "cosine"}
 READING_OF = {distance: reading for reading, distance in READINGS.items()}
 RERANK_PARAMS = {"k1": 20, "k2": 6, "lambda_value": 0.3}
-AS_CONFIG = "config"  # cache_dir default: the one the model was trained with
+AS_CONFIG = "config"  # By default cache_dir is the one the model was trained with.
 
 
 def top_ranked(
     dist, q_pids: np.ndarray, g_pids: np.ndarray, q_camids: np.ndarray, g_camids: np.ndarray, k: int = 10
 ) -> np.ndarray:
-    """(Q, k) gallery indices of each query's k nearest, ties in gallery order, without the
-    query's junk (same identity, same camera), as the metric ranks them; -1 pads short rows."""
-    # the most junk any query has: rank that many more, then drop each query's own
+    """Return the (Q, k) gallery indices of each query's k nearest, as the metric ranks them.
+
+    Ties stay in gallery order, the query's junk (same identity, same camera) is left out, and -1
+    pads short rows."""
+    # Ranking as many more as the most junk any query has leaves k after each query's own is dropped.
     keys, counts = np.unique(np.stack([g_pids, g_camids], 1), axis=0, return_counts=True)
     per_key = {tuple(key): int(c) for key, c in zip(keys.tolist(), counts)}
     junk = max((per_key.get((p, c), 0) for p, c in zip(q_pids.tolist(), q_camids.tolist())), default=0)
     top = ranked_gallery(dist, k + junk)
     is_junk = (g_pids[top] == q_pids[:, None]) & (g_camids[top] == q_camids[:, None])
-    order = np.argsort(is_junk, axis=1, kind="stable")  # junk to the end, the rest in rank order
+    order = np.argsort(is_junk, axis=1, kind="stable")  # This moves junk to the end and keeps the rest in rank order.
     top, is_junk = np.take_along_axis(top, order, 1), np.take_along_axis(is_junk, order, 1)
     top = np.where(is_junk, -1, top)[:, :k]
     if top.shape[1] < k:
@@ -82,7 +84,7 @@ def top_ranked(
 
 
 def ranking_distances(feats: dict, measure, rerank: bool, runtime: Runtime) -> tuple[torch.Tensor, dict]:
-    """Query x gallery distances by ``measure``, k-reciprocal re-ranked if asked; and their timings."""
+    """Return the query x gallery distances by ``measure``, k-reciprocal re-ranked if asked, and their timings."""
     timings = {}
     t = time.perf_counter()
     dist = measure(feats["query"], feats["gallery"])
@@ -100,7 +102,7 @@ def ranking_distances(feats: dict, measure, rerank: bool, runtime: Runtime) -> t
 
 
 class Identities(NamedTuple):
-    """The identities and cameras of the test split's query and gallery images, in cmc_map's order."""
+    """This holds the identities and cameras of the test split's query and gallery images, in cmc_map's order."""
 
     q_pids: np.ndarray
     g_pids: np.ndarray
@@ -109,7 +111,7 @@ class Identities(NamedTuple):
 
 
 def identities(dataset: ReidDataset) -> Identities:
-    """The test split's identities and cameras as int64 arrays, which cmc_map and per_query.npz take."""
+    """Return the test split's identities and cameras as int64 arrays, which cmc_map and per_query.npz take."""
     return Identities(
         np.array([s.pid for s in dataset.query], dtype=np.int64),
         np.array([s.pid for s in dataset.gallery], dtype=np.int64),
@@ -121,7 +123,7 @@ def identities(dataset: ReidDataset) -> Identities:
 def extract_test_features(
     model: torch.nn.Module, images: dict, runtime: Runtime, batch_size: int, flip: bool
 ) -> dict[str, torch.Tensor]:
-    """The query and gallery embeddings of ``model``, on the runtime's device, where the distances are computed."""
+    """Return the query and gallery embeddings of ``model`` on the runtime's device, where the distances are computed."""
     return {
         split: extract_features(model, images[split], runtime, batch_size, flip).to(runtime.device)
         for split in ("query", "gallery")
@@ -131,9 +133,9 @@ def extract_test_features(
 def score(
     feats: dict, ids: Identities, reading: str, rerank: bool, runtime: Runtime
 ) -> tuple[dict, torch.Tensor, dict]:
-    """cmc_map of the features under one reading of the test distance (see READINGS), k-reciprocal
-    re-ranked if asked; with the distances it ranked, which the caller may need for the ranked lists,
-    and the timings of each step."""
+    """Return cmc_map of the features under one reading of the test distance (see READINGS),
+    k-reciprocal re-ranked if asked. It also returns the distances it ranked, because the caller
+    may need them for the ranked lists, and the timings of each step."""
     dist, timings = ranking_distances(feats, DISTANCES[READINGS[reading]], rerank, runtime)
     t = time.perf_counter()
     result = cmc_map(dist, *ids)
@@ -144,8 +146,8 @@ def score(
 def evaluate_model(
     model: torch.nn.Module, images: dict, ids: Identities, runtime: Runtime, batch_size: int, flip: bool
 ) -> tuple[dict, dict[str, torch.Tensor]]:
-    """The test split's cmc_map of ``model`` from its decoded query and gallery images, and the
-    features it extracted.
+    """Return the test split's cmc_map of ``model`` from its decoded query and gallery images, and
+    the features it extracted.
 
     The training's evaluation every ``eval_every`` epochs (the Figure 5 curves) calls this, so that
     its numbers come from the same extraction and scoring as ``evaluate_checkpoint``'s: raw
@@ -168,14 +170,14 @@ def warn_if_trained_elsewhere(checkpoint, payload: dict, dataset: ReidDataset, d
             f"{checkpoint} was trained on dataset {payload.get('dataset', '?')} (fingerprint {trained_on}), not on "
             f"this {dataset.name} (fingerprint {data_key}): fine for a cross-dataset evaluation; otherwise the "
             "dataset has changed since training.",
-            stacklevel=3,  # the caller of evaluate_checkpoint
+            stacklevel=3,  # The warning points at the caller of evaluate_checkpoint.
         )
 
 
 def saved_features(checkpoint, payload: dict, data_key: str, runtime: Runtime, flip: bool, batch_size: int):
-    """The features the training's last evaluation left beside ``checkpoint``, on the runtime's
-    device, when they are of the same weights, images and extraction (reid.features.extraction_key);
-    None otherwise, and then they must be extracted here."""
+    """Return the features the training's last evaluation left beside ``checkpoint``, on the
+    runtime's device, when they are of the same weights, images and extraction
+    (reid.features.extraction_key). It returns None otherwise, and then they must be extracted here."""
     if not payload.get("weights_sha256"):
         return None
     wanted = extraction_key(payload["weights_sha256"], data_key, runtime, flip, batch_size)
@@ -186,7 +188,7 @@ def saved_features(checkpoint, payload: dict, data_key: str, runtime: Runtime, f
 def extract_from_checkpoint(
     checkpoint, payload: dict, dataset: ReidDataset, cache: str, runtime: Runtime, flip: bool, batch_size: int, timings
 ) -> dict[str, torch.Tensor]:
-    """Decode the test images, rebuild the network of ``payload`` and extract its features; the
+    """Decode the test images, rebuild the network of ``payload`` and extract its features. The
     time each step took goes into ``timings``."""
     cfg = train_config_of(payload)
     t = time.perf_counter()
@@ -204,11 +206,11 @@ def extract_from_checkpoint(
 def score_readings(
     feats: dict, ids: Identities, distance: str, rerank: bool, runtime: Runtime, timings: dict
 ) -> tuple[dict, np.ndarray]:
-    """cmc_map under both readings of the test distance, the one asked for first, and that one's
-    ten nearest gallery images of each query (per_query.npz's ``top10``).
+    """Return cmc_map under both readings of the test distance, the one asked for first, and that
+    one's ten nearest gallery images of each query (per_query.npz's ``top10``).
 
-    The paper does not say which reading it used: the one asked for is the result, the other
-    is for the report's sensitivity table. Only the chosen reading's timings are kept.
+    The paper does not say which reading it used, so the one asked for is the result and the
+    other is for the report's sensitivity table. Only the chosen reading's timings are kept.
     """
     chosen = READING_OF[distance]
     readings = {}
@@ -217,23 +219,23 @@ def score_readings(
         if reading == chosen:
             timings.update(spent)
             top10 = top_ranked(dist, *ids, 10)
-        del dist  # a query x gallery matrix: freed before the next one is computed
+        del dist  # This query x gallery matrix is freed before the next one is computed.
     return readings, top10
 
 
 def rank(curve, k: int) -> float:
-    """The CMC curve's value at rank ``k`` (1-based), or at its end when it is shorter."""
+    """Return the CMC curve's value at rank ``k`` (1-based), or at its end when it is shorter."""
     return float(curve[min(k, len(curve)) - 1])
 
 
 def headline(result: dict) -> dict:
-    """The numbers a table of results shows for one evaluation."""
+    """Return the numbers that a table of results shows for one evaluation."""
     cmc = result["cmc"]
     return {"R1": rank(cmc, 1), "R5": rank(cmc, 5), "R10": rank(cmc, 10), "mAP": result["mAP"], "mINP": result["mINP"]}
 
 
 def scores_record(readings: dict, distance: str, num_gallery: int) -> dict:
-    """metrics.json's scores: those of the distance asked for, and a summary of both readings."""
+    """Return metrics.json's scores: those of the distance asked for, and a summary of both readings."""
     result = readings[READING_OF[distance]]
     top = headline(result)
     return {
@@ -250,13 +252,13 @@ def scores_record(readings: dict, distance: str, num_gallery: int) -> dict:
 
 
 def settings_record(rerank: bool, flip: bool, runtime: Runtime, cfg, feats: dict, reused: bool, timings: dict) -> dict:
-    """metrics.json's record of how the scores were obtained."""
+    """Return metrics.json's record of how the scores were obtained."""
     return {
         "rerank": bool(rerank),
         "rerank_params": dict(RERANK_PARAMS) if rerank else None,
         "flip": bool(flip),
         "amp": runtime.amp,
-        "precision": runtime.precision,  # what the features were extracted in (bf16 and fp16 differ slightly)
+        "precision": runtime.precision,  # The features' precision is recorded because bf16 and fp16 differ slightly.
         "input": [cfg.height, cfg.width],
         "feature_dim": int(feats["query"].shape[1]),
         "features": "from the training's last evaluation" if reused else "extracted",
@@ -265,7 +267,7 @@ def settings_record(rerank: bool, flip: bool, runtime: Runtime, cfg, feats: dict
 
 
 def origin_record(checkpoint, payload: dict, dataset: ReidDataset, data_key: str, runtime: Runtime) -> dict:
-    """metrics.json's record of what was evaluated, on which data and machine, so a result can be traced."""
+    """Return metrics.json's record of what was evaluated, on which data and machine, so that a result can be traced."""
     prov = provenance(runtime.device)
     return {
         "checkpoint": str(Path(checkpoint).resolve()),
@@ -285,10 +287,10 @@ def origin_record(checkpoint, payload: dict, dataset: ReidDataset, data_key: str
 def write_results(
     out: Path, metrics: dict, readings: dict, top10: np.ndarray, ids: Identities, dataset: ReidDataset
 ) -> None:
-    """Write per_query.npz, then metrics.json, each atomically: a metrics.json always comes with its per-query file."""
+    """Write per_query.npz, then metrics.json, each atomically, so that a metrics.json always comes with its per-query file."""
     result = readings[READING_OF[metrics["distance"]]]
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").unlink(missing_ok=True)  # an older one must not outlive its per-query file
+    (out / "metrics.json").unlink(missing_ok=True)  # An older one must not outlive its per-query file.
     with atomic_path(out / "per_query.npz") as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(
@@ -318,11 +320,11 @@ def evaluate_checkpoint(
     device: str = "auto",
     cache_dir: str | os.PathLike | None = AS_CONFIG,
 ) -> dict:
-    """Evaluate ``checkpoint`` (a model.pt) on ``dataset``'s query and gallery; returns the
+    """Evaluate ``checkpoint`` (a model.pt) on ``dataset``'s query and gallery, and return the
     metrics written to ``out_dir/metrics.json`` (see the module docstring).
 
-    ``cache_dir``: where decoded images are cached; by default the model's training cache
-    (so nothing is decoded twice), None for no disk cache.
+    ``cache_dir`` is where decoded images are cached. It defaults to the model's training cache,
+    so that nothing is decoded twice; None means no disk cache.
     """
     if distance not in DISTANCES:
         raise ValueError(f"unknown distance {distance!r}: choose one of {', '.join(DISTANCES)}")
@@ -334,8 +336,8 @@ def evaluate_checkpoint(
     warn_if_trained_elsewhere(checkpoint, payload, dataset, data_key)
 
     timings = {}
-    # the training's last evaluation extracted these features already, if of the same weights,
-    # images and extraction settings; else they are extracted here
+    # The training's last evaluation has extracted these features already if they are of the same
+    # weights, images and extraction settings; otherwise they are extracted here.
     feats = saved_features(checkpoint, payload, data_key, runtime, flip, batch_size)
     reused = feats is not None
     if not reused:

@@ -1,6 +1,6 @@
-"""Equation (2): L = 1/6 sum_i triplet(P_i) + 1/3 sum_j CE(Pcont_j).
+"""This module computes equation (2): L = 1/6 sum_i triplet(P_i) + 1/3 sum_j CE(Pcont_j).
 
-Written for any number of features: the mean of a batch-hard triplet loss over the features
+It is written for any number of features, so that every variant uses it: the mean of a batch-hard triplet loss over the features
 the model hands to the triplet (six for residual, three for avg/max, one for the baseline)
 plus the mean of a label-smoothed cross-entropy over its classifiers (three, or one).
 """
@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 
 def euclidean_dist(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Pairwise euclidean distances, clamped before the root so that its gradient stays finite."""
+    """Return pairwise euclidean distances, clamped before the root so that its gradient stays finite."""
     x, y = x.float(), y.float()
     xx = x.pow(2).sum(1, keepdim=True)
     yy = y.pow(2).sum(1, keepdim=True).t()
@@ -22,9 +22,10 @@ def euclidean_dist(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def batch_hard_triplet(
     features: torch.Tensor, labels: torch.Tensor, margin: float = 0.3
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Hermans et al.'s batch-hard triplet loss: for each anchor the farthest positive and the
-    nearest negative in the batch, hinge with ``margin``. Also returns the fraction of anchors
-    whose hardest negative is already beyond the hardest positive (a training-accuracy signal)."""
+    """Return Hermans et al.'s batch-hard triplet loss, which takes for each anchor the farthest
+    positive and the nearest negative in the batch, with a hinge at ``margin``. It also returns the
+    fraction of anchors whose hardest negative is already beyond the hardest positive, as a
+    training-accuracy signal."""
     dist = euclidean_dist(features, features)
     same = labels[:, None] == labels[None, :]
     hardest_pos = dist.masked_fill(~same, float("-inf")).max(dim=1).values
@@ -34,7 +35,7 @@ def batch_hard_triplet(
 
 
 def label_smoothed_ce(logits: torch.Tensor, labels: torch.Tensor, epsilon: float = 0.1) -> torch.Tensor:
-    """Cross-entropy against (1 - eps) * one_hot + eps / K (Szegedy et al.; BoT's form)."""
+    """Return the cross-entropy against (1 - eps) * one_hot + eps / K (Szegedy et al.; BoT's form)."""
     return F.cross_entropy(logits.float(), labels, label_smoothing=epsilon)
 
 
@@ -46,12 +47,12 @@ def paper_loss(
     triplet_weight: float = 1.0,
     ce_weight: float = 1.0,
 ) -> dict:
-    """Equation (2). ``outputs`` is a model's train-mode output {"triplet": [...], "logits": [...]}.
+    """Compute equation (2). ``outputs`` is a model's train-mode output {"triplet": [...], "logits": [...]}.
 
-    Returns the total and its parts (detached parts for logging, ``total`` with its graph).
+    It returns the total and its parts; the parts are detached for logging, and ``total`` keeps its graph.
     """
     triplets = [batch_hard_triplet(f, labels, margin) for f in outputs["triplet"]]
-    # 1/6 sum over Pavg1 ... Pmax3; none for the plain baseline (softmax alone)
+    # This is 1/6 sum over Pavg1 ... Pmax3; the plain baseline has none, since it uses softmax alone.
     l_triplet = torch.stack([t[0] for t in triplets]).mean() if triplets else outputs["logits"][0].new_zeros(())
     l_ce = torch.stack(
         [label_smoothed_ce(z, labels, epsilon) for z in outputs["logits"]]

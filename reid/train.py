@@ -1,22 +1,22 @@
 """Training: ``python -m reid train --config FILE --variant V --seed N --out DIR [--set KEY=VALUE ...]``.
 
 One plain loop (torchvision's references/classification style): PK batches from a decoded
-uint8 cache, batched augmentation on the device, equation (2), SGD with warmup and step decay.
-Everything a run writes lives in DIR:
+uint8 cache, batched augmentation on the device, equation (2), and SGD with warmup and step
+decay. Everything a run writes lives in DIR, so that a run folder is the whole record of a run:
     log.csv          one row per epoch (losses, accuracy, lr, seconds, images/s, R1/mAP every N)
-    curve.npz        each query's first-hit rank at each of those evaluations, and its identity:
-                     the R1-in-training claim (C6) counts the test set's people from it
+    curve.npz        each query's first-hit rank at each of those evaluations, and its identity
+                     (the R1-in-training claim (C6) counts the test set's people from it)
     checkpoint.pt    after every epoch (atomic; the previous one kept as checkpoint.prev.pt)
     model.pt         the final weights with their config and provenance
     features.pt      the test features of the last evaluation, for the evaluation jobs
-Rerunning the same command resumes from the last checkpoint; with the same seed on the CPU the
-result is the same as an uninterrupted run.
+Rerunning the same command resumes from the last checkpoint. With the same seed on the CPU the
+result is the same as an uninterrupted run's.
 
-``train`` reads as the run does: set-up (``decode_images``, ``build_training``), resume
-(``resume_trajectory``), the epochs (``run_epoch``: ``train_one_epoch`` and, when due, the test
-split's evaluation by ``reid.evaluate.evaluate_model``, then ``save_progress``), and the hand-over
-of model.pt and features.pt (``hand_over``). log.csv and curve.npz are written by
-``reid.run_log``; a caller follows the epochs through ``on_epoch_end``, as TensorBoard does.
+``train`` reads in the order the run goes: it sets up (``decode_images``, ``build_training``),
+resumes (``resume_trajectory``), runs the epochs (``run_epoch``: ``train_one_epoch`` and, when
+due, the test split's evaluation by ``reid.evaluate.evaluate_model``, then ``save_progress``), and
+hands over model.pt and features.pt (``hand_over``). ``reid.run_log`` writes log.csv and
+curve.npz. A caller follows the epochs through ``on_epoch_end``, as TensorBoard does.
 """
 
 from __future__ import annotations
@@ -58,13 +58,15 @@ from reid.utils import atomic_write_json
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite: training on would only save broken weights over good ones."""
+    """The loss became NaN or infinite; training on would only save broken weights over good ones."""
 
 
 def learning_rate(cfg: TrainConfig, epoch: int, progress: float = 0.0) -> float:
-    """Linear warmup from warmup_factor x base_lr over warmup_epochs, then x gamma at each milestone.
+    """Return the learning rate: a linear warmup from warmup_factor x base_lr over warmup_epochs,
+    then x gamma at each milestone.
 
-    ``epoch`` is 0-based, ``progress`` the fraction of it done (warmup is per iteration).
+    ``epoch`` is 0-based and ``progress`` is the fraction of it done, because warmup is per
+    iteration.
     """
     decay = cfg.gamma ** sum(epoch >= m for m in cfg.milestones)
     t = epoch + progress
@@ -85,7 +87,7 @@ def restore_scaler(scaler: torch.amp.GradScaler, state: dict, precision: str) ->
     Returns a note for the log when the precision changed, else "".
     """
     saved = state.get("scaler") or {}
-    before = state.get("precision")  # None in a checkpoint written before it was recorded
+    before = state.get("precision")  # It is None in a checkpoint written before it was recorded.
     if scaler.is_enabled() and saved:
         scaler.load_state_dict(saved)
     if before is None or before == precision:
@@ -96,39 +98,42 @@ def restore_scaler(scaler: torch.amp.GradScaler, state: dict, precision: str) ->
 
 @dataclass
 class Run:
-    """One call of ``train``: what it trains, on which data and machine, and where it writes."""
+    """This describes one call of ``train``: what it trains, on which data and machine, and where it writes."""
 
     cfg: TrainConfig
     dataset: ReidDataset
     variant: str
     seed: int
-    out: Path  # the run folder: log.csv, curve.npz, model.pt, features.pt, train.json
-    resume: Path  # where the checkpoints live: the run folder, or its place on a shared volume (Kubernetes)
+    out: Path  # The run folder holds log.csv, curve.npz, model.pt, features.pt and train.json.
+    # The checkpoints live in the run folder, or in its place on a shared volume (Kubernetes).
+    resume: Path
     runtime: Runtime
-    data_key: str  # the dataset's fingerprint
+    data_key: str  # This is the dataset's fingerprint.
 
     @property
     def key(self) -> str:
-        """The run key a checkpoint must carry to be resumed by this run."""
+        """Return the run key that a checkpoint must carry to be resumed by this run."""
         return run_key(self.cfg, self.variant, self.seed, self.data_key)
 
 
 @dataclass
 class TrainingData:
-    """The decoded uint8 images a run trains and evaluates on."""
+    """This holds the decoded uint8 images that a run trains and evaluates on."""
 
-    train_images: torch.Tensor  # on the GPU where there is one: the whole cache lives there, no loader, no copies
-    labels: torch.Tensor  # each training image's class
-    test_images: dict  # the query and gallery images; empty when the run does not evaluate
-    ids: Identities  # the test split's identities and cameras
+    # The whole cache lives on the GPU where there is one, so that no loader and no copies are needed.
+    train_images: torch.Tensor
+    labels: torch.Tensor  # This is each training image's class.
+    test_images: dict  # These are the query and gallery images; it is empty when the run does not evaluate.
+    ids: Identities  # These are the test split's identities and cameras.
 
 
 @dataclass
 class TrainingSetup:
-    """The network and what trains it, built alike by every call (a resume then loads their state)."""
+    """This holds the network and what trains it; every call builds them alike, and a resume then loads their state."""
 
-    model: torch.nn.Module  # what evaluation and checkpoints use
-    step_model: torch.nn.Module  # what the training steps run: the compiled module, sharing model's parameters
+    model: torch.nn.Module  # Evaluation and checkpoints use this module.
+    # The training steps run the compiled module, which shares model's parameters.
+    step_model: torch.nn.Module
     optimizer: torch.optim.Optimizer
     scaler: torch.amp.GradScaler
     augment: BatchAugment
@@ -136,11 +141,12 @@ class TrainingSetup:
 
 @dataclass
 class Trajectory:
-    """What the run has done so far: every checkpoint saves it and a resume restores it."""
+    """This records what the run has done so far; every checkpoint saves it and a resume restores it."""
 
-    epoch: int = 0  # the epochs trained
-    history: list[dict] = field(default_factory=list)  # log.csv's rows
-    query_hits: dict[int, torch.Tensor] = field(default_factory=dict)  # epoch -> each query's first hit (curve.npz)
+    epoch: int = 0  # This counts the epochs trained.
+    history: list[dict] = field(default_factory=list)  # These are log.csv's rows.
+    # This maps an epoch to each query's first hit, for curve.npz.
+    query_hits: dict[int, torch.Tensor] = field(default_factory=dict)
 
 
 def set_determinism(device: torch.device) -> None:
@@ -153,7 +159,7 @@ def set_determinism(device: torch.device) -> None:
 
 
 def decode_images(run: Run) -> TrainingData:
-    """The training images, and the test images when the run evaluates, from the uint8 cache."""
+    """Load the training images, and the test images when the run evaluates, from the uint8 cache."""
     cfg, dataset = run.cfg, run.dataset
     splits = ("train", "query", "gallery") if cfg.eval_every else ("train",)
     images = load_images(dataset, cfg.height, cfg.width, cfg.cache_dir, cfg.decode_workers, splits)
@@ -164,7 +170,7 @@ def decode_images(run: Run) -> TrainingData:
 
 
 def build_training(run: Run) -> TrainingSetup:
-    """The seeded network on the device, its SGD optimiser, gradient scaler and augmentation."""
+    """Build the seeded network on the device, with its SGD optimiser, gradient scaler and augmentation."""
     cfg, runtime = run.cfg, run.runtime
     torch.manual_seed(run.seed)
     model = build_model(
@@ -193,7 +199,7 @@ def resume_trajectory(run: Run, state: dict | None, setup: TrainingSetup) -> Tra
     if state is None:
         return Trajectory()
     if state.get("run_key") != run.key:
-        # a changed config, seed or dataset (Snakemake reruns the job): the old trajectory does not apply
+        # Snakemake reruns the job after a change of config, seed or dataset, and then the old trajectory does not apply.
         print(f"{run.out}: the checkpoint was made with another config, seed or dataset; training from the start")
         return Trajectory()
     setup.model.load_state_dict(state["model"])
@@ -206,9 +212,9 @@ def resume_trajectory(run: Run, state: dict | None, setup: TrainingSetup) -> Tra
 
 
 def evaluate(model: torch.nn.Module, data: TrainingData, run: Run) -> tuple[dict, torch.Tensor, dict]:
-    """R1 and mAP of the test split for log.csv, each query's first-hit rank for curve.npz, and
-    the features, by reid.evaluate's own code: the Figure 5 curves and the final results are one
-    measurement."""
+    """Return R1 and mAP of the test split for log.csv, each query's first-hit rank for curve.npz,
+    and the features. It uses reid.evaluate's own code so that the Figure 5 curves and the final
+    results are one measurement."""
     cfg = run.cfg
     result, feats = evaluate_model(model, data.test_images, data.ids, run.runtime, cfg.eval_batch_size, cfg.eval_flip)
     scores = {"rank1": round(float(result["cmc"][0]), 6), "mAP": round(result["mAP"], 6)}
@@ -216,7 +222,7 @@ def evaluate(model: torch.nn.Module, data: TrainingData, run: Run) -> tuple[dict
 
 
 def evaluate_untrained(run: Run, setup: TrainingSetup, data: TrainingData, done: Trajectory) -> dict:
-    """Evaluate the untrained network, the floor every learning curve starts from, as epoch 0."""
+    """Evaluate the untrained network as epoch 0, because it is the floor every learning curve starts from."""
     scores, hits, _ = evaluate(setup.model, data, run)
     row = {"epoch": 0, "lr": learning_rate(run.cfg, 0), **scores}
     done.history.append(row)
@@ -227,8 +233,8 @@ def evaluate_untrained(run: Run, setup: TrainingSetup, data: TrainingData, done:
 def run_epoch(run: Run, epoch: int, setup: TrainingSetup, data: TrainingData, done: Trajectory):
     """Train epoch ``epoch`` (0-based), evaluate when it is due, and add its row to ``done``.
 
-    Returns the row, and the test features when this is the last epoch (the evaluation jobs
-    take them from features.pt instead of extracting them again), else None.
+    It returns the row, and the test features when this is the last epoch, else None. The
+    evaluation jobs take those features from features.pt instead of extracting them again.
     """
     cfg = run.cfg
     row = train_one_epoch(
@@ -278,10 +284,11 @@ def save_progress(run: Run, setup: TrainingSetup, data: TrainingData, done: Traj
 
 def hand_over(run: Run, setup: TrainingSetup, data: TrainingData, done: Trajectory, final_features, spent) -> dict:
     """Write the finished run's outputs (log.csv, curve.npz, model.pt, features.pt, train.json),
-    then remove its checkpoints; returns the summary written to train.json.
+    then remove its checkpoints; it returns the summary written to train.json.
 
-    log.csv and curve.npz are written again here: a run resumed after its last epoch (killed while
-    writing model.pt) trains none, and Snakemake removed them with the killed job's other outputs.
+    log.csv and curve.npz are written again here, because a run resumed after its last epoch
+    (killed while writing model.pt) trains none, and Snakemake removed them with the killed job's
+    other outputs.
     """
     cfg, history = run.cfg, done.history
     write_log(run.out / "log.csv", history)
@@ -310,7 +317,7 @@ def hand_over(run: Run, setup: TrainingSetup, data: TrainingData, done: Trajecto
     if final_features is not None:
         features_key = extraction_key(digest, run.data_key, run.runtime, cfg.eval_flip, cfg.eval_batch_size)
         save_run_features(run.out / FEATURES_FILE, final_features, features_key)
-    else:  # none of these weights: an older run's must not stay beside them
+    else:  # There are no features of these weights, so an older run's must not stay beside them.
         (run.out / FEATURES_FILE).unlink(missing_ok=True)
     atomic_write_json(run.out / "train.json", summary)
     remove_checkpoints(run.resume)
@@ -318,7 +325,7 @@ def hand_over(run: Run, setup: TrainingSetup, data: TrainingData, done: Trajecto
 
 
 def calling_each(*callbacks) -> Callable[[dict], None]:
-    """One callback that calls each of ``callbacks`` that is not None, in turn, with the row."""
+    """Return one callback that calls each of ``callbacks`` that is not None, in turn, with the row."""
     present = [callback for callback in callbacks if callback is not None]
 
     def call(row: dict) -> None:
@@ -336,7 +343,7 @@ def train(
     out: str | os.PathLike,
     on_epoch_end: Callable[[dict], None] | None = None,
 ) -> dict:
-    """Train (or resume) one model; returns the summary written to ``out/train.json``.
+    """Train (or resume) one model, and return the summary written to ``out/train.json``.
 
     ``on_epoch_end(row)`` is called with each new row of log.csv: the untrained network's (epoch
     0) when the run evaluates, then each epoch's once its checkpoint, log.csv and curve.npz are
@@ -344,11 +351,11 @@ def train(
     resumes it. TensorBoard's scalars (``train.tensorboard``) are written by such a callback.
     """
     out = Path(out)
-    resume = resume_folder(out)  # the run folder, or its place on a shared volume (Kubernetes)
-    state = load_checkpoint(resume)  # checked first: a wrong folder is refused before any work
+    resume = resume_folder(out)  # This is the run folder, or its place on a shared volume (Kubernetes).
+    state = load_checkpoint(resume)  # It is checked first, so that a wrong folder is refused before any work.
     check_run_folder(resume, state, variant)
     runtime = Runtime.from_config(cfg)
-    scalars = EpochScalars(out) if cfg.tensorboard else None  # a missing extra is said before any work
+    scalars = EpochScalars(out) if cfg.tensorboard else None  # A missing extra is reported before any work.
     try:
         epoch_ended = calling_each(scalars.write if scalars else None, on_epoch_end)
         set_determinism(runtime.device)
@@ -373,7 +380,7 @@ def train(
 
 
 def train_step(model, optimizer, scaler, x: torch.Tensor, y: torch.Tensor, runtime: Runtime, loss_options: dict):
-    """One SGD step of equation (2) on one batch; returns the batch's losses."""
+    """Take one SGD step of equation (2) on one batch, and return the batch's losses."""
     with runtime.autocast():
         outputs = model(x)
     losses = paper_loss(outputs, y, **loss_options)
@@ -385,8 +392,8 @@ def train_step(model, optimizer, scaler, x: torch.Tensor, y: torch.Tensor, runti
 
 
 def epoch_draws(labels: torch.Tensor, augment, cfg: TrainConfig, device: torch.device, epoch: int, seed: int):
-    """The epoch's PK batches, and the image indices and augmentation parameters of all of them on
-    the device, in two copies up front instead of two per step.
+    """Draw the epoch's PK batches, and put the image indices and augmentation parameters of all
+    of them on the device in two copies up front, instead of two per step.
 
     Both are drawn from generators seeded by (seed, epoch), so that a resumed run draws what an
     uninterrupted one would.
@@ -401,7 +408,7 @@ def epoch_draws(labels: torch.Tensor, augment, cfg: TrainConfig, device: torch.d
 
 
 def progress_bar(cfg: TrainConfig, epoch: int, steps: int):
-    """A tqdm bar over the epoch's steps when ``cfg.progress`` asks for one, else None."""
+    """Return a tqdm bar over the epoch's steps when ``cfg.progress`` asks for one, else None."""
     if not cfg.progress:
         return None
 
@@ -409,8 +416,8 @@ def progress_bar(cfg: TrainConfig, epoch: int, steps: int):
 
 
 def raise_if_diverged(first_bad: torch.Tensor, epoch: int) -> None:
-    """Stop the run when a step's loss was NaN or infinite (``first_bad``: that step, else -1),
-    before a checkpoint of the broken weights replaces the last good one."""
+    """Stop the run when a step's loss was NaN or infinite, before a checkpoint of the broken
+    weights replaces the last good one. ``first_bad`` is that step, else -1."""
     bad = int(first_bad)
     if bad >= 0:
         raise TrainingDiverged(
@@ -420,8 +427,8 @@ def raise_if_diverged(first_bad: torch.Tensor, epoch: int) -> None:
 
 
 def epoch_row(sums: torch.Tensor, steps: int, lr: float, seconds: float, cfg: TrainConfig, runtime, epoch: int):
-    """The epoch's row of log.csv: the mean losses and accuracy over its steps, the last step's
-    learning rate, its time and throughput, and the precision its forward passes ran in."""
+    """Return the epoch's row of log.csv: the mean losses and accuracy over its steps, the last
+    step's learning rate, its time and throughput, and the precision its forward passes ran in."""
     means = (sums / max(steps, 1)).tolist()
     n_images = steps * cfg.batch_size
     return {
@@ -450,16 +457,18 @@ def train_one_epoch(
     seed: int,
     loss_options: dict | None = None,
 ) -> dict:
-    """One epoch of PK batches: augmentation on the device, equation (2), an SGD step each.
+    """Train one epoch of PK batches, with augmentation on the device and an SGD step of equation
+    (2) for each batch.
 
-    ``loss_options``: the variant's (``cfg.loss_options(variant)``); by default the paper's."""
+    ``loss_options`` are the variant's (``cfg.loss_options(variant)``); they default to the paper's."""
     model.train()
     device = runtime.device
     labels_dev = labels.to(device)
     t0 = time.perf_counter()
     batches, all_idx, all_params = epoch_draws(labels, augment, cfg, device, epoch, seed)
-    sums = torch.zeros(4, device=device, dtype=torch.float64)  # total, triplet, ce, accuracy
-    first_bad = torch.full((), -1, device=device, dtype=torch.int64)  # checked once per epoch: no sync per step
+    sums = torch.zeros(4, device=device, dtype=torch.float64)  # They are total, triplet, ce and accuracy.
+    # It is checked once per epoch, so that no step waits for a device sync.
+    first_bad = torch.full((), -1, device=device, dtype=torch.int64)
     progress = progress_bar(cfg, epoch, len(batches))
     bs = cfg.batch_size
     for step in range(len(batches)):

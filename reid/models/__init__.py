@@ -1,4 +1,4 @@
-"""``build_model``: the one way the suite makes a network."""
+"""``build_model`` is the one way the suite makes a network, so that every job builds it alike."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ def build_model(
     last_stride: int = 1,
     **options,
 ) -> nn.Module:
-    """A re-ID network; in train mode forward returns {"triplet": [...], "logits": [...]}, in
-    eval mode the retrieval embedding (N, D).
+    """Build a re-ID network. In train mode its forward returns {"triplet": [...], "logits": [...]};
+    in eval mode it returns the retrieval embedding (N, D).
 
-    options: ``reduce_dim`` (512), ``reduce_act`` (bn_relu | bn | none), ``flatten_scale3`` (True),
+    The options are ``reduce_dim`` (512), ``reduce_act`` (bn_relu | bn | none), ``flatten_scale3`` (True),
     ``embedding`` (post_bn | pre_bn), ``triplet_on`` (pooled | fused); see reid/models/msrp.py.
     """
     if variant not in VARIANTS:

@@ -1,4 +1,4 @@
-"""ResNet trunks from torchvision, cut after layer4, with the last-stride option.
+"""This module builds ResNet trunks from torchvision, cut after layer4, with the last-stride option.
 
 Last stride 1 (BoT, and the paper's 18x9 layer4 maps at 288x144) doubles layer4's spatial
 size at the same parameter count.
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 # data job, the report): `python -X importtime -m reid ...` shows its cost on a machine
 
 CHANNELS = {"resnet10": (256, 512), "resnet18": (256, 512), "resnet34": (256, 512), "resnet50": (1024, 2048)}
-# ImageNet weights through torchvision's weights API (V1: the weights BoT and the paper's era used)
+# ImageNet weights come through torchvision's weights API; V1 is chosen because BoT and the paper's era used it.
 WEIGHTS = {
     "resnet18": "ResNet18_Weights.IMAGENET1K_V1",
     "resnet34": "ResNet34_Weights.IMAGENET1K_V1",
@@ -35,9 +35,9 @@ class PretrainedWeightsError(RuntimeError):
 
 
 def resnet10(weights=None) -> torchvision.models.ResNet:
-    """ResNet18 with one BasicBlock per stage instead of two: the same four stages, strides and
-    widths (layer3 256-d, layer4 512-d) at about half the compute and 44% of the parameters.
-    No ImageNet weights exist for it: the default CPU demo trains it from scratch."""
+    """Build ResNet18 with one BasicBlock per stage instead of two. It keeps the same four stages,
+    strides and widths (layer3 256-d, layer4 512-d) at about half the compute and 44% of the
+    parameters. No ImageNet weights exist for it, so the default CPU demo trains it from scratch."""
     import torchvision
 
     if weights is not None:
@@ -52,7 +52,7 @@ def _resnet(name: str) -> torchvision.models.ResNet:
 
 
 class ResNetTrunk(nn.Module):
-    """A torchvision ResNet without avgpool/fc; forward returns (layer3, layer4) outputs."""
+    """This is a torchvision ResNet without avgpool/fc; its forward returns (layer3, layer4) outputs."""
 
     def __init__(self, resnet: torchvision.models.ResNet, last_stride: int = 1):
         import torchvision
@@ -63,7 +63,7 @@ class ResNetTrunk(nn.Module):
         if last_stride not in (1, 2):
             raise ValueError(f"last_stride must be 1 or 2, got {last_stride}")
         first = self.layer4[0]
-        # the strided conv is conv2 in a Bottleneck (torchvision's v1.5), conv1 in a BasicBlock
+        # The strided conv is conv2 in a Bottleneck (torchvision's v1.5) and conv1 in a BasicBlock.
         strided = first.conv2 if isinstance(first, torchvision.models.resnet.Bottleneck) else first.conv1
         strided.stride = (last_stride, last_stride)
         if first.downsample is not None:
@@ -76,7 +76,7 @@ class ResNetTrunk(nn.Module):
 
 
 def _load_state_dict(path: Path) -> dict:
-    try:  # weights_only: a file of pickled objects is refused, never executed
+    try:  # With weights_only, a file of pickled objects is refused, never executed.
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise PretrainedWeightsError(
@@ -94,7 +94,7 @@ def _load_state_dict(path: Path) -> dict:
 def build_backbone(
     name: str = "resnet50", pretrained: str = "none", last_stride: int = 1
 ) -> tuple[ResNetTrunk, tuple[int, int]]:
-    """``pretrained``: ``imagenet`` (torchvision's weights API), ``none``, or a path to a state dict."""
+    """Build a trunk; ``pretrained`` is ``imagenet`` (torchvision's weights API), ``none``, or a path to a state dict."""
     import torchvision
 
     if name not in CHANNELS:
@@ -104,7 +104,7 @@ def build_backbone(
     if pretrained == "imagenet":
         try:
             resnet = getattr(torchvision.models, name)(weights=WEIGHTS[name])
-        except Exception as err:  # no network, a proxy, a broken cache: all end the same way
+        except Exception as err:  # No network, a proxy and a broken cache all end the same way.
             raise PretrainedWeightsError(
                 f"could not get torchvision's ImageNet weights for {name} ({type(err).__name__}: {err}). "
                 f"On a machine without internet use pretrained: none (train from scratch) or "

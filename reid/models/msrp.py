@@ -1,6 +1,7 @@
-"""The paper's model family: a ResNet backbone and four heads (baseline, avg, max, residual).
+"""This module holds the paper's model family: a ResNet backbone and four heads (baseline, avg,
+max, residual).
 
-Shapes for resnet50 at 288x144 with last stride 1 (as in the paper and BoT):
+These are the shapes for resnet50 at 288x144 with last stride 1 (as in the paper and BoT):
     layer3 -> (N, 1024, 18, 9)      layer4 -> (N, 2048, 18, 9)
     scale 1: global pooling of layer3   Pavg1, Pmax1: (N, 1024)
     scale 2: global pooling of layer4   Pavg2, Pmax2: (N, 2048)
@@ -13,7 +14,7 @@ BN and ReLU (``reduce_act``). Then each Pcont goes through a BNNeck (BN, its shi
 zero, as in BoT) and its own identity classifier. The retrieval embedding is the concatenation
 of the three post-BN features (``embedding: post_bn``; ``pre_bn`` takes them before the BN).
 
-Choices where the paper is silent, all configurable (see ``build_model`` / configs):
+These are the choices where the paper is silent; all are configurable (see ``build_model`` / configs):
 - unified dimension 512 (``reduce_dim``): with three scales and three 751-way classifiers the
   residual model has 31.07 M parameters against the paper's 30.55 M (Table 4), and ResNet50
   without its classifier 23.51 M as in the paper; a test checks this.
@@ -36,8 +37,8 @@ from torch import nn
 
 
 class BNNeck(nn.Module):
-    """BN before the classifier (Luo et al., BoT): the triplet sees the feature before it,
-    the classifier the normalised one; the BN's shift is frozen at zero."""
+    """This puts a BN before the classifier (Luo et al., BoT). The triplet sees the feature before
+    it and the classifier sees the normalised one; the BN's shift is frozen at zero."""
 
     def __init__(self, dim: int, num_classes: int):
         super().__init__()
@@ -54,7 +55,7 @@ class BNNeck(nn.Module):
 
 
 def reduction(in_dim: int, out_dim: int, act: str) -> nn.Sequential:
-    """delta_1x1 of equation (1): a 1x1 convolution to the unified dimension."""
+    """This is delta_1x1 of equation (1): a 1x1 convolution to the unified dimension."""
     layers: list[nn.Module] = [nn.Conv2d(in_dim, out_dim, kernel_size=1, bias=(act == "none"))]
     if act in ("bn", "bn_relu"):
         layers.append(nn.BatchNorm2d(out_dim))
@@ -65,7 +66,7 @@ def reduction(in_dim: int, out_dim: int, act: str) -> nn.Sequential:
 
 
 class ResidualPooling(nn.Module):
-    """Equation (1): Pcont = delta(Pmax) + delta(Pavg - Pmax), one delta per branch."""
+    """This computes equation (1), Pcont = delta(Pmax) + delta(Pavg - Pmax), with one delta per branch."""
 
     def __init__(self, in_dim: int, out_dim: int, act: str):
         super().__init__()
@@ -77,12 +78,12 @@ class ResidualPooling(nn.Module):
 
 
 def residual_pooling(p_avg, p_max, delta_max, delta_diff):
-    """Equation (1) of the paper, written out."""
+    """Compute equation (1) of the paper, written out."""
     return delta_max(p_max) + delta_diff(p_avg - p_max)
 
 
 class SinglePooling(nn.Module):
-    """The avg and max ablations: delta(Pavg) or delta(Pmax) alone."""
+    """This is the avg and max ablations: delta(Pavg) or delta(Pmax) alone."""
 
     def __init__(self, in_dim: int, out_dim: int, act: str, which: str):
         super().__init__()
@@ -94,8 +95,8 @@ class SinglePooling(nn.Module):
 
 
 class MultiScalePooling(nn.Module):
-    """Heads ``avg``, ``max`` and ``residual``: three scales, one fusion module, BNNeck and
-    classifier per scale."""
+    """This holds heads ``avg``, ``max`` and ``residual``: three scales, with one fusion module,
+    BNNeck and classifier per scale."""
 
     def __init__(
         self,
@@ -125,7 +126,7 @@ class MultiScalePooling(nn.Module):
         self.necks = nn.ModuleList(BNNeck(d, num_classes) for d in out_dims)
 
     def pooled(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(Pavg_i, Pmax_i) for the three scales, kept as (N, C, h, w) maps for the 1x1 convs."""
+        """Return (Pavg_i, Pmax_i) for the three scales, kept as (N, C, h, w) maps for the 1x1 convs."""
         f3, f4 = self.backbone(x)
         return [
             (F.adaptive_avg_pool2d(f3, 1), F.adaptive_max_pool2d(f3, 1)),  # Pavg1, Pmax1
@@ -134,7 +135,7 @@ class MultiScalePooling(nn.Module):
         ]
 
     def heads(self, x: torch.Tensor):
-        """Pooled pairs, fused features (Pcont_i) and (post-BN feature, logits) per scale."""
+        """Return the pooled pairs, the fused features (Pcont_i) and (post-BN feature, logits) per scale."""
         pooled = self.pooled(x)
         fused = []
         for i, ((p_avg, p_max), fuse) in enumerate(zip(pooled, self.fusion)):
@@ -145,8 +146,8 @@ class MultiScalePooling(nn.Module):
         return pooled, fused, [neck(f) for neck, f in zip(self.necks, fused)]
 
     def class_scores(self, x: torch.Tensor) -> torch.Tensor:
-        """Identity logits averaged over the three classifiers, in any mode (what Grad-CAM explains)."""
-        necked = self.heads(x)[2]  # in eval mode a BNNeck skips its classifier: apply it here
+        """Return the identity logits averaged over the three classifiers, in any mode; Grad-CAM explains them."""
+        necked = self.heads(x)[2]  # In eval mode a BNNeck skips its classifier, so it is applied here.
         return torch.stack([neck.classifier(feat) for neck, (feat, _) in zip(self.necks, necked)]).mean(0)
 
     def forward(self, x: torch.Tensor):
@@ -157,7 +158,7 @@ class MultiScalePooling(nn.Module):
         if self.triplet_on == "fused":
             triplet_feats = fused
         elif self.variant == "residual":
-            # equation (2): the six basic features Pavg1, Pmax1, ..., Pavg3, Pmax3
+            # Equation (2) puts the triplet on the six basic features Pavg1, Pmax1, ..., Pavg3, Pmax3.
             triplet_feats = [p.flatten(1) for pair in pooled for p in pair]
         else:
             k = 0 if self.variant == "avg" else 1
@@ -166,9 +167,9 @@ class MultiScalePooling(nn.Module):
 
 
 class PlainBaseline(nn.Module):
-    """ResNet50_baseline as the paper's numbers suggest: layer4 global average pooling -> one linear
-    classifier, softmax cross-entropy only (no BNNeck, no triplet), the IDE-style baseline many
-    papers of 2017-2018 compared against. The retrieval feature is the pooled 2048-d vector."""
+    """This is ResNet50_baseline as the paper's numbers suggest: layer4 global average pooling -> one
+    linear classifier, softmax cross-entropy only (no BNNeck, no triplet). It is the IDE-style
+    baseline that many papers of 2017-2018 compared against. The retrieval feature is the pooled 2048-d vector."""
 
     def __init__(self, backbone: nn.Module, channels: tuple[int, int], num_classes: int):
         super().__init__()
@@ -187,7 +188,7 @@ class PlainBaseline(nn.Module):
 
 
 class Baseline(nn.Module):
-    """ResNet50_baseline of Table 2: layer4 global average pooling -> BNNeck -> classifier (BoT)."""
+    """This is ResNet50_baseline of Table 2: layer4 global average pooling -> BNNeck -> classifier (BoT)."""
 
     def __init__(self, backbone: nn.Module, channels: tuple[int, int], num_classes: int, embedding: str = "post_bn"):
         super().__init__()
