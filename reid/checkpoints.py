@@ -192,7 +192,6 @@ def train_config_of(payload: dict) -> TrainConfig:
 
 def build_from_checkpoint(payload: dict, path: str | os.PathLike = "checkpoint") -> torch.nn.Module:
     """Return the network of a model file, with its weights loaded, in eval mode on the CPU."""
-
     cfg = train_config_of(payload)
     variant = payload["variant"]
     try:
