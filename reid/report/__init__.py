@@ -24,6 +24,7 @@ import json
 from pathlib import Path
 
 from reid.claims import JudgedClaims, read_judged
+from reid.data.market import read_marker
 from reid.paper import paper_tables, paper_value
 from reid.provenance import git_commit, package_versions
 from reid.report.claims_section import claims_section, run_summary, sensitivity_section
@@ -79,8 +80,6 @@ def _provenance(results: Results, config: dict, devices: list[str], data_root: s
             d: {k: v for k, v in results.datasets[d].items() if k != "error"} for d in datasets if d in results.datasets
         }
     elif data_root is not None:  # results made without the workflow's dataset step
-        from reid.data.market import read_marker
-
         prov["datasets"] = {d: read_marker(Path(data_root) / d) for d in datasets}
     return {
         "commit": prov["commit"],
