@@ -16,7 +16,11 @@ from pathlib import Path
 import reid.commands
 from reid import version
 from reid.config import ConfigError
+from reid.data.fetch import FetchError
+from reid.data.market import DatasetError
 from reid.data.synthetic import SIZES as SYNTH_SIZES
+from reid.gpu_slot import claim_gpu
+from reid.utils import DiskFullError
 from reid.variants import VARIANTS
 
 
@@ -292,11 +296,7 @@ def is_user_error(err: BaseException) -> bool:
     """Say whether ``err`` is the user's to fix, and so is printed as one line. The error classes of
     reid.checkpoints, reid.models and reid.runtime are imported only when the others do not
     match: those modules import torch, which a job that needs none (data, report, figures, or a
-    training stopped by a failed dataset) would otherwise spend two seconds on."""
-    from reid.data.fetch import FetchError
-    from reid.data.market import DatasetError
-    from reid.utils import DiskFullError
-
+    training stopped by a failed dataset) would otherwise spend seconds on."""
     if isinstance(err, (DiskFullError, DatasetError, FetchError, FileExistsError, ConfigError)):
         return True
     from reid.checkpoints import CheckpointError, RunFolderError
@@ -331,8 +331,6 @@ def main(argv: list[str] | None = None) -> int:
             # A dataset that failed stops the job before it waits for a GPU or imports torch.
             reid.commands.check_dataset_status(args)
             if needs_gpu_slot(args):
-                from reid.gpu_slot import claim_gpu
-
                 claim_gpu()
             # A latency measurement runs alone, on every core; the others run on their share.
             torch_threads("REID_MACHINE_THREADS" if args.func is reid.commands.cost else "REID_TORCH_THREADS")
