@@ -167,9 +167,8 @@ def _block(ctx, start: int, stop: int):
     junk = valid & same_cam  # The protocol removes the same identity seen by the same camera.
 
     rank = _stable_ranks(rows, same, valid)  # This is each entry's 0-based rank in the whole row.
-    rank = torch.where(
-        valid, rank, num_g + col[None, :]
-    )  # Padding ranks after everything and distinctly, so it ties nothing.
+    # Padding ranks after everything and distinctly, so it ties nothing.
+    rank = torch.where(valid, rank, num_g + col[None, :])
 
     # Each query's same-identity entries are walked in rank order, as the precisions need.
     rank, order = torch.sort(rank, dim=1)

@@ -197,9 +197,8 @@ def _stable_topk(block: torch.Tensor, k: int) -> torch.Tensor:
     idx, vals = idx.gather(1, o), vals.gather(1, o)
     if kk > k:
         tied = (vals[:, k - 1] == vals[:, k]).nonzero().squeeze(1)
-        if (
-            tied.numel()
-        ):  # With a tie across the k-th place, which tied ones make it depends on index, so the row is sorted.
+        # With a tie across the k-th place, which tied ones make it depends on index, so the row is sorted.
+        if tied.numel():
             idx[tied] = torch.sort(block[tied], dim=1, stable=True).indices[:, :kk]
     return idx[:, :k]
 

@@ -37,12 +37,8 @@ from reid.paper import PAPER_DATASETS
 from reid.stats import Interval, against_published_mean, difference_interval
 from reid.variants import RERANKED, SAME_MODELS, TRAINING_READINGS
 
-ACCURACY_METRICS = {
-    "mAP": None,
-    "R1": 1,
-    "R5": 5,
-    "R10": 10,
-}  # Each metric maps to its rank cut-off, and None means AP.
+# Each metric maps to its rank cut-off, and None means AP.
+ACCURACY_METRICS = {"mAP": None, "R1": 1, "R5": 5, "R10": 10}
 # ---------------------------------------------------------------------------------------- inputs
 
 
