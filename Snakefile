@@ -4,17 +4,17 @@ from snakemake.utils import validate
 
 from reid.config import check_renamed
 
-# the default config, unless --configfile names another (Snakemake would merge the two)
+# This is the default config, unless --configfile names another (Snakemake would merge the two).
 if not workflow.overwrite_configfiles:
 
     configfile: "configs/config.yaml"
 
 
-check_renamed(config)  # a key of an earlier release: one line that names its new name
-validate(config, "reid/resources/config.schema.yaml")  # fills in the schema's defaults
+check_renamed(config)  # A key of an earlier release stops with one line that names its new name.
+validate(config, "reid/resources/config.schema.yaml")  # This fills in the schema's defaults.
 
 
-report: "workflow/report/workflow.rst"  # snakemake --report report/suite.zip: the bundle's front page
+report: "workflow/report/workflow.rst"  # snakemake --report report/suite.zip uses it as the bundle's front page.
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
@@ -30,7 +30,7 @@ rule all:
     input:
         "report/index.html",
         "report/claims.csv",
-        all_results(),  # --keep-going still builds the report when a dataset is missing
+        all_results(),  # With --keep-going the report is still built when a dataset is missing.
         histogram_baselines(),
 
 

@@ -1,4 +1,4 @@
-"""Retrieval features from a trained model, and distances between them."""
+"""Extract retrieval features from a trained model, and compute distances between them."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from reid.utils import atomic_write_bytes
 def extract_features(
     model: torch.nn.Module, images: torch.Tensor, runtime: Runtime, batch_size: int = 128, flip: bool = False
 ) -> torch.Tensor:
-    """Embeddings (N, D) float32 on the CPU for uint8 images (N, 3, H, W), in eval mode.
+    """Return embeddings (N, D) float32 on the CPU for uint8 images (N, 3, H, W), in eval mode.
 
     ``flip`` averages the embedding of each image and of its mirror image.
     """
@@ -35,14 +35,14 @@ def extract_features(
 
 
 def euclidean_distances(q: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """Pairwise euclidean distances (float32)."""
+    """Return pairwise euclidean distances (float32)."""
     q, g = q.float(), g.float()
     d = q.pow(2).sum(1, keepdim=True) + g.pow(2).sum(1)[None, :] - 2 * q @ g.t()
     return d.clamp_(min=0).sqrt_()
 
 
 def cosine_distances(q: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """1 - cosine similarity."""
+    """Return 1 - cosine similarity."""
     return 1 - F.normalize(q.float(), dim=1) @ F.normalize(g.float(), dim=1).t()
 
 
@@ -55,7 +55,7 @@ FEATURES_FILE = "features.pt"
 def extraction_key(
     weights_sha256: str, dataset_fingerprint: str, runtime: Runtime, flip: bool, batch_size: int
 ) -> dict:
-    """Everything the features depend on besides the images' pixels (named by the fingerprint)."""
+    """Return everything the features depend on besides the images' pixels, which the fingerprint names."""
     return {
         "weights_sha256": weights_sha256,
         "dataset_fingerprint": dataset_fingerprint,
@@ -75,11 +75,12 @@ def save_run_features(path, feats: dict[str, torch.Tensor], key: dict) -> None:
 
 
 def load_run_features(path, key: dict) -> dict[str, torch.Tensor] | None:
-    """The features saved at ``path`` if they were extracted under ``key``; None otherwise (no
-    file, a damaged one, or features of other weights or settings: extract them again)."""
+    """Return the features saved at ``path`` if they were extracted under ``key``. Otherwise (no
+    file, a damaged one, or features of other weights or settings) return None, so that they are
+    extracted again."""
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # absent, truncated or foreign: not a result, only a shortcut missed
+    except Exception:  # An absent, truncated or foreign file is not a result, only a shortcut missed.
         return None
     if not isinstance(saved, dict) or saved.get("key") != key:
         return None

@@ -34,15 +34,16 @@ import tempfile
 import time
 from pathlib import Path
 
-_held: list[int] = []  # file descriptors of the slots this process holds (released at exit)
+_held: list[int] = []  # These are the file descriptors of the slots this process holds, released at exit.
 
 
-# where the NVIDIA driver lists its GPUs, one folder each (module-level: tests point it elsewhere)
+# The NVIDIA driver lists its GPUs here, one folder each; it is module-level so that tests can
+# point it elsewhere.
 DRIVER_GPUS = Path("/proc/driver/nvidia/gpus")
 
 
 def visible_devices(value: str) -> list[str]:
-    """The devices a CUDA_VISIBLE_DEVICES value leaves visible. CUDA reads the list up to its
+    """Return the devices a CUDA_VISIBLE_DEVICES value leaves visible. CUDA reads the list up to its
     first invalid entry, so "" and "-1" (the usual ways to hide the GPUs) leave none."""
     devices = []
     for item in (d.strip() for d in value.split(",")):
@@ -53,11 +54,11 @@ def visible_devices(value: str) -> list[str]:
 
 
 def device_pool(env: dict | None = None) -> list[str]:
-    """The devices jobs on this machine share, as CUDA_VISIBLE_DEVICES would name them."""
+    """Return the devices jobs on this machine share, as CUDA_VISIBLE_DEVICES would name them."""
     env = os.environ if env is None else env
     if (env.get("REID_GPU_DEVICES") or "").strip():
         return [d.strip() for d in env["REID_GPU_DEVICES"].split(",") if d.strip()]
-    if "CUDA_VISIBLE_DEVICES" in env:  # set, even to nothing: it says which GPUs CUDA will see
+    if "CUDA_VISIBLE_DEVICES" in env:  # Once set, even to nothing, it says which GPUs CUDA will see.
         return visible_devices(env["CUDA_VISIBLE_DEVICES"])
     try:
         listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
@@ -67,12 +68,12 @@ def device_pool(env: dict | None = None) -> list[str]:
 
 
 def driver_listed_gpus() -> list[str]:
-    """CUDA's ids (0, 1, ...) for the GPUs the NVIDIA driver lists, when nvidia-smi cannot be
-    run; with a warning, since without it a GPU machine would look like a CPU-only one and
+    """Return CUDA's ids (0, 1, ...) for the GPUs the NVIDIA driver lists, when nvidia-smi cannot be
+    run. It warns, since without it a GPU machine would look like a CPU-only one and
     several trainings would share one GPU."""
     try:
         count = sum(1 for entry in DRIVER_GPUS.iterdir() if entry.is_dir())
-    except OSError:  # no NVIDIA driver: a CPU machine
+    except OSError:  # Without an NVIDIA driver this is a CPU machine.
         return []
     if count:
         print(

@@ -32,10 +32,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-# a row with more tied (value-equal) same-identity entries than this is ranked by a stable
-# arg-sort instead of resolving each tie against the whole row
+# A row with more tied (value-equal) same-identity entries than this is ranked by a stable
+# arg-sort instead, because each tie is otherwise resolved by a pass over the whole row.
 TIE_PAIRS_PER_ROW = 16
-# elements compared at once when resolving ties (bounds memory)
+# This many elements are compared at once when ties are resolved, which bounds the memory.
 _TIE_BLOCK = 1 << 22
 
 
@@ -44,26 +44,26 @@ def _as_tensor(x, dtype=None, device=None) -> torch.Tensor:
         x = x.detach()
         return x.to(device=device, dtype=dtype) if (dtype or device) else x
     x = np.asarray(x)
-    if any(st < 0 for st in x.strides):  # torch cannot view negative strides (a[:, ::-1])
+    if any(st < 0 for st in x.strides):  # Torch cannot view negative strides (a[:, ::-1]).
         x = np.ascontiguousarray(x)
     return torch.as_tensor(x, dtype=dtype, device=device)
 
 
 def _distances(distmat) -> torch.Tensor:
-    """The distance matrix as a float32/float64 tensor (its own dtype kept: no new ties)."""
+    """Return the distance matrix as a float32/float64 tensor, keeping its dtype so that no new ties appear."""
     dist = _as_tensor(distmat)
     if dist.ndim != 2:
         raise ValueError(f"distmat must be 2-D (queries x gallery), got shape {tuple(dist.shape)}")
     if dist.dtype in (torch.float16, torch.bfloat16):
-        dist = dist.float()  # exact widening
+        dist = dist.float()  # The widening is exact.
     elif not dist.is_floating_point():
         dist = dist.double()
     return dist
 
 
 def _identities(num_q: int, num_g: int, q_pids, g_pids, q_camids, g_camids, device) -> tuple[torch.Tensor, ...]:
-    """The identities and cameras as flat int64 tensors on the distances' device, checked against
-    the matrix's shape: a mismatch would silently score the wrong images."""
+    """Return the identities and cameras as flat int64 tensors on the distances' device, checked
+    against the matrix's shape, because a mismatch would silently score the wrong images."""
     q_pids, g_pids, q_camids, g_camids = (
         _as_tensor(ids, torch.int64, device).reshape(-1) for ids in (q_pids, g_pids, q_camids, g_camids)
     )
@@ -78,16 +78,17 @@ def _identities(num_q: int, num_g: int, q_pids, g_pids, q_camids, g_camids, devi
 
 
 def _per_query(dist: torch.Tensor, q_pids, g_pids, q_camids, g_camids, chunk: int | None) -> tuple[torch.Tensor, ...]:
-    """Each query's AP (both conventions), INP and first hit, on the CPU, computed in blocks of
-    ``chunk`` queries (side by side in threads on the CPU)."""
+    """Return each query's AP (both conventions), INP and first hit, on the CPU.
+
+    The queries are computed in blocks of ``chunk``, which run side by side in threads on the CPU."""
     num_q, num_g = dist.shape
     device = dist.device
     if chunk is None:
         chunk = 256 if device.type == "cpu" else max(256, (1 << 23) // num_g)
     chunk = max(1, int(chunk))
 
-    # gallery grouped by identity, gallery order kept inside a group: a query's same-identity
-    # entries are one contiguous slice of ``g_order``
+    # The gallery is grouped by identity, keeping gallery order inside a group, so that a query's
+    # same-identity entries are one contiguous slice of ``g_order``.
     g_order = torch.argsort(g_pids, stable=True)
     sorted_pids = g_pids[g_order]
     starts = torch.searchsorted(sorted_pids, q_pids)
@@ -97,7 +98,7 @@ def _per_query(dist: torch.Tensor, q_pids, g_pids, q_camids, g_camids, chunk: in
     blocks = [(a, min(a + chunk, num_q)) for a in range(0, num_q, chunk)]
     workers = 1 if device.type != "cpu" else max(1, min(len(blocks), torch.get_num_threads(), os.cpu_count() or 1))
     if workers > 1:
-        # numpy's sort (the bulk of the work) releases the GIL: blocks run side by side
+        # Numpy's sort, the bulk of the work, releases the GIL, so the blocks can run side by side.
         with ThreadPoolExecutor(workers) as pool:
             parts = list(pool.map(lambda b: _block(ctx, *b), blocks))
     else:
@@ -110,7 +111,7 @@ def _per_query(dist: torch.Tensor, q_pids, g_pids, q_camids, g_camids, chunk: in
 
 @torch.no_grad()
 def cmc_map(distmat, q_pids, g_pids, q_camids, g_camids, max_rank: int = 50, chunk: int | None = None) -> dict:
-    """Market-1501 evaluation of a query x gallery distance matrix (numpy arrays or tensors).
+    """Evaluate a query x gallery distance matrix (numpy arrays or tensors) by the Market-1501 protocol.
 
     Returns ``cmc`` (numpy, index 0 = rank 1, over the evaluated queries), ``mAP``,
     ``mAP_official``, ``mINP`` (fractions), ``ap`` and ``first_hit`` per query (NaN / -1 where
@@ -143,7 +144,7 @@ def cmc_map(distmat, q_pids, g_pids, q_camids, g_camids, max_rank: int = 50, chu
 
 
 def _block(ctx, start: int, stop: int):
-    """Per-query AP (mean precision), AP (trapezoid), INP and first hit of queries start:stop."""
+    """Return the per-query AP (mean precision), AP (trapezoid), INP and first hit of queries start:stop."""
     dist, g_order, starts, counts, q_camids, g_camids = ctx
     device = dist.device
     num_g = dist.shape[1]
@@ -151,34 +152,37 @@ def _block(ctx, start: int, stop: int):
     n = stop - start
     cnt = counts[start:stop]
     width = int(cnt.max()) if n else 0
-    if width == 0:  # no query of the block has its identity in the gallery
+    if width == 0:  # No query of the block has its identity in the gallery.
         nan = torch.full((n,), float("nan"), dtype=torch.float64, device=device)
         return nan, nan.clone(), nan.clone(), torch.full((n,), -1, dtype=torch.int64, device=device)
 
-    # same-identity gallery entries of each query, padded to the block's widest
+    # Each query's same-identity gallery entries are padded to the block's widest, so that the block
+    # is one rectangular tensor.
     col = torch.arange(width, device=device)
     valid = col[None, :] < cnt[:, None]
     slot = (starts[start:stop, None] + col[None, :]).clamp_(max=num_g - 1)
-    same = g_order[slot]  # gallery indices, increasing along a row where valid
+    same = g_order[slot]  # These gallery indices increase along a row where valid.
     same_cam = g_camids[same] == q_camids[start:stop, None]
-    pos = valid & ~same_cam  # true matches
-    junk = valid & same_cam  # same identity, same camera: removed
+    pos = valid & ~same_cam  # These are the true matches.
+    junk = valid & same_cam  # The protocol removes the same identity seen by the same camera.
 
-    rank = _stable_ranks(rows, same, valid)  # 0-based rank of each entry among the whole row
-    rank = torch.where(valid, rank, num_g + col[None, :])  # padding after everything, distinct
+    rank = _stable_ranks(rows, same, valid)  # This is each entry's 0-based rank in the whole row.
+    # Padding ranks after everything and distinctly, so it ties nothing.
+    rank = torch.where(valid, rank, num_g + col[None, :])
 
-    # walk each query's same-identity entries in rank order
+    # Each query's same-identity entries are walked in rank order, as the precisions need.
     rank, order = torch.sort(rank, dim=1)
     pos = pos.gather(1, order)
     junk = junk.gather(1, order).to(torch.int64)
-    kept = rank - (torch.cumsum(junk, dim=1) - junk)  # 0-based rank after junk removal
-    hit_no = torch.cumsum(pos, dim=1).to(torch.float64)  # i + 1 for the i-th hit
+    kept = rank - (torch.cumsum(junk, dim=1) - junk)  # This is the 0-based rank after junk removal.
+    hit_no = torch.cumsum(pos, dim=1).to(torch.float64)  # The i-th hit counts i + 1.
     num_rel = pos.sum(1)
     kept_f = kept.to(torch.float64)
     prec = hit_no / (kept_f + 1)
     before = torch.where(kept > 0, (hit_no - 1) / kept_f.clamp(min=1), torch.ones_like(kept_f))
     zero = torch.zeros_like(prec)
-    # summed in rank order (a cumulative sum is sequential): the same bits whatever the padding
+    # The sum runs in rank order (a cumulative sum is sequential), so it gives the same bits
+    # whatever the padding.
     ap_sum = torch.where(pos, prec, zero).cumsum(1)[:, -1]
     trap_sum = torch.where(pos, (before + prec) / 2, zero).cumsum(1)[:, -1]
     first = torch.where(pos, kept, torch.full_like(kept, num_g)).min(1).values
@@ -195,29 +199,29 @@ def _block(ctx, start: int, stop: int):
 
 
 def _sort_values(rows: torch.Tensor) -> torch.Tensor:
-    """Each row's values in ascending order (NaN last)."""
+    """Return each row's values in ascending order, with NaN last."""
     if rows.device.type == "cpu":
         return torch.from_numpy(np.ascontiguousarray(np.sort(rows.numpy(), axis=1)))
     return torch.sort(rows, dim=1).values.contiguous()
 
 
 def _stable_ranks(rows: torch.Tensor, idx: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """For gallery entries ``idx`` (n, w) of each row: the number of entries g of the row with
-    (d_g, g) < (d_p, p), i.e. the 0-based position of p in the stable ascending order."""
+    """Return, for gallery entries ``idx`` (n, w) of each row, the number of entries g of the row
+    with (d_g, g) < (d_p, p), which is the 0-based position of p in the stable ascending order."""
     n, num_g = rows.shape
     values = rows.gather(1, idx).contiguous()
     ordered = _sort_values(rows)
-    below = torch.searchsorted(ordered, values)  # entries strictly smaller
-    equal = torch.searchsorted(ordered, values, right=True) - below  # >= 1 (itself) unless NaN
+    below = torch.searchsorted(ordered, values)  # This counts the entries strictly smaller.
+    equal = torch.searchsorted(ordered, values, right=True) - below  # This is >= 1 (the entry itself) unless NaN.
     rank = below
 
-    nan_rows = torch.isnan(ordered[:, -1])  # NaN sorts last
+    nan_rows = torch.isnan(ordered[:, -1])  # NaN sorts last, so the last value shows it.
     tied = valid & (equal > 1)
     many = tied.sum(1) > TIE_PAIRS_PER_ROW
     fallback = nan_rows | many
     tied &= ~fallback[:, None]
     if bool(tied.any()):
-        # entries equal in value: those earlier in the gallery rank first
+        # Among entries equal in value, those earlier in the gallery rank first, as in a stable sort.
         r, c = tied.nonzero(as_tuple=True)
         earlier = torch.empty_like(r)
         step = max(1, _TIE_BLOCK // num_g)
@@ -240,8 +244,9 @@ def _stable_ranks(rows: torch.Tensor, idx: torch.Tensor, valid: torch.Tensor) ->
 
 @torch.no_grad()
 def ranked_gallery(distmat, k: int = 10, chunk: int = 1024) -> np.ndarray:
-    """(Q, min(k, G)) int64: each query's k nearest gallery indices, nearest first, ties in
-    gallery order (the first k of a stable arg-sort), without sorting whole rows."""
+    """Return (Q, min(k, G)) int64: each query's k nearest gallery indices, nearest first.
+
+    Ties stay in gallery order (the first k of a stable arg-sort), and whole rows are not sorted."""
     dist = _distances(distmat)
     num_q, num_g = dist.shape
     k = min(int(k), num_g)
@@ -251,14 +256,14 @@ def ranked_gallery(distmat, k: int = 10, chunk: int = 1024) -> np.ndarray:
     for start in range(0, num_q, chunk):
         rows = dist[start : start + chunk]
         kth = torch.topk(rows, k, dim=1, largest=False, sorted=True).values[:, -1:]
-        # the k nearest and anything tied with the k-th, row-major (gallery order inside a row)
+        # The k nearest and anything tied with the k-th come row-major, so gallery order holds inside a row.
         r, c = (rows <= kth).nonzero(as_tuple=True)
-        short = torch.bincount(r, minlength=len(rows)) < k  # NaN among the nearest: done the slow way
+        short = torch.bincount(r, minlength=len(rows)) < k  # A row with NaN among its nearest is done the slow way.
         if bool(short.any()):
             keep = ~short[r]
             r, c = r[keep], c[keep]
         o = torch.argsort(rows[r, c], stable=True)
-        o = o[torch.argsort(r[o], stable=True)]  # by row, then value, then gallery index
+        o = o[torch.argsort(r[o], stable=True)]  # This orders by row, then value, then gallery index.
         r, c = r[o], c[o]
         counts = torch.bincount(r, minlength=len(rows))
         first = torch.cumsum(counts, 0) - counts

@@ -58,11 +58,12 @@ import torch
 
 __all__ = ["k_reciprocal", "k_reciprocal_from_features"]
 
-# default size of one block of distance rows (float32 elements): 32 Mi elements = 128 MB
+# One block of distance rows holds this many float32 elements by default (32 Mi elements = 128 MB).
 _BLOCK_ELEMS = 32 * 1024 * 1024
-# join step: at most this many (query entry, gallery entry) pairs at once
+# A join step takes at most this many (query entry, gallery entry) pairs at once, which bounds its memory.
 _PAIR_BUDGET = 4 * 1024 * 1024
-# sparse steps: rows at once (query expansion), elements of the (rows, k, k[, k]) tensors at once
+# The sparse steps take this many rows at once (query expansion) and this many elements of the
+# (rows, k, k[, k]) tensors at once, again to bound memory.
 _SPARSE_ROWS = 4096
 _SPARSE_ELEMS = 4 * 1024 * 1024
 
@@ -83,14 +84,14 @@ def _to_tensor(x, device=None) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x if device is None else x.to(device)
     a = np.asarray(x)
-    with warnings.catch_warnings():  # read-only arrays: we never write to them
+    with warnings.catch_warnings():  # The warning is about read-only arrays, and we never write to them.
         warnings.simplefilter("ignore", UserWarning)
         t = torch.from_numpy(a) if a.dtype.isnative else torch.as_tensor(a.astype(a.dtype.newbyteorder("=")))
     return t if device is None else t.to(device)
 
 
 def _square_into(dst: torch.Tensor, src: torch.Tensor) -> None:
-    """dst (float32) = src ** 2, squared in float32, or in float64 for float64 / integer input."""
+    """Write src ** 2 into dst (float32), squaring in float32, or in float64 for float64 / integer input."""
     if src.dtype in (torch.float32, torch.float16, torch.bfloat16):
         dst.copy_(src)
         dst.mul_(dst)
@@ -105,8 +106,9 @@ def _square(src: torch.Tensor) -> torch.Tensor:
 
 
 def _copy_transposed_square(dst: torch.Tensor, src: torch.Tensor) -> None:
-    """dst = src.T ** 2 for a column slice ``src`` of a row-major matrix; tiled on the CPU, where
-    a plain strided copy is several times slower."""
+    """Write src.T ** 2 into dst for a column slice ``src`` of a row-major matrix.
+
+    The copy is tiled on the CPU, where a plain strided copy is several times slower."""
     if dst.device.type != "cpu":
         _square_into(dst, src.T)
         return
@@ -116,8 +118,8 @@ def _copy_transposed_square(dst: torch.Tensor, src: torch.Tensor) -> None:
 
 
 class _MatrixSource:
-    """Rows of the reference's working matrix ``M^T`` (squared, not yet normalised) from the
-    three distance blocks, and single entries of it."""
+    """Give rows of the reference's working matrix ``M^T`` (squared, not yet normalised), and single
+    entries of it, from the three distance blocks, so that the all x all matrix is never built."""
 
     def __init__(self, qg, qq, gg):
         self.qg, self.qq, self.gg = qg, qq, gg
@@ -138,7 +140,7 @@ class _MatrixSource:
             _copy_transposed_square(buf[nq:, Q:], self.gg[:, s : s + ng])
 
     def entries(self, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
-        """Squared ``M^T[i, j] = M[j, i]`` for index vectors i, j (float32)."""
+        """Return the squared ``M^T[i, j] = M[j, i]`` for index vectors i, j (float32)."""
         Q = self.Q
         iq, jq = i < Q, j < Q
         out = torch.empty(i.shape, dtype=torch.float32, device=i.device)
@@ -155,8 +157,10 @@ class _MatrixSource:
 
 
 class _FeatureSource:
-    """Squared euclidean distances between features (queries first, then gallery), computed as
-    ``|a|^2 + |b|^2 - 2 a.b`` in float32, clamped at 0, exactly 0 from an item to itself."""
+    """Give squared euclidean distances between features (queries first, then gallery).
+
+    They are computed as ``|a|^2 + |b|^2 - 2 a.b`` in float32 and clamped at 0, and the distance
+    from an item to itself is set to exactly 0, which rounding would otherwise miss."""
 
     def __init__(self, q_feats, g_feats):
         self.Q, self.G = q_feats.shape[0], g_feats.shape[0]
@@ -182,25 +186,26 @@ class _FeatureSource:
 
 
 def _stable_topk(block: torch.Tensor, k: int) -> torch.Tensor:
-    """Indices of the k smallest entries of each row, in the order of a stable argsort."""
+    """Return the indices of the k smallest entries of each row, in the order of a stable argsort."""
     n = block.shape[1]
-    kk = min(k + 1, n)  # one more, to see whether the k-th place is tied
+    kk = min(k + 1, n)  # One more is taken to see whether the k-th place is tied.
     vals, idx = torch.topk(block, kk, dim=1, largest=False, sorted=True)
-    # ties inside the window: order by index (topk leaves their order unspecified)
+    # Ties inside the window are ordered by index, because topk leaves their order unspecified.
     o = torch.argsort(idx, dim=1)
     idx, vals = idx.gather(1, o), vals.gather(1, o)
     o = torch.argsort(vals, dim=1, stable=True)
     idx, vals = idx.gather(1, o), vals.gather(1, o)
     if kk > k:
         tied = (vals[:, k - 1] == vals[:, k]).nonzero().squeeze(1)
-        if tied.numel():  # a tie across the k-th place: which tied ones make it depends on index
+        # With a tie across the k-th place, which tied ones make it depends on index, so the row is sorted.
+        if tied.numel():
             idx[tied] = torch.sort(block[tied], dim=1, stable=True).indices[:, :kk]
     return idx[:, :k]
 
 
 def _neighbours(src, k: int, block_rows: int, out: torch.Tensor):
-    """One pass over the rows of the working matrix: the k nearest of each row (stable order),
-    the row maxima, and the normalised query x gallery block written into ``out``."""
+    """Make one pass over the rows of the working matrix, returning the k nearest of each row
+    (stable order) and the row maxima, and writing the normalised query x gallery block into ``out``."""
     N, Q, dev = src.N, src.Q, src.device
     knn = torch.empty((N, k), dtype=torch.int64, device=dev)
     rowmax = torch.empty(N, dtype=torch.float32, device=dev)
@@ -219,7 +224,7 @@ def _neighbours(src, k: int, block_rows: int, out: torch.Tensor):
 
 
 def _reciprocal(knn: torch.Tensor, width: int) -> torch.Tensor:
-    """mask[i, a]: knn[i, a] has i among its own first ``width`` neighbours (a < width)."""
+    """Return mask[i, a], which says whether knn[i, a] has i among its own first ``width`` neighbours (a < width)."""
     N = knn.shape[0]
     nn = knn[:, :width]
     mask = torch.empty((N, width), dtype=torch.bool, device=knn.device)
@@ -232,10 +237,10 @@ def _reciprocal(knn: torch.Tensor, width: int) -> torch.Tensor:
 
 
 def _expanded_v(knn, src, rowmax, k1: int):
-    """The sparse rows of V (CSR: row pointers, columns ascending, values)."""
+    """Return the sparse rows of V (CSR: row pointers, columns ascending, values)."""
     N, dev = knn.shape[0], knn.device
     kf = min(k1 + 1, N)
-    kh = min(int(round(k1 / 2.0)) + 1, N)  # round half to even, as numpy.around
+    kh = min(int(round(k1 / 2.0)) + 1, N)  # This rounds half to even, as numpy.around does.
     R = _reciprocal(knn, kf)
     Rh = _reciprocal(knn, kh)
     fwd, half = knn[:, :kf], knn[:, :kh]
@@ -280,7 +285,7 @@ def _expanded_v(knn, src, rowmax, k1: int):
 
 
 def _gather_rows(ptr, cols, vals, rows: torch.Tensor):
-    """Concatenate CSR rows ``rows`` (in order): (owner position in ``rows``, column, value)."""
+    """Concatenate CSR rows ``rows`` in order, returning (owner position in ``rows``, column, value)."""
     lens = ptr[rows + 1] - ptr[rows]
     owner = torch.repeat_interleave(torch.arange(rows.numel(), device=rows.device), lens)
     first = lens.cumsum(0) - lens
@@ -289,16 +294,16 @@ def _gather_rows(ptr, cols, vals, rows: torch.Tensor):
 
 
 def _query_expansion(ptr, cols, vals, knn, k2: int):
-    """Row i becomes the mean of the rows of its k2 nearest neighbours (k2 > 1)."""
+    """Replace row i by the mean of the rows of its k2 nearest neighbours (k2 > 1)."""
     N, dev = knn.shape[0], knn.device
     k2 = min(k2, N)
-    # neighbours by index, so that rows with the same neighbour set get bit-identical means
+    # The neighbours are sorted by index, so that rows with the same neighbour set get bit-identical means.
     nb = knn[:, :k2].sort(dim=1).values
     counts, new_cols, new_vals = [], [], []
     for a in range(0, N, _SPARSE_ROWS):
         b = min(a + _SPARSE_ROWS, N)
         owner, c, v = _gather_rows(ptr, cols, vals, nb[a:b].reshape(-1))
-        key = torch.div(owner, k2, rounding_mode="floor") * N + c  # (row in block, column)
+        key = torch.div(owner, k2, rounding_mode="floor") * N + c  # The key encodes (row in block, column).
         key, order = torch.sort(key, stable=True)
         uniq, inv = torch.unique_consecutive(key, return_inverse=True)
         s = torch.zeros(uniq.numel(), dtype=torch.float32, device=dev).index_add_(0, inv, v[order])
@@ -313,10 +318,11 @@ def _query_expansion(ptr, cols, vals, knn, k2: int):
 
 
 def _jaccard_into(out, ptr, cols, vals, Q: int, lam: float, query_rows: int) -> None:
-    """out (Q x G, holding the normalised original distance) becomes the final distance."""
+    """Turn ``out`` (Q x G, holding the normalised original distance) into the final distance."""
     N, dev = ptr.numel() - 1, ptr.device
     G = N - Q
-    # gallery side by column (CSC), padded per column to a power-of-two width bucket
+    # The gallery side is stored by column (CSC) and padded per column to a power-of-two width bucket,
+    # so that a few table shapes serve every column.
     g_start = int(ptr[Q])
     g_rows = torch.repeat_interleave(torch.arange(G, device=dev), ptr[Q + 1 :] - ptr[Q:-1])
     g_cols, g_vals = cols[g_start:], vals[g_start:]
@@ -337,9 +343,9 @@ def _jaccard_into(out, ptr, cols, vals, Q: int, lam: float, query_rows: int) -> 
         pos = g_ptr[cb][:, None] + torch.arange(width, device=dev)
         inside = torch.arange(width, device=dev) < g_cnt[cb][:, None]
         pos = torch.where(inside, pos, 0)
-        # padding: column 0 of the row, value 0 (adds nothing)
+        # Padding points at column 0 of the row with value 0, so it adds nothing.
         tables[e] = (torch.where(inside, g_rows[pos], 0), torch.where(inside, g_vals[pos], 0.0))
-    # query side (CSR order: by row, so the writes of a step stay within few rows)
+    # The query side stays in CSR order, by row, so that the writes of a step stay within few rows.
     q_end = int(ptr[Q])
     q_cols, q_vals = cols[:q_end], vals[:q_end]
     q_rows = torch.repeat_interleave(torch.arange(Q, device=dev), ptr[1 : Q + 1] - ptr[:Q])
@@ -359,7 +365,8 @@ def _jaccard_into(out, ptr, cols, vals, Q: int, lam: float, query_rows: int) -> 
                 target = t_rows[sl] + ((q_rows[idx] - a) * G)[:, None]
                 contrib = torch.minimum(t_vals[sl], q_vals[idx][:, None])
                 flat_m.index_add_(0, target.view(-1), contrib.view(-1))
-        # jaccard = 1 - m / (2 - m); final = jaccard * (1 - lambda) + original * lambda (in place)
+        # This computes jaccard = 1 - m / (2 - m) and final = jaccard * (1 - lambda) + original * lambda
+        # in place, to need no second block.
         m.div_(torch.rsub(m, 2.0)).neg_().add_(1.0).mul_(one_minus)
         out[a:b].mul_(lam).add_(m)
         del m, flat_m
@@ -386,7 +393,7 @@ def _rerank(src, k1, k2, lambda_value, block_rows=None, query_rows=None) -> torc
 
 
 def k_reciprocal(q_g_dist, q_q_dist, g_g_dist, k1=20, k2=6, lambda_value=0.3):
-    """k-reciprocal re-ranking of a query x gallery distance matrix.
+    """Re-rank a query x gallery distance matrix by k-reciprocal encoding.
 
     Args:
         q_g_dist: (Q, G) query-gallery distances (euclidean, as torchreid computes them: they
@@ -418,8 +425,8 @@ def k_reciprocal(q_g_dist, q_q_dist, g_g_dist, k1=20, k2=6, lambda_value=0.3):
 
 
 def k_reciprocal_from_features(q_feats, g_feats, k1=20, k2=6, lambda_value=0.3, chunk=None):
-    """k-reciprocal re-ranking from features, never holding more than ``chunk`` rows of the
-    all x all distance matrix (the query x gallery result aside).
+    """Re-rank by k-reciprocal encoding from features, never holding more than ``chunk`` rows of
+    the all x all distance matrix (the query x gallery result aside).
 
     Euclidean distances between the features (what ``k_reciprocal`` is usually fed) are
     computed a block of ``chunk`` rows at a time (default: about 128 MB of float32 per block),

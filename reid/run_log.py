@@ -31,14 +31,14 @@ LOG_FIELDS = [
     "images_per_s",
     "rank1",
     "mAP",
-    "precision",  # what the epoch's forward passes ran in: a resumed run may change it (restore_scaler)
+    "precision",  # This records what the epoch's forward passes ran in, since a resume may change it (restore_scaler).
 ]
 
 CURVE_FILE = "curve.npz"
 
 
 def write_log(path: Path, rows: list[dict]) -> None:
-    """log.csv: one row per epoch, in LOG_FIELDS' columns, empty where an epoch has no value."""
+    """Write log.csv, one row per epoch in LOG_FIELDS' columns, empty where an epoch has no value."""
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
@@ -48,7 +48,7 @@ def write_log(path: Path, rows: list[dict]) -> None:
 
 
 def write_curve(path: Path, hits: dict, q_pids) -> None:
-    """curve.npz: ``epochs`` (E), ``first_hit`` (E x queries, 0-based rank of the first match,
+    """Write curve.npz: ``epochs`` (E), ``first_hit`` (E x queries, 0-based rank of the first match,
     -1 where a query has none) and ``q_pids``; empty arrays when the run evaluated no epoch."""
     epochs = sorted(hits)
     first_hit = (
@@ -62,21 +62,21 @@ def write_curve(path: Path, hits: dict, q_pids) -> None:
 
 
 def trained_in(history: list[dict]) -> str:
-    """The precisions a run's epochs ran in, in order of first use (e.g. "bfloat16" or
+    """Return the precisions a run's epochs ran in, in order of first use (e.g. "bfloat16" or
     "bfloat16, float16" after a resume on another GPU generation)."""
     seen = [row["precision"] for row in history if row.get("precision")]
     return ", ".join(dict.fromkeys(seen)) or "unknown"
 
 
 def clock(seconds: float) -> str:
-    """A duration as H:MM:SS, for the progress lines of a run that may take hours."""
+    """Format a duration as H:MM:SS for the progress lines, because a run may take hours."""
     seconds = max(0, round(seconds))
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 def print_progress(row: dict, cfg: TrainConfig, spent: float, epochs_this_call: int) -> None:
-    """One JSON line for the job's log: the epoch of how many, its numbers, the time spent and an
-    ETA, which extrapolates this call's pace (its epochs, evaluations and checkpoints)."""
+    """Return one JSON line for the job's log: the epoch of how many, its numbers, the time spent and
+    an ETA, which extrapolates this call's pace (its epochs, evaluations and checkpoints)."""
     shown = {k: row[k] for k in ("epoch", "loss", "train_acc", "lr", "images_per_s", "rank1", "mAP") if k in row}
     left = cfg.epochs - row["epoch"]
     shown.update(epochs=cfg.epochs, elapsed=clock(spent), eta=clock(spent / epochs_this_call * left))

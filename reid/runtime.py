@@ -17,12 +17,13 @@ import torch
 
 
 class DeviceError(RuntimeError):
-    """A device was asked for that this machine does not have."""
+    """Signal that a device was asked for that this machine does not have."""
 
 
 def resolve_device(device: str | torch.device = "auto", source: str = "device") -> torch.device:
-    """ "auto" (CUDA if visible, else the CPU), "cpu", "cuda" or "cuda:N"; ``source`` names the
-    setting in the error."""
+    """Resolve "auto" (CUDA if visible, else the CPU), "cpu", "cuda" or "cuda:N" to a device.
+
+    ``source`` names the setting in the error."""
     if isinstance(device, torch.device):
         device = str(device)
     if device == "auto":
@@ -33,7 +34,7 @@ def resolve_device(device: str | torch.device = "auto", source: str = "device") 
 
 
 def switch(value: str | bool, device: torch.device) -> bool:
-    """An "auto | on | off" setting: auto is on with CUDA."""
+    """Resolve an "auto | on | off" setting, where auto is on with CUDA."""
     if isinstance(value, bool):
         return value
     return device.type == "cuda" if value == "auto" else value == "on"
@@ -50,7 +51,7 @@ BF16_FROM_CAPABILITY = (8, 0)
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype:
-    """The mixed precision "auto" means: bf16 on the CPU and on GPUs of compute capability 8.0
+    """Return the mixed precision "auto" means: bf16 on the CPU and on GPUs of compute capability 8.0
     and newer, fp16 on older GPUs."""
     if device.type == "cuda" and torch.cuda.get_device_capability(device) < BF16_FROM_CAPABILITY:
         return torch.float16
@@ -83,7 +84,7 @@ class Runtime:
 
     @classmethod
     def from_config(cls, cfg, device: str | None = None) -> Runtime:
-        """A TrainConfig's choices; ``device`` overrides its ``device`` (e.g. evaluate --device)."""
+        """Resolve a TrainConfig's choices; ``device`` overrides its ``device`` (e.g. evaluate --device)."""
         source = "train.device" if device is None else "--device"
         return cls.resolve(cfg.device if device is None else device, cfg.amp, cfg.channels_last, cfg.compile, source)
 
@@ -93,29 +94,29 @@ class Runtime:
 
     @property
     def precision(self) -> str:
-        """What the forward passes run in: "bfloat16", "float16" or "float32"."""
+        """Return what the forward passes run in: "bfloat16", "float16" or "float32"."""
         return str(self.amp_dtype).replace("torch.", "") if self.amp else "float32"
 
     def grad_scaler(self) -> torch.amp.GradScaler:
-        """The gradient scaler training needs: on for fp16 (whose small gradients underflow
-        without it), off (a pass-through) otherwise."""
+        """Return the gradient scaler training needs. It is on for fp16, whose small gradients
+        underflow without it, and off (a pass-through) otherwise."""
         return torch.amp.GradScaler(self.device.type, enabled=self.amp and self.amp_dtype == torch.float16)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp)
 
     def place(self, model: torch.nn.Module) -> torch.nn.Module:
-        """The model on the device, in the memory format of its inputs."""
+        """Move the model to the device, in the memory format of its inputs."""
         model.to(self.device)
         if self.channels_last:
             model.to(memory_format=torch.channels_last)
         return model
 
     def batch(self, x: torch.Tensor) -> torch.Tensor:
-        """An input batch in the memory format the model expects."""
+        """Put an input batch in the memory format the model expects."""
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def sync(self) -> None:
-        """Wait for the device (before the clock is read)."""
+        """Wait for the device, so that the clock is read after its work is done."""
         if self.cuda:
             torch.cuda.synchronize(self.device)

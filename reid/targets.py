@@ -10,12 +10,12 @@ from reid.variants import TRAINING_READINGS, table_rows
 
 
 def gradcam_variants(variants: list[str]) -> list[str]:
-    """Figure 6's rows, in the paper's order."""
+    """Return Figure 6's rows, in the paper's order."""
     return [v for v in ("avg", "max", "residual") if v in variants]
 
 
 def dataset_results(config: dict, dataset: str, results_dir: str | Path = "results") -> list[str]:
-    """The result files a config's workflow run produces on one dataset: each variant's and the
+    """Return the result files a config's workflow run produces on one dataset: each variant's and the
     re-ranked residual's metrics per seed, and Figures 4 and 6 for the first seed."""
     root = Path(results_dir) / dataset
     variants = config["variants"]
@@ -29,19 +29,19 @@ def dataset_results(config: dict, dataset: str, results_dir: str | Path = "resul
 
 
 def cost_results(config: dict, results_dir: str | Path = "results") -> list[str]:
-    """Table 4's costs, one file per variant (they need no dataset)."""
+    """Return Table 4's costs, one file per variant, since they need no dataset."""
     return [str(Path(results_dir) / "cost" / f"{v}.json") for v in config["variants"]]
 
 
 def expected_results(config: dict, results_dir: str | Path = "results") -> list[str]:
-    """Every result file a config's workflow run produces."""
+    """Return every result file a config's workflow run produces."""
     return [f for d in config["datasets"] for f in dataset_results(config, d, results_dir)] + cost_results(
         config, results_dir
     )
 
 
 def reading_results(config: dict, results_dir: str | Path = "results") -> list[str]:
-    """What the ``readings`` target produces: the variants each training reading retrains (those
+    """Return what the ``readings`` target produces: the variants each training reading retrains (those
     the config has), per dataset and seed, evaluated. Not part of the default run."""
     seeds = config["seeds"]
     return [

@@ -16,10 +16,13 @@ with k-reciprocal re-ranking.
 
 from reid.config import default
 
-VARIANTS = tuple(default("variants"))  # every variant, in the paper's order: the config schema's list
-RERANK_SUFFIX = "+rerank"  # a run folder named <variant>+rerank holds that variant's re-ranked evaluation
-RERANKED = "residual" + RERANK_SUFFIX  # Table 2's last row
-# a run that re-evaluates another run's models -> that run: the two are compared seed by seed
+# Every variant is listed in the paper's order, as the config schema's list has them.
+VARIANTS = tuple(default("variants"))
+# A run folder named <variant>+rerank holds that variant's re-ranked evaluation.
+RERANK_SUFFIX = "+rerank"
+RERANKED = "residual" + RERANK_SUFFIX  # This is Table 2's last row.
+# A run that re-evaluates another run's models maps to that run, so that the two are compared seed
+# by seed.
 SAME_MODELS = {RERANKED: "residual"}
 
 
@@ -29,13 +32,13 @@ SAME_MODELS = {RERANKED: "residual"}
 TRAINING_READINGS = {
     "triplet_fused": {
         "words": "triplet on the fused features (BoT's arrangement)",
-        "train": {"triplet_on": "fused"},  # the default, "pooled", is equation (2) read literally
+        "train": {"triplet_on": "fused"},  # The default, "pooled", reads equation (2) literally.
         "variants": ("avg", "max", "residual"),
     },
 }
 
 
 def table_rows(variants) -> list[str]:
-    """Table 2's rows for a config's variants: each variant, then residual re-ranked."""
+    """Return Table 2's rows for a config's variants: each variant, then residual re-ranked."""
     variants = list(variants)
     return variants + ([RERANKED] if "residual" in variants else [])

@@ -55,9 +55,8 @@ def judge(
     variants: list[str],
     specs: list[ClaimSpec] | None = None,
 ) -> list[Claim]:
-    """Every claim of the paper and of the config (``specs``, if the caller has read them
-    already), judged on what ``results_dir`` holds, with the family-wise adjusted verdicts
-    filled in."""
+    """Judge every claim of the paper and of the config on what ``results_dir`` holds, and fill in
+    the family-wise adjusted verdicts. The caller passes ``specs`` if it has read them already."""
     specs = claim_specs(config) if specs is None else specs
     tolerance, margin = claim_settings(config)
     claims = (
@@ -70,18 +69,18 @@ def judge(
 
 
 def judge_run(results_dir: str | Path, config: dict) -> JudgedClaims:
-    """Every claim judged on a (completed) config's run, with each accuracy claim's verdict
-    under each reading of the paper (the sensitivity table): what the report shows."""
+    """Judge every claim on a (completed) config's run, with each accuracy claim's verdict under
+    each reading of the paper (the sensitivity table), because that is what the report shows."""
     datasets, variants = list(config["datasets"]), config["variants"]
     specs, (tolerance, margin) = claim_specs(config), claim_settings(config)
-    claims = judge(results_dir, config, datasets, variants, specs)  # the claims file read and validated once
+    claims = judge(results_dir, config, datasets, variants, specs)  # The claims file is read and validated once here.
     accuracy = [c for c in claims if c.kind in ACCURACY_KINDS]
     readings = sensitivity(results_dir, datasets, table_rows(variants), own=accuracy, specs=specs, tolerance=tolerance)
     return JudgedClaims(claims, readings, specs, tolerance, margin)
 
 
 def write_claims(judged: JudgedClaims, csv_path: str | Path, json_path: str | Path) -> None:
-    """The claims step's two files: claims.csv for readers, and the full record for the report."""
+    """Write the claims step's two files: claims.csv for readers, and the full record for the report."""
     write_claims_csv(judged.claims, csv_path)
     write_judged(judged, json_path)
 

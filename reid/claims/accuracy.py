@@ -37,30 +37,31 @@ from reid.paper import PAPER_DATASETS
 from reid.stats import Interval, against_published_mean, difference_interval
 from reid.variants import RERANKED, SAME_MODELS, TRAINING_READINGS
 
-ACCURACY_METRICS = {"mAP": None, "R1": 1, "R5": 5, "R10": 10}  # metric -> rank cut-off (None: AP)
+# Each metric maps to its rank cut-off, and None means AP.
+ACCURACY_METRICS = {"mAP": None, "R1": 1, "R5": 5, "R10": 10}
 # ---------------------------------------------------------------------------------------- inputs
 
 
 @dataclass
 class Scores:
-    """One run's per-query scores on a dataset: seeds x queries tables, skipped queries NaN."""
+    """Hold one run's per-query scores on a dataset as seeds x queries tables, with skipped queries NaN."""
 
     seeds: list[int]
-    paths: np.ndarray  # the query files, to check that tables line up
-    pids: np.ndarray  # the query identities: the unit of the test set
-    tables: dict[str, np.ndarray]  # metric -> (seeds, queries)
-    left_out: list[str] = field(default_factory=list)  # "run/seedN/per_query.npz: why"
+    paths: np.ndarray  # The query files are kept to check that tables line up.
+    pids: np.ndarray  # The query identities are the unit of the test set.
+    tables: dict[str, np.ndarray]  # Each metric maps to a (seeds, queries) table.
+    left_out: list[str] = field(default_factory=list)  # Each entry reads "run/seedN/per_query.npz: why".
 
 
 def _pids_from_paths(paths: np.ndarray) -> np.ndarray:
-    """Query identities from Market-1501-style names (the identity before the first underscore),
-    for per_query.npz files written before they held q_pids."""
+    """Read the query identities from Market-1501-style names (the identity before the first
+    underscore), because per_query.npz files written before they held q_pids lack them."""
     return np.array([int(Path(str(p)).name.split("_")[0]) for p in paths])
 
 
 def load_scores(folder: str | Path, reading: str | None = None) -> Scores | None:
-    """The per_query.npz files of every seed of a run (``folder``: results/<dataset>/<run>), or
-    None if no seed has a usable one. A file that is damaged, foreign (not an evaluation's) or
+    """Load the per_query.npz files of every seed of a run (``folder``: results/<dataset>/<run>), or
+    return None if no seed has a usable one. A file that is damaged, foreign (not an evaluation's) or
     holds other queries than the first usable seed's is left out and named in ``left_out``.
     ``reading``: "raw" or "normalized" for the scores under that reading of the test distance
     (reid.evaluate writes both), None for the evaluation's own."""
@@ -100,7 +101,7 @@ def load_scores(folder: str | Path, reading: str | None = None) -> Scores | None
 
 
 def _valid(*tables: np.ndarray) -> np.ndarray:
-    """Queries every run could evaluate (the same for all models of a dataset)."""
+    """Return the queries every run could evaluate, which are the same for all models of a dataset."""
     return np.logical_and.reduce([~np.isnan(t).any(0) for t in tables])
 
 
@@ -114,7 +115,7 @@ def _fill(claim: Claim, interval: Interval) -> None:
     if interval.seed_spread_known:
         claim.ci_low, claim.ci_high = interval.low, interval.high
         claim.interval = "seeds and identities"
-    else:  # a queries-only interval is no 95% interval of the result: none is shown
+    else:  # A queries-only interval is no 95% interval of the result, so none is shown.
         claim.interval = "none: one seed"
 
 
@@ -128,8 +129,8 @@ def _one_seed_note(runs: dict[str, Scores]) -> str:
 
 
 def _scores(loaded: dict[str, Scores | None], runs: list[str], claim: Claim) -> dict[str, Scores] | None:
-    """The runs' scores, or None with the claim's note saying what is missing (and, either way,
-    naming the seed files left out)."""
+    """Return the runs' scores, or None with the claim's note saying what is missing. Either way,
+    the note names the seed files left out."""
     for run in runs:
         for why in getattr(loaded.get(run), "left_out", []):
             claim.add_note(why)
@@ -141,7 +142,7 @@ def _scores(loaded: dict[str, Scores | None], runs: list[str], claim: Claim) -> 
 
 
 def comparison_claim(spec: ClaimSpec, a: str, b: str, metric: str, dataset: str, loaded, tolerance: float) -> Claim:
-    """One row of a direction or size claim: A against B on one dataset and metric."""
+    """Judge one row of a direction or size claim, A against B on one dataset and metric."""
     paper = spec.paper_value(dataset, metric)
     claim = Claim(spec.claim_id, f"{a} vs {b}", dataset, metric, paper, kind=spec.kind)
     claim.paper_dataset = dataset if paper is not None else ""
@@ -154,7 +155,7 @@ def comparison_claim(spec: ClaimSpec, a: str, b: str, metric: str, dataset: str,
         return claim
     ta, tb = sa.tables[metric], sb.tables[metric]
     paired = SAME_MODELS.get(a) == b or SAME_MODELS.get(b) == a
-    if paired:  # the same models scored two ways: compare seed by seed, on the seeds both have
+    if paired:  # The same models are scored two ways here, so they are compared seed by seed, on the seeds both have.
         common = sorted(set(sa.seeds) & set(sb.seeds))
         if not common:
             claim.add_note(f"{a} and {b} share no seed ({sa.seeds}, {sb.seeds})")
@@ -174,7 +175,7 @@ def comparison_claim(spec: ClaimSpec, a: str, b: str, metric: str, dataset: str,
 
 
 def absolute_claim(spec: ClaimSpec, metric: str, dataset: str, loaded, tolerance: float) -> Claim:
-    """One row of an absolute claim: our seeds' mean against the paper's mean of its runs."""
+    """Judge one row of an absolute claim, our seeds' mean against the paper's mean of its runs."""
     paper = spec.paper_value(dataset, metric)
     claim = Claim(spec.claim_id, spec.a, dataset, metric, paper, kind=spec.kind)
     claim.paper_dataset = dataset if paper is not None else ""
@@ -205,8 +206,8 @@ def absolute_claim(spec: ClaimSpec, metric: str, dataset: str, loaded, tolerance
 
 
 def run_folder(results_dir: str | Path, dataset: str, run: str, retrained: str | None = None) -> Path | None:
-    """Where a run's results are; under a training reading, its retrained variants' (the others
-    as they are, and None for the re-ranked residual, which that reading did not evaluate)."""
+    """Return where a run's results are. Under a training reading, they are its retrained variants'
+    (the others as they are, and None for the re-ranked residual, which that reading did not evaluate)."""
     if retrained is None:
         return Path(results_dir, dataset, run)
     if run in TRAINING_READINGS[retrained]["variants"]:
@@ -223,7 +224,7 @@ def paper_claims(
     specs: list[ClaimSpec] | None = None,
     tolerance: float = TOLERANCE,
 ) -> list[Claim]:
-    """Every accuracy claim (``specs``: by default the paper's) on the config's datasets, and on
+    """Judge every accuracy claim (``specs``: by default the paper's) on the config's datasets, and on
     the datasets a claim names that were not run (untestable). ``runs``: the variants the config
     trains and residual+rerank; ``reading``: see ``load_scores``; ``retrained``: a training
     reading (TRAINING_READINGS) to judge instead."""
@@ -265,14 +266,14 @@ def paper_claims(
     return claims
 
 
-# the readings of the paper that move the numbers most, each: (name, what it is, its results)
+# These readings of the paper move the numbers most; each is (name, what it is, its results).
 DISTANCE_READINGS = (("raw", "raw features (euclidean)"), ("normalized", "L2-normalised features (cosine)"))
 
 
 @dataclass
 class Sensitivity:
-    claim: Claim  # under the evaluation's own reading
-    verdicts: dict  # reading -> verdict under it
+    claim: Claim  # This claim is judged under the evaluation's own reading.
+    verdicts: dict  # Each reading maps to the verdict under it.
 
     @property
     def changes(self) -> bool:
@@ -290,8 +291,8 @@ def sensitivity(
     specs: list[ClaimSpec] | None = None,
     tolerance: float = TOLERANCE,
 ) -> list[Sensitivity]:
-    """The verdict of each claim on the datasets that ran, under each reading of the test
-    distance, and under each training reading that was run: does any verdict change with it?
+    """Judge each claim on the datasets that ran, under each reading of the test distance and each
+    training reading that was run, to show whether any verdict changes with the reading.
     ``own``: the claims under the evaluations' own reading, if already judged (not read again)."""
 
     def judge(**reading) -> list[Claim]:

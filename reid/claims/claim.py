@@ -40,25 +40,26 @@ CSV_COLUMNS = (
 @dataclass
 class Claim:
     claim_id: str
-    claim: str  # "residual vs avg", or a run's name for an absolute number
+    claim: str  # This is "residual vs avg", or a run's name for an absolute number.
     dataset: str
-    metric: str  # mAP | R1 (accuracy); a cost (C5) or a training curve (C6)
+    metric: str  # This is mAP | R1 (accuracy), a cost (C5) or a training curve (C6).
     paper: float | None
     ours: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
     verdict: str = "untestable"
-    size: str = ""  # comparisons of accuracy: as_claimed | smaller | larger | inconclusive | untestable
-    verdict_adjusted: str = ""  # the verdict after Holm's adjustment over the dataset's tests
+    size: str = ""  # Comparisons of accuracy have as_claimed | smaller | larger | inconclusive | untestable.
+    verdict_adjusted: str = ""  # This is the verdict after Holm's adjustment over the dataset's tests.
     size_adjusted: str = ""
-    p_value: float | None = None  # of the test behind ``verdict`` (None: not a statistical test)
+    # This belongs to the test behind ``verdict``; None means no statistical test.
+    p_value: float | None = None
     size_p_value: float | None = None
-    kind: str = ""  # direction | size | absolute | cost | curve (reid/resources/claims.yaml)
-    seeds: str = ""  # seeds per variant, "3" or "3 / 3"
+    kind: str = ""  # The kinds are direction | size | absolute | cost | curve (reid/resources/claims.yaml).
+    seeds: str = ""  # This gives the seeds per variant, "3" or "3 / 3".
     queries: int | None = None
-    identities: int | None = None  # the test set's people: the unit the intervals resample
-    interval: str = ""  # what the interval counts
-    paper_dataset: str = ""  # whose paper value stands in the paper column
+    identities: int | None = None  # The test set's people are the unit the intervals resample.
+    interval: str = ""  # This says what the interval counts.
+    paper_dataset: str = ""  # This says whose paper value stands in the paper column.
     note: str = ""
 
     def add_note(self, text: str) -> None:
@@ -69,8 +70,8 @@ CALLS = {"supported", "contradicted", "as_claimed", "smaller", "larger"}
 
 
 def statistical_tests(claims: list[Claim]) -> list[tuple[Claim, str]]:
-    """Every (claim, column) whose call is a statistical test at the 5% level: a verdict or a
-    size with a p-value (exact counts and untestable rows are not)."""
+    """Return every (claim, column) whose call is a statistical test at the 5% level, meaning a
+    verdict or a size with a p-value; exact counts and untestable rows are not tests."""
     tests = []
     for c in claims:
         if c.p_value is not None and c.verdict != "untestable":
@@ -81,7 +82,7 @@ def statistical_tests(claims: list[Claim]) -> list[tuple[Claim, str]]:
 
 
 def adjust_family_wise(claims: list[Claim], alpha: float = ALPHA) -> None:
-    """Fill ``verdict_adjusted`` and ``size_adjusted``: Holm's procedure over each dataset's
+    """Fill ``verdict_adjusted`` and ``size_adjusted`` by Holm's procedure over each dataset's
     statistical tests (all claims, verdicts and sizes together), so that the chance of even one
     false call per dataset is at most ``alpha``. A call that does not survive reads
     inconclusive; a verdict that is not a test (an exact count) stays as it is."""
@@ -100,7 +101,7 @@ def adjust_family_wise(claims: list[Claim], alpha: float = ALPHA) -> None:
 
 
 def write_claims_csv(claims: list[Claim], path: str | Path) -> Path:
-    """report/claims.csv: the claims table, one row per claim, dataset and metric (atomic)."""
+    """Write report/claims.csv, the claims table, with one row per claim, dataset and metric (atomically)."""
     path = Path(path)
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="") as f:

@@ -45,9 +45,10 @@ from reid.claims.claim import Claim
 from reid.claims.declared import COST_MARGIN, ClaimSpec
 from reid.paper import paper_tables, paper_value
 
-TOLERANCE = 5.0  # percent: an absolute count within 5% of the paper's is the same model
+TOLERANCE = 5.0  # In percent: an absolute count within 5% of the paper's counts as the same model.
 PAPER_SETTING = {"backbone": "resnet50", "input": [288, 144], "num_classes": 751}
-PAPER_REFERENCE = ("plain_baseline", "SVDNet")  # our variant, the paper's Table 4 row beside it
+# Our variant comes first, then the paper's Table 4 row that stands beside it.
+PAPER_REFERENCE = ("plain_baseline", "SVDNet")
 BOOTSTRAP = 2000
 
 
@@ -57,7 +58,7 @@ def read_costs(results_dir: str | Path) -> dict[str, dict]:
         try:
             costs[path.stem] = json.loads(path.read_text())
         except (ValueError, OSError):
-            continue  # a damaged file is not a result
+            continue  # A damaged file is not a result, so it is skipped.
     return costs
 
 
@@ -70,13 +71,13 @@ def _margin_verdict(low: float, high: float, margin: float = COST_MARGIN) -> str
 
 
 def latency_device(a: dict, b: dict) -> str | None:
-    """The device both variants were timed on, the GPU first."""
+    """Return the device both variants were timed on, trying the GPU first."""
     common = set(a.get("latency", {})) & set(b.get("latency", {}))
     return next((d for d in sorted(common, key=lambda d: (d == "cpu", d))), None)
 
 
 def median_ratio_interval(runs_a, runs_b, seed: int = 0) -> tuple[float, float]:
-    """95% percentile-bootstrap interval of 100 * (median(A) / median(B) - 1)."""
+    """Return the 95% percentile-bootstrap interval of 100 * (median(A) / median(B) - 1)."""
     rng = np.random.default_rng(seed)
     a, b = np.asarray(runs_a, dtype=np.float64), np.asarray(runs_b, dtype=np.float64)
     ma = np.median(a[rng.integers(0, len(a), (BOOTSTRAP, len(a)))], axis=1)
@@ -97,7 +98,7 @@ RELATIVE = (("params (%)", "params_M"), ("FLOPs (%)", "flops_G"), ("latency (%)"
 
 
 def relative_paper(other_name: str, column: str) -> float | None:
-    """The paper's Residual against the Table 4 row that stands for ``other_name``, in percent."""
+    """Return the paper's Residual against the Table 4 row that stands for ``other_name``, in percent."""
     if other_name != PAPER_REFERENCE[0]:
         return None
     a, b = _paper("Residual", column), _paper(PAPER_REFERENCE[1], column)
@@ -105,7 +106,7 @@ def relative_paper(other_name: str, column: str) -> float | None:
 
 
 def absolute_cost(p: dict | None) -> list[Claim]:
-    """Residual's params, FLOPs and latency beside the paper's."""
+    """Judge Residual's params, FLOPs and latency beside the paper's."""
     claims = [
         Claim("C5", "residual", "all", "params (M)", _paper("Residual", "params_M")),
         Claim("C5", "residual", "all", "FLOPs (G)", _paper("Residual", "flops_G")),
@@ -143,7 +144,7 @@ def absolute_cost(p: dict | None) -> list[Claim]:
 def relative_cost(
     residual: dict, other_name: str, other: dict, margin: float = COST_MARGIN, a: str = "residual"
 ) -> list[Claim]:
-    """``a`` (residual) against one other variant: params, FLOPs and latency, in percent more."""
+    """Compare ``a`` (residual) with one other variant on params, FLOPs and latency, in percent more."""
     claim = f"{a} vs {other_name}"
     reference = PAPER_REFERENCE[1] if other_name == PAPER_REFERENCE[0] else None
 
@@ -193,7 +194,7 @@ def relative_cost(
 def cost_claims(
     results_dir: str | Path, variants: list[str], specs: list[ClaimSpec], margin: float = COST_MARGIN
 ) -> list[Claim]:
-    """The cost claims of ``specs`` from the costs of ``variants``: A's absolute counts when
+    """Judge the cost claims of ``specs`` from the costs of ``variants``: A's absolute counts when
     A is residual (the paper's Table 4 row), and A against each of B that the config has."""
     costs = read_costs(results_dir)
     claims = []

@@ -51,8 +51,8 @@ CAVEAT = (
 
 
 def read_curves(folder: str | Path) -> tuple[dict[int, dict[str, dict[int, float]]], list[str]]:
-    """({seed: {column: {epoch: value}}}, the files left out) from the seed*/log.csv files of a
-    run folder; a damaged row's cell is skipped, a damaged file left out and named."""
+    """Read ({seed: {column: {epoch: value}}}, the files left out) from the seed*/log.csv files of a
+    run folder. A damaged row's cell is skipped, and a damaged file is left out and named."""
     curves, left_out = {}, []
     for path in sorted(Path(folder).glob("seed*/log.csv")):
         try:
@@ -68,13 +68,13 @@ def read_curves(folder: str | Path) -> tuple[dict[int, dict[str, dict[int, float
                 try:
                     per_column[column][int(row["epoch"])] = float(row[column])
                 except (KeyError, TypeError, ValueError):
-                    continue  # an empty cell: not evaluated at this epoch
+                    continue  # An empty cell means the run was not evaluated at this epoch.
         curves[seed] = per_column
     return curves, left_out
 
 
 def read_hits(folder: str | Path) -> tuple[dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]], list[str]]:
-    """({seed: (epochs, first_hit E x Q, q_pids)}, the files left out) from seed*/curve.npz."""
+    """Read ({seed: (epochs, first_hit E x Q, q_pids)}, the files left out) from seed*/curve.npz."""
     hits, left_out = {}, []
     for path in sorted(Path(folder).glob("seed*/curve.npz")):
         name = f"{Path(folder).name}/{path.parent.name}/curve.npz"
@@ -93,8 +93,8 @@ def read_hits(folder: str | Path) -> tuple[dict[int, tuple[np.ndarray, np.ndarra
 
 
 def first_lr_step(curves: dict) -> int | None:
-    """The first epoch logged at a lower learning rate than the epoch before (warmup rises; the
-    first milestone drops), the same for every seed of a run; None if the rate never drops."""
+    """Return the first epoch logged at a lower learning rate than the epoch before, or None if the
+    rate never drops. Warmup rises and the first milestone drops, the same for every seed of a run."""
     steps = set()
     for per_column in curves.values():
         lr = per_column["lr"]
@@ -104,8 +104,8 @@ def first_lr_step(curves: dict) -> int | None:
 
 
 def curve_means(curves: dict, column: str, epochs: list[int]) -> list[float]:
-    """One number per seed: the curve's mean over ``epochs``, in percent (the loss relative to the
-    seed's first logged epoch)."""
+    """Return one number per seed: the curve's mean over ``epochs``, in percent (the loss relative
+    to the seed's first logged epoch)."""
     means = []
     for per_column in curves.values():
         values = np.array([per_column[column][e] for e in epochs])
@@ -126,8 +126,8 @@ def _span(epochs: list[int]) -> str:
 
 
 def _judge(claim: Claim, interval: Interval | None, side: float, counts: str) -> None:
-    """The row's interval, verdict and p-value; no call with one seed on either side (no
-    interval, or one whose seed spread is unknown)."""
+    """Fill in the row's interval, verdict and p-value. With one seed on either side no call is
+    made, because there is no interval, or one whose seed spread is unknown."""
     if interval is None or not interval.seed_spread_known:
         claim.interval = "none: one seed"
         claim.verdict = "inconclusive"
@@ -140,7 +140,7 @@ def _judge(claim: Claim, interval: Interval | None, side: float, counts: str) ->
 
 
 def _log_claim(claim: Claim, metric: str, side: float, runs: list[dict]) -> None:
-    """The loss or training-accuracy row, from log.csv: Welch's interval over the seeds."""
+    """Judge the loss or training-accuracy row from log.csv, with Welch's interval over the seeds."""
     column = COLUMNS[metric]
     epochs = _common([set(c[column]) for curves in runs for c in curves.values()])
     phase = ""
@@ -164,7 +164,7 @@ def _log_claim(claim: Claim, metric: str, side: float, runs: list[dict]) -> None
 
 
 def _hits_claim(claim: Claim, side: float, runs: list[dict]) -> None:
-    """The R1-in-training row, from curve.npz: seeds and identities."""
+    """Judge the R1-in-training row from curve.npz, with an interval over seeds and identities."""
     if any(not hits for hits in runs):
         claim.add_note("no curve.npz (trained by a version before it was written): rerun the training")
         return
@@ -193,7 +193,7 @@ def _hits_claim(claim: Claim, side: float, runs: list[dict]) -> None:
 
 
 def curve_claims(results_dir: str | Path, datasets: list[str], specs: list[ClaimSpec]) -> list[Claim]:
-    """The curve claims of ``specs`` on each dataset they are shown for."""
+    """Judge the curve claims of ``specs`` on each dataset they are shown for."""
     claims = []
     for spec in (s for s in specs if s.kind == "curve"):
         for dataset in spec.shown_datasets(list(datasets)):

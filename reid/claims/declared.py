@@ -21,13 +21,15 @@ KINDS = ("direction", "size", "absolute", "cost", "curve")
 ACCURACY_KINDS = ("direction", "size", "absolute")
 RUNS = (*VARIANTS, RERANKED)
 METRICS = {
-    **dict.fromkeys(ACCURACY_KINDS, ("mAP", "R1", "R5", "R10")),  # reid.claims.accuracy scores each
+    **dict.fromkeys(ACCURACY_KINDS, ("mAP", "R1", "R5", "R10")),  # reid.claims.accuracy scores each of these.
     "cost": ("params", "FLOPs", "latency"),
     "curve": ("loss", "train acc", "R1 in training"),
 }
-ALL = "all"  # in ``datasets``: every dataset of the run
-TOLERANCE = default("claims.tolerance")  # percentage points: the equivalence band of the size and absolute tests
-COST_MARGIN = default("claims.cost_margin")  # percent: "no more computation or time" read as at most this much more
+ALL = "all"  # In ``datasets`` this stands for every dataset of the run.
+# The size and absolute tests use this equivalence band, in percentage points.
+TOLERANCE = default("claims.tolerance")
+# In percent, "no more computation or time" is read as at most this much more.
+COST_MARGIN = default("claims.cost_margin")
 
 
 @dataclass(frozen=True)
@@ -36,20 +38,20 @@ class ClaimSpec:
     words: str
     kind: str
     a: str
-    b: tuple[str, ...]  # empty for an absolute claim
+    b: tuple[str, ...]  # An absolute claim leaves this empty.
     metrics: tuple[str, ...]
     datasets: tuple[str, ...]
-    paper: dict  # dataset -> metric -> value
+    paper: dict  # This maps dataset -> metric -> value.
     higher: bool
     paper_runs: int
-    source: str = "the paper"  # or "declared in the config"
+    source: str = "the paper"  # A user's claim says "declared in the config".
 
     def pairs(self) -> list[tuple[str, str | None]]:
-        """(A, B) per row group: one per entry of ``b``, or (A, None) for an absolute claim."""
+        """Return (A, B) per row group: one per entry of ``b``, or (A, None) for an absolute claim."""
         return [(self.a, b) for b in self.b] if self.b else [(self.a, None)]
 
     def shown_datasets(self, ran: list[str]) -> list[str]:
-        """The datasets this claim has rows for: the run's (with ``all``), the named ones, and
+        """Return the datasets this claim has rows for: the run's (with ``all``), the named ones, and
         those the paper reports, in that order."""
         names = list(ran) if ALL in self.datasets else []
         for d in [d for d in self.datasets if d != ALL] + list(self.paper):
@@ -67,8 +69,8 @@ def _as_tuple(value) -> tuple:
 
 
 def parse_claim(entry: dict, where: str, source: str) -> ClaimSpec:
-    """One claim entry as a spec: checked against the schema's claim definition, which also
-    gives the keys it leaves out, then against the runs and metrics there are."""
+    """Read one claim entry as a spec. It is checked against the schema's claim definition, which
+    also gives the keys it leaves out, and then against the runs and metrics there are."""
     entry = complete_part(entry, "#/$defs/claim", where)
     kind = entry["kind"]
     name = f"{where} (claim {entry['id']})"
@@ -107,14 +109,14 @@ def parse_claim(entry: dict, where: str, source: str) -> ClaimSpec:
 
 
 def paper_claim_specs() -> list[ClaimSpec]:
-    """The paper's claims, from the package's claims.yaml."""
+    """Return the paper's claims, from the package's claims.yaml."""
     text = resources.files("reid").joinpath("resources/claims.yaml").read_text()
     entries = yaml.safe_load(text)["claims"]
     return [parse_claim(e, f"reid/resources/claims.yaml, entry {i + 1}", "the paper") for i, e in enumerate(entries)]
 
 
 def claim_specs(config: dict) -> list[ClaimSpec]:
-    """The claims a report judges: the paper's, then the (completed) config's ``claims.declared``."""
+    """Return the claims a report judges: the paper's, then the (completed) config's ``claims.declared``."""
     declared = config["claims"]["declared"]
     return paper_claim_specs() + [
         parse_claim(e, f"config key 'claims.declared[{i}]'", "declared in the config") for i, e in enumerate(declared)
@@ -122,5 +124,5 @@ def claim_specs(config: dict) -> list[ClaimSpec]:
 
 
 def claim_settings(config: dict) -> tuple[float, float]:
-    """The equivalence band (points) and the cost margin (percent) a (completed) config asks for."""
+    """Return the equivalence band (points) and the cost margin (percent) a (completed) config asks for."""
     return float(config["claims"]["tolerance"]), float(config["claims"]["cost_margin"])

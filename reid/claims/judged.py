@@ -19,30 +19,30 @@ from reid.claims.declared import ClaimSpec
 from reid.config import ConfigError
 from reid.utils import atomic_write_text
 
-VERSION = 1  # raised when the record's layout changes, so that a report never misreads an old file
+VERSION = 1  # This is raised when the record's layout changes, so that a report never misreads an old file.
 
 
 @dataclass
 class JudgedClaims:
-    """Everything the claims step decided about one run."""
+    """Hold everything the claims step decided about one run."""
 
-    claims: list[Claim]  # every claim, dataset and metric, in claims.csv's order
-    sensitivity: list[Sensitivity]  # the accuracy claims' verdicts under each reading
-    specs: list[ClaimSpec]  # the claims as declared: the paper's, then the config's
-    tolerance: float  # points: the equivalence band of the size and absolute tests
-    margin: float  # percent: the cost margin of C5
+    claims: list[Claim]  # These are every claim, dataset and metric, in claims.csv's order.
+    sensitivity: list[Sensitivity]  # These are the accuracy claims' verdicts under each reading.
+    specs: list[ClaimSpec]  # The page lists the claims as declared: the paper's, then the config's.
+    tolerance: float  # The size and absolute tests use this equivalence band, in points.
+    margin: float  # This is the cost margin of C5, in percent.
 
 
 def _plain(value):
-    """A numpy number as the Python number it holds (the judging code may hand over counts as
-    numpy integers, which json cannot write)."""
+    """Return a numpy number as the Python number it holds, because the judging code may hand over
+    counts as numpy integers, which json cannot write."""
     if hasattr(value, "item"):
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def write_judged(judged: JudgedClaims, path: str | Path) -> Path:
-    """Write the record as JSON (atomic); returns its path."""
+    """Write the record as JSON (atomically) and return its path."""
     record = {
         "version": VERSION,
         "tolerance": judged.tolerance,
@@ -57,13 +57,13 @@ def write_judged(judged: JudgedClaims, path: str | Path) -> Path:
 
 
 def _spec(fields: dict) -> ClaimSpec:
-    """A ClaimSpec from its JSON form, whose tuples came back as lists."""
+    """Rebuild a ClaimSpec from its JSON form, whose tuples came back as lists."""
     tuples = {key: tuple(fields[key]) for key in ("b", "metrics", "datasets")}
     return ClaimSpec(**(fields | tuples))
 
 
 def read_judged(path: str | Path) -> JudgedClaims:
-    """The record the claims step wrote at ``path``. A missing file, or one of another layout,
+    """Read the record the claims step wrote at ``path``. A missing file, or one of another layout,
     is refused with a message that says to run the claims step, rather than shown wrong."""
     try:
         record = json.loads(Path(path).read_text())

@@ -39,7 +39,7 @@ __all__ = [
 
 
 def dataset_path(name: str, root: str | os.PathLike | None = None, path: str | os.PathLike | None = None) -> Path:
-    """Where dataset ``name`` lives: an explicit ``path``, else ``root/name``."""
+    """Return where dataset ``name`` lives: an explicit ``path``, else ``root/name``."""
     if path is not None:
         return Path(path)
     if root is None:

@@ -35,18 +35,18 @@ __all__ = ["FetchError", "ChecksumWarning", "safe_extract", "verify_archive"]
 
 log = logging.getLogger(__name__)
 
-CHUNK = 1 << 20  # bytes per copy while extracting
-IGNORED_TOP_LEVEL = {"__MACOSX"}  # top-level folders that archivers add (macOS zip metadata)
+CHUNK = 1 << 20  # Extraction copies this many bytes at a time.
+IGNORED_TOP_LEVEL = {"__MACOSX"}  # Archivers add these top-level folders (macOS zip metadata).
 
 
 # Raised by downloading (reid.data.fetch) as well; it lives here so that this module needs nothing
 # from reid.data.fetch.
 class FetchError(Exception):
-    """A dataset could not be obtained or verified; the message says what failed and what to do."""
+    """Signal that a dataset could not be obtained or verified; the message says what failed and what to do."""
 
 
 class ChecksumWarning(UserWarning):
-    """An archive's md5 differs from the catalog for a dataset that accepts repackagings."""
+    """Warn that an archive's md5 differs from the catalog for a dataset that accepts repackagings."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -54,7 +54,7 @@ class ChecksumWarning(UserWarning):
 
 
 def verify_archive(path: str | os.PathLike, spec: DatasetSpec) -> str:
-    """md5 of ``path``; a mismatch with ``spec.md5`` raises (strict specs) or warns. Returns the md5."""
+    """Return the md5 of ``path``; a mismatch with ``spec.md5`` raises (strict specs) or warns."""
     path = Path(path)
     if not path.is_file():
         raise FetchError(f"archive {path} does not exist or is not a file.")
@@ -88,7 +88,7 @@ try:
     from lzma import LZMAError as _LZMAError
 except ImportError:  # pragma: no cover - Python built without lzma
     _LZMAError = OSError
-# what a damaged or truncated archive raises while being read (bz2 raises OSError)
+# A damaged or truncated archive raises one of these while being read (bz2 raises OSError).
 _ARCHIVE_ERRORS = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
@@ -104,7 +104,7 @@ _ARCHIVE_ERRORS = (
 
 
 def _member_path(name: str, archive: Path) -> PurePosixPath | None:
-    """The safe relative path of an archive member, None for entries naming the root itself.
+    """Return the safe relative path of an archive member, or None for entries naming the root itself.
 
     Raises FetchError for names that could escape the extraction folder.
     """
@@ -186,7 +186,7 @@ def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike) -> None:
                         target.mkdir(parents=True, exist_ok=True)
                         continue
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    with zf.open(info) as src, open(target, "wb") as dst:  # zf.open checks the CRC
+                    with zf.open(info) as src, open(target, "wb") as dst:  # zf.open checks the CRC.
                         shutil.copyfileobj(src, dst, CHUNK)
         elif tarfile.is_tarfile(archive):
             with tarfile.open(archive, "r:*") as tf:
@@ -230,7 +230,7 @@ def _subdirs(folder: Path) -> list[Path]:
 
 
 def _locate_top(tmp: Path, spec: DatasetSpec, archive: Path) -> Path:
-    """The extracted folder holding the three splits: spec.top_dir, the archive root, or the
+    """Return the extracted folder holding the three splits: spec.top_dir, the archive root, or the
     single folder (at most two levels down) that has them."""
     preferred = tmp / spec.top_dir
     if len(_splits_in(preferred)) == len(SPLITS):

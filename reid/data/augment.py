@@ -18,8 +18,8 @@ _NORM_CACHE: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (N, 3, H, W) -> float, ImageNet-normalised."""
-    if images.device not in _NORM_CACHE:  # built once per device: no host-to-device copy per batch
+    """Turn uint8 (N, 3, H, W) into ImageNet-normalised floats."""
+    if images.device not in _NORM_CACHE:  # Building these once per device saves a copy per batch.
         mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1) * 255
         std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1) * 255
         _NORM_CACHE[images.device] = (mean.to(images.device), std.to(images.device))
@@ -52,7 +52,7 @@ class BatchAugment:
         self.erasing_area, self.erasing_ratio, self.attempts = erasing_area, erasing_ratio, attempts
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """uint8 (B, 3, H, W) on the device -> augmented, normalised float (B, 3, H, W)."""
+        """Turn uint8 (B, 3, H, W) on the device into augmented, normalised float (B, 3, H, W)."""
         b, _, h, w = images.shape
         return self.apply(images, to_device(self.draw(b, h, w, generator), images.device))
 
@@ -65,20 +65,20 @@ class BatchAugment:
         ys, xs = torch.arange(h, device=dev), torch.arange(w, device=dev)
         rows = dy[:, None] + ys
         cols = dx[:, None] + xs
-        cols = torch.where(flip[:, None].bool(), cols.flip(1), cols)  # crop, then mirror
-        padded = torch.nn.functional.pad(images, (self.pad,) * 4)  # black border, as T.Pad(10)
+        cols = torch.where(flip[:, None].bool(), cols.flip(1), cols)  # The crop comes first, then the mirror.
+        padded = torch.nn.functional.pad(images, (self.pad,) * 4)  # The border is black, as T.Pad(10) makes it.
         batch = torch.arange(b, device=dev)[:, None, None]
-        # (B, H, W, 3) -> (B, 3, H, W): a channels_last view, which is what the GPU model wants
+        # Permuting (B, H, W, 3) to (B, 3, H, W) gives a channels_last view, which the GPU model wants.
         out = normalize(padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2))
         if self.erasing_prob > 0:
             in_rows = (ys >= top[:, None]) & (ys < (top + eh)[:, None])
             in_cols = (xs >= left[:, None]) & (xs < (left + ew)[:, None])
             mask = in_rows[:, :, None] & in_cols[:, None, :] & erase.bool()[:, None, None]
-            out = out.masked_fill(mask[:, None], 0.0)  # 0 after normalisation = the mean pixel
+            out = out.masked_fill(mask[:, None], 0.0)  # Zero after normalisation is the mean pixel.
         return out
 
     def draw(self, b: int, h: int, w: int, generator: torch.Generator) -> torch.Tensor:
-        """(B, 8) int64: flip, crop offsets dy, dx, and the erasing rectangle top, left, height,
+        """Draw (B, 8) int64: flip, crop offsets dy, dx, and the erasing rectangle top, left, height,
         width, on/off. Random erasing (Zhong et al.): a rectangle of 2-40% of the image with
         aspect in [0.3, 3.3], the first of ``attempts`` draws that fits, with probability
         ``erasing_prob``."""
@@ -107,7 +107,7 @@ def augmentation_from_config(cfg) -> BatchAugment:
 
 
 def seeded_generator(*seeds: int) -> torch.Generator:
-    """A CPU generator for (seed, epoch, ...): resuming at an epoch replays the same numbers."""
+    """Return a CPU generator for (seed, epoch, ...), so that resuming at an epoch replays the same numbers."""
     value = 0
     for s in seeds:
         value = (value * 1_000_003 + int(s)) % (2**63 - 1)

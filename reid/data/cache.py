@@ -24,12 +24,12 @@ if TYPE_CHECKING:
 
 
 def decode(path: str, height: int, width: int) -> np.ndarray:
-    """One image as uint8 (3, H, W), resized like torchvision's T.Resize on a PIL image."""
+    """Decode one image as uint8 (3, H, W), resized like torchvision's T.Resize on a PIL image."""
     try:
         with Image.open(path) as img:
             img = img.convert("RGB").resize((width, height), Image.BILINEAR)
             return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:  # bomb: a damaged header's size
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:  # A bomb means a damaged header.
         raise DatasetError(f"cannot decode image {path} ({err}); replace or remove the file") from err
 
 
@@ -44,7 +44,7 @@ def decode_all(paths: list[str], height: int, width: int, workers: int = 0) -> n
     if workers == 1 or len(chunks) <= 1:
         parts = [_decode_chunk((c, height, width)) for c in chunks]
     else:
-        # fork: workers only run PIL, and start at once (spawn would re-import torch in each)
+        # Fork is safe because workers only run PIL, and they start at once (spawn would re-import torch in each).
         method = "fork" if os.name == "posix" else "spawn"
         with get_context(method).Pool(min(workers, len(chunks))) as pool:
             parts = pool.map(_decode_chunk, [(c, height, width) for c in chunks])
@@ -54,11 +54,12 @@ def decode_all(paths: list[str], height: int, width: int, workers: int = 0) -> n
 def cached_images(
     samples: list[Sample], key: str, height: int, width: int, cache_dir: str | os.PathLike | None, workers: int = 0
 ) -> torch.Tensor:
-    """uint8 (N, 3, H, W) for ``samples`` in order; ``key`` names the dataset content and split.
+    """Return uint8 (N, 3, H, W) for ``samples`` in order; ``key`` names the dataset content and split.
 
     With ``cache_dir`` the array is read from (or written to) ``cache_dir/<key>-<H>x<W>.npy``.
     """
-    import torch  # here: the jobs that only ``decode`` (the ranked lists, the histogram) need no torch
+    # The jobs that only ``decode`` (the ranked lists, the histogram) need no torch, so it is imported here.
+    import torch
 
     paths = [s.path for s in samples]
     if cache_dir is None:
@@ -70,7 +71,7 @@ def cached_images(
             if array.shape == (len(paths), 3, height, width) and array.dtype == np.uint8:
                 return torch.from_numpy(np.array(array))
         except (OSError, ValueError):
-            pass  # a damaged cache is rebuilt below
+            pass  # A damaged cache is rebuilt below.
     array = decode_all(paths, height, width, workers)
     with atomic_path(file) as tmp:
         with open(tmp, "wb") as f:
@@ -86,8 +87,8 @@ def load_images(
     workers: int = 0,
     splits=("train", "query", "gallery"),
 ) -> dict:
-    """{split: uint8 (N, 3, H, W)} for a dataset's splits, through the cache (keyed by the
-    dataset's content fingerprint): training and evaluation decode each image once."""
+    """Return {split: uint8 (N, 3, H, W)} for a dataset's splits, through the cache (keyed by the
+    dataset's content fingerprint), so that training and evaluation decode each image once."""
     key = fingerprint(dataset)
     return {
         split: cached_images(

@@ -13,7 +13,7 @@ SPLITS = ("bounding_box_train", "query", "bounding_box_test")
 
 @dataclass(frozen=True)
 class SplitCount:
-    images: int  # after junk (pid -1) removal
+    images: int  # This counts images after junk (pid -1) removal.
     ids: int
 
 
@@ -23,9 +23,9 @@ class DatasetSpec:
     archive_name: str
     md5: str
     urls: tuple[str, ...]
-    top_dir: str  # folder inside the archive that holds the three splits
+    top_dir: str  # This folder inside the archive holds the three splits.
     counts: dict[str, SplitCount]
-    gallery_files: int  # files in bounding_box_test before junk removal
+    gallery_files: int  # This counts the files in bounding_box_test before junk removal.
     # Market's md5 is well known and its zip never changed; DukeMTMC-reID was withdrawn and
     # circulates in several repackagings, so a different md5 with exact counts only warns.
     strict_md5: bool = True
@@ -40,16 +40,16 @@ CATALOG: dict[str, DatasetSpec] = {
         archive_name="Market-1501-v15.09.15.zip",
         md5="65005ab7d12ec1c44de4eeafe813e68a",
         urls=(
-            # the authors' Google Drive file (the link on the Market-1501 page)
+            # This is the authors' Google Drive file (the link on the Market-1501 page).
             "https://drive.usercontent.google.com/download?id=0B8-rUzbwVRk0c054eEozWG9COHM&export=download&confirm=t",
-            # the mirror torchreid and the Person_reID_baseline tutorial have used
+            # This is the mirror that torchreid and the Person_reID_baseline tutorial have used.
             "http://188.138.127.15:81/Datasets/Market-1501-v15.09.15.zip",
         ),
         top_dir="Market-1501-v15.09.15",
         counts={
             "bounding_box_train": SplitCount(images=12936, ids=751),
             "query": SplitCount(images=3368, ids=750),
-            # 19,732 files; 3,819 junk (-1) removed; distractors (0000) stay as negatives
+            # Of 19,732 files, 3,819 junk (-1) are removed; distractors (0000) stay as negatives.
             "bounding_box_test": SplitCount(images=15913, ids=751),
         },
         gallery_files=19732,
@@ -61,12 +61,12 @@ CATALOG: dict[str, DatasetSpec] = {
         name="dukemtmcreid",
         archive_name="DukeMTMC-reID.zip",
         md5="2f93496f9b516d1ee5ef51c1d5e7d601",
-        urls=(),  # withdrawn by its authors in 2019: only a user-supplied archive is accepted
+        urls=(),  # Its authors withdrew it in 2019, so only a user-supplied archive is accepted.
         top_dir="DukeMTMC-reID",
         counts={
             "bounding_box_train": SplitCount(images=16522, ids=702),
             "query": SplitCount(images=2228, ids=702),
-            # 702 query identities plus 408 distractor identities
+            # The gallery has 702 query identities plus 408 distractor identities.
             "bounding_box_test": SplitCount(images=17661, ids=1110),
         },
         gallery_files=17661,

@@ -67,7 +67,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CHUNK = 1 << 20  # bytes per read while downloading
+CHUNK = 1 << 20  # Downloading reads this many bytes at a time.
 USER_AGENT = "reid-msrp-fetch/0.1 (+python urllib)"
 PART_SUFFIX = ".part"
 MISMATCH_SUFFIX = ".md5-mismatch"
@@ -126,7 +126,7 @@ _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)\s*$", re.I
 
 
 def _parse_content_range(value: str | None) -> tuple[int | None, int | None]:
-    """(first byte, total size) from a Content-Range header; None where unknown."""
+    """Return (first byte, total size) from a Content-Range header, with None where unknown."""
     match = _CONTENT_RANGE.match(value or "")
     if not match:
         return None, None
@@ -143,7 +143,7 @@ def _int_or_none(value: str | None) -> int | None:
 
 
 def _transfer(url: str, part: Path, offset: int, progress: bool, timeout: float, label: str) -> bool:
-    """One request appending to (offset > 0, server honours Range) or rewriting ``part``.
+    """Make one request that appends to (offset > 0, server honours Range) or rewrites ``part``.
 
     True when ``part`` holds the whole file; False when ``part`` was deleted and the caller
     should start again from zero (a Range answer that does not fit the partial file).
@@ -175,8 +175,8 @@ def _transfer(url: str, part: Path, offset: int, progress: bool, timeout: float,
 
 
 def _range_not_satisfiable(err: urllib.error.HTTPError, part: Path, offset: int) -> bool:
-    """The server refused the Range request, because the partial file is either complete (True)
-    or longer than the file; in that case it is deleted (False), so that the download restarts."""
+    """Handle a refused Range request. The partial file is then either complete (True) or longer
+    than the file; in that case it is deleted (False), so that the download restarts."""
     _, total = _parse_content_range(err.headers.get("Content-Range") if err.headers else None)
     err.close()
     if total == offset:
@@ -196,7 +196,7 @@ def _refuse_web_page(url: str, response) -> None:
 
 
 def _where_to_write(url: str, response, part: Path, offset: int) -> tuple[str, int, int | None] | None:
-    """(file mode, first byte, total size or None) for the body of ``response``, or None when a
+    """Return (file mode, first byte, total size or None) for the body of ``response``, or None when a
     partial answer does not start where ``part`` ends; ``part`` is then deleted."""
     status = getattr(response, "status", None) or response.getcode()
     if offset and status == 206:
@@ -296,7 +296,7 @@ def _resolve_spec(name: str | None, spec: DatasetSpec | None) -> DatasetSpec:
 
 
 def is_fetched(folder: str | os.PathLike, spec: DatasetSpec) -> bool:
-    """True if ``folder`` was installed by fetch for this spec (marker check only; no re-count)."""
+    """Return True if ``folder`` was installed by fetch for this spec (marker check only; no re-count)."""
     folder = Path(folder)
     if not folder.is_dir():
         return False
@@ -321,9 +321,9 @@ def is_fetched(folder: str | os.PathLike, spec: DatasetSpec) -> bool:
 
 @contextlib.contextmanager
 def _lock(root: Path, name: str, progress: bool) -> Iterator[None]:
-    """Exclusive per-dataset lock, so that two fetches never share a .part or a temp folder."""
+    """Hold an exclusive per-dataset lock, so that two fetches never share a .part or a temp folder."""
     try:
-        import fcntl  # POSIX only
+        import fcntl  # fcntl exists on POSIX only.
     except ImportError:  # pragma: no cover - Windows: no lock
         yield
         return
@@ -340,7 +340,7 @@ def _lock(root: Path, name: str, progress: bool) -> Iterator[None]:
 
 
 def _clean_stale(root: Path, name: str) -> None:
-    """Temp folders of a killed earlier run (safe: we hold the lock)."""
+    """Remove the temp folders of a killed earlier run, which is safe because we hold the lock."""
     for prefix in (f".tmp-{name}-", f".old-{name}-"):
         for path in root.glob(prefix + "*"):
             if path.is_dir() and not path.is_symlink():
@@ -356,7 +356,7 @@ def _normalise_urls(urls: str | Iterable[str] | None, spec: DatasetSpec) -> tupl
 
 
 def _obtain_archive(spec: DatasetSpec, root: Path, archive, urls, progress: bool) -> tuple[Path, str]:
-    """(archive path, source description) from --archive, the drop location or a download."""
+    """Return (archive path, source description) from --archive, the drop location or a download."""
     if archive is not None:
         path = Path(archive).expanduser()
         if not path.is_file():
@@ -409,7 +409,7 @@ def fetch(
     *,
     spec: DatasetSpec | None = None,
 ) -> Path:
-    """Obtain, verify and install dataset ``name`` into ``root/<name>``; returns that folder.
+    """Obtain, verify and install dataset ``name`` into ``root/<name>``, and return that folder.
 
     ``archive``: a local copy of the archive (never modified or deleted). Without it the drop
     location ``root/<archive_name>`` is used if present, else ``urls`` (default: the catalog's)

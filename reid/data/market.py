@@ -20,7 +20,7 @@ from reid.data.catalog import SPLITS, DatasetSpec
 from reid.utils import atomic_write_json
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-# pid (may be -1 for junk), then camera; Market adds sSS_FFFFFF_BB, Duke _fFFFFFFF
+# The pid (which may be -1 for junk) comes first, then the camera; Market adds sSS_FFFFFF_BB, Duke _fFFFFFFF.
 NAME_PATTERN = re.compile(r"^(-?\d+)_c(\d+)")
 MARKER = ".reid_dataset.json"
 JUNK_PID = -1
@@ -28,7 +28,7 @@ DISTRACTOR_PID = 0
 
 
 class DatasetError(Exception):
-    """A dataset is missing, incomplete or not in Market-1501 layout; the message says what to do."""
+    """Signal that a dataset is missing, incomplete or not in Market-1501 layout; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class ReidDataset:
 
     def __post_init__(self):
         if not self.pid_to_label:
-            # contiguous class labels for the identity classifiers, in sorted pid order
+            # The identity classifiers need contiguous class labels, given in sorted pid order.
             self.pid_to_label = {pid: i for i, pid in enumerate(sorted({s.pid for s in self.train}))}
 
     @property
@@ -71,7 +71,7 @@ class ReidDataset:
 
 
 def parse_name(filename: str) -> tuple[int, int] | None:
-    """(pid, camid) from a Market-1501 / DukeMTMC-reID file name, or None if it does not match."""
+    """Return (pid, camid) from a Market-1501 / DukeMTMC-reID file name, or None if it does not match."""
     match = NAME_PATTERN.match(os.path.basename(filename))
     if match is None:
         return None
@@ -79,13 +79,13 @@ def parse_name(filename: str) -> tuple[int, int] | None:
 
 
 def _image_files(folder: Path) -> list[str]:
-    # os.scandir: fast on 20k-file folders; sorted so that every run sees the same order
+    # os.scandir is fast on 20k-file folders, and the names are sorted so that every run sees the same order.
     with os.scandir(folder) as entries:
         return sorted(e.name for e in entries if e.is_file() and e.name.lower().endswith(IMAGE_SUFFIXES))
 
 
 def read_split(folder: str | os.PathLike, keep_junk: bool = False) -> list[Sample]:
-    """Samples of one split folder, sorted by file name; raises DatasetError on names that do not parse."""
+    """Return the samples of one split folder, sorted by file name; names that do not parse raise DatasetError."""
     folder = Path(folder)
     samples, bad = [], []
     for name in _image_files(folder):
@@ -111,7 +111,7 @@ def read_split(folder: str | os.PathLike, keep_junk: bool = False) -> list[Sampl
 
 
 def layout_counts(root: str | os.PathLike) -> dict[str, dict[str, int]]:
-    """Per split: image files, images after junk removal, identities (junk excluded)."""
+    """Count, per split, the image files, the images after junk removal and the identities (junk excluded)."""
     root = Path(root)
     counts = {}
     for split in SPLITS:
@@ -139,7 +139,7 @@ def check_layout(root: str | os.PathLike, hint: str = "") -> Path:
 
 
 def count_problems(counts: dict[str, dict[str, int]], spec: DatasetSpec) -> list[str]:
-    """Each way in which ``counts`` (as from ``layout_counts``) differ from the release ``spec``."""
+    """List each way in which ``counts`` (as from ``layout_counts``) differ from the release ``spec``."""
     problems = []
     for split in SPLITS:
         want, got = spec.counts[split], counts[split]
@@ -199,7 +199,7 @@ def _count(samples: list[Sample]) -> dict[str, int]:
 
 
 def check_queries(query: list[Sample], gallery: list[Sample], root: Path) -> None:
-    """Every evaluation needs at least one query with a cross-camera match in the gallery.
+    """Check that at least one query has a cross-camera match in the gallery, as every evaluation needs.
 
     The error says which of the usual causes it is: no query identity in the gallery at all,
     every image from one camera, or the shared identities seen only by the query's own camera.
@@ -253,7 +253,7 @@ def write_marker(root: str | os.PathLike, payload: dict) -> None:
 
 
 def fingerprint(dataset: ReidDataset) -> str:
-    """A cheap identity of a dataset's content: relative names and sizes of every image.
+    """Return a cheap identity of a dataset's content: relative names and sizes of every image.
 
     Keys caches (e.g. decoded image tensors) so that a changed dataset never reuses them.
     """

@@ -30,8 +30,8 @@ from reid.utils import atomic_write_json
 def prepare(
     name: str, options: dict, data_root: str | os.PathLike, workers: int | None = None, progress: bool = False
 ) -> dict:
-    """Make dataset ``name`` of a config ready; returns its status (never raises for a dataset
-    that cannot be had: the status says why)."""
+    """Make dataset ``name`` of a config ready and return its status. It never raises for a dataset
+    that cannot be had, because the status says why."""
 
     status = {"dataset": name, "checked_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     try:
@@ -85,7 +85,7 @@ def read_status(path: str | os.PathLike) -> dict:
 
 
 def require_ready(path: str | os.PathLike) -> dict:
-    """The status at ``path`` if its dataset is ready; DatasetError with the recorded error otherwise."""
+    """Return the status at ``path`` if its dataset is ready; otherwise raise DatasetError with the recorded error."""
     status = read_status(path)
     if not status["ok"]:
         raise DatasetError(

@@ -9,7 +9,7 @@ import numpy as np
 
 
 def pk_batches(labels, num_instances: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """One epoch of batches of indices into ``labels``.
+    """Yield one epoch of batches of indices into ``labels``.
 
     Each identity's images are shuffled and cut into groups of K (an identity with fewer than K
     images is sampled with replacement up to K; a remainder smaller than K is dropped); batches

@@ -39,7 +39,7 @@ __all__ = ["build_report", "mean_std", "paper_tables", "paper_value", "read_resu
 
 
 def _benchmarks(benchmarks_dir: Path) -> list[tuple[str, float]]:
-    """Wall time per Snakemake job from its benchmark: file."""
+    """Read the wall time per Snakemake job from its benchmark: file."""
     rows = []
     for path in sorted(benchmarks_dir.rglob("*.tsv")) if benchmarks_dir.is_dir() else []:
         try:
@@ -52,8 +52,8 @@ def _benchmarks(benchmarks_dir: Path) -> list[tuple[str, float]]:
 
 
 def _timing(timing: list[tuple[str, float]]) -> dict | None:
-    """The wall-time tables: per rule (the job's first path part) and per job; None without
-    benchmark files."""
+    """Return the wall-time tables, per rule (the job's first path part) and per job, or None when
+    there are no benchmark files."""
     if not timing:
         return None
     stages: dict[str, list[float]] = {}
@@ -70,7 +70,7 @@ def _timing(timing: list[tuple[str, float]]) -> dict | None:
 
 
 def _provenance(results: Results, config: dict, devices: list[str], data_root: str | Path | None) -> dict:
-    """Where the numbers come from: the commit, the package versions, the config, the devices
+    """Say where the numbers come from: the commit, the package versions, the config, the devices
     and the datasets' fingerprints (read from the dataset step's files, or from the data
     folder's markers for results made without the workflow)."""
     datasets = list(config["datasets"])
@@ -79,7 +79,7 @@ def _provenance(results: Results, config: dict, devices: list[str], data_root: s
         prov["datasets"] = {
             d: {k: v for k, v in results.datasets[d].items() if k != "error"} for d in datasets if d in results.datasets
         }
-    elif data_root is not None:  # results made without the workflow's dataset step
+    elif data_root is not None:  # Results made without the workflow's dataset step have only the markers.
         prov["datasets"] = {d: read_marker(Path(data_root) / d) for d in datasets}
     return {
         "commit": prov["commit"],
@@ -89,7 +89,7 @@ def _provenance(results: Results, config: dict, devices: list[str], data_root: s
 
 
 def _tables(results: Results, config: dict) -> dict:
-    """Tables 2-4 and the datasets' table, beside the paper's numbers."""
+    """Gather Tables 2-4 and the datasets' table, beside the paper's numbers."""
     paper, datasets, variants = paper_tables(), list(config["datasets"]), config["variants"]
     return {
         "table2": table2(results, datasets, table_rows(variants), paper),
@@ -109,7 +109,7 @@ def build_report(
     data_root: str | Path | None = None,
     expected: list[str] | None = None,
 ) -> Path:
-    """Write the report page for a (completed) config's run; returns its path. ``claims``: the
+    """Write the report page for a (completed) config's run and return its path. ``claims``: the
     claims step's record (reid.claims.judge_run), or the path of the report/claims.json it
     wrote; the page shows its verdicts as they are. ``expected``: result files the workflow
     asked for (those missing are listed as not run)."""

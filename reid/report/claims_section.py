@@ -21,8 +21,8 @@ from reid.claims.claim import CALLS
 from reid.config import train_config
 from reid.paper import DATASET_LABELS, PAPER_DATASETS
 
-# what each verdict means, per kind of claim: the page's tooltips and legend (the rules are in
-# reid/stats.py and reid/claims/)
+# These words say what each verdict means, per kind of claim, for the page's tooltips and legend.
+# The rules themselves are in reid/stats.py and reid/claims/.
 VERDICT_WORDS = {
     "comparison": {
         "supported": "the whole 95% interval of A − B lies on the claim's side of zero",
@@ -86,7 +86,7 @@ SIZE_LABELS = {
 
 
 def reads(c: Claim) -> str:
-    """The row in words, direction and size together, so that "the direction holds but the
+    """Put the row in words, direction and size together, so that "the direction holds but the
     effect is far smaller than the paper's" cannot pass for a success."""
     if c.verdict == "untestable":
         return "not tested"
@@ -107,7 +107,7 @@ def reads(c: Claim) -> str:
 
 
 def headline(c: Claim) -> str:
-    """The call a row's colour shows: a size claim's size where the paper gives one, else the
+    """Return the call a row's colour shows: a size claim's size where the paper gives one, else the
     verdict."""
     if c.kind == "size" and c.size not in ("", "untestable"):
         return {"as_claimed": "supported", "smaller": "contradicted", "larger": "contradicted"}.get(
@@ -119,8 +119,8 @@ def headline(c: Claim) -> str:
 def run_summary(
     config: dict, datasets: list[str], variants: list[str], devices: list[str], job_seconds: float | None
 ) -> dict:
-    """What ran: datasets, variants, seeds, epochs, device and the jobs' wall time; and whether
-    the run used none of the paper's datasets (then the page says it tests the suite, not the paper)."""
+    """Say what ran (datasets, variants, seeds, epochs, device and the jobs' wall time) and whether
+    the run used none of the paper's datasets, since then the page says it tests the suite, not the paper."""
     recipe = train_config(config)
     return {
         "datasets": ", ".join(DATASET_LABELS.get(d, d) for d in datasets) or "none",
@@ -135,8 +135,8 @@ def run_summary(
 
 
 def _paper_cell(c: Claim) -> dict:
-    """The paper column: the paper's number, or for a curve (Figure 5 has no numbers) the side
-    it shows; and the dataset the number is from, where it is not the row's."""
+    """Fill the paper column with the paper's number, or for a curve (Figure 5 has no numbers) the
+    side it shows, and name the dataset the number is from where it is not the row's."""
     from_other = c.paper is not None and c.paper_dataset and c.paper_dataset != c.dataset
     return {
         "number": _number(c.paper),
@@ -146,7 +146,7 @@ def _paper_cell(c: Claim) -> dict:
 
 
 def claim_row(c: Claim) -> dict:
-    """One row of the claims table, in the words and numbers the page shows."""
+    """Return one row of the claims table, in the words and numbers the page shows."""
     adjusted = c.verdict_adjusted + (f" / {SIZE_LABELS[c.size_adjusted]}" if c.size_adjusted in SIZE_LABELS else "")
     return {
         "headline": headline(c),
@@ -171,8 +171,8 @@ def claim_row(c: Claim) -> dict:
 
 
 def chance(claims: list[Claim]) -> dict:
-    """How many verdicts the page makes, how many false calls chance alone would give, and how
-    many calls survive the family-wise adjustment."""
+    """Count the verdicts the page makes, the false calls chance alone would give, and the calls
+    that survive the family-wise adjustment."""
     tests = statistical_tests(claims)
     calls = [(c, col) for c, col in tests if getattr(c, col) in CALLS]
     return {
@@ -186,13 +186,13 @@ def chance(claims: list[Claim]) -> dict:
 
 
 def claims_section(judged: JudgedClaims) -> dict:
-    """The claims, one row per claim, dataset and metric; the datasets that this run did not
+    """Return the claims, one row per claim, dataset and metric; the datasets that this run did not
     have are folded into one line. With the claims' words, the legend's settings and the
     chance paragraph's counts."""
     claims = judged.claims
     ran = {c.dataset for c in claims if c.note != NOT_SUPPLIED}
     absent = sorted({c.dataset for c in claims} - ran)
-    statements = {}  # one line per claim id (C1's two entries share one line)
+    statements = {}  # Each claim id gets one line, so C1's two entries share one.
     for s in judged.specs:
         statements.setdefault(s.claim_id, s)
     return {
@@ -209,8 +209,8 @@ def claims_section(judged: JudgedClaims) -> dict:
 
 
 def sensitivity_section(rows: list[Sensitivity]) -> dict | None:
-    """Each claim's verdict under each reading of the test distance; a changed verdict is
-    marked. None without rows (the page then has no such table)."""
+    """Return each claim's verdict under each reading of the test distance, with a changed verdict
+    marked, or None without rows (the page then has no such table)."""
     if not rows:
         return None
     names = list(rows[0].verdicts)

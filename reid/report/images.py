@@ -15,7 +15,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def figure_files(results_dir: str | Path, dataset: str, stem: str) -> list[Path]:
-    """The PNGs of one figure for a dataset (one per seed it was drawn for), oldest seed first."""
+    """Return the PNGs of one figure for a dataset (one per seed it was drawn for), oldest seed first."""
     return sorted(Path(results_dir, dataset, "figures").glob(f"{stem}_seed*.png"))
 
 
@@ -24,17 +24,17 @@ def _png_or_none(path: Path) -> bytes | None:
         data = path.read_bytes()
     except OSError:
         return None
-    return data if data.startswith(PNG_SIGNATURE) else None  # a damaged file is not a figure
+    return data if data.startswith(PNG_SIGNATURE) else None  # A damaged file is not a figure.
 
 
 def image(png: bytes, alt: str) -> dict:
-    """An <img>'s alt text and base64 data."""
+    """Return an <img>'s alt text and base64 data."""
     return {"alt": alt, "data": base64.b64encode(png).decode()}
 
 
 def drawn_figures(results_dir: str | Path, datasets: list[str], stem: str, label: str) -> list[dict]:
-    """Per dataset: its name, label and the images of one figure that the figure jobs drew
-    (none: the page says it was not drawn)."""
+    """Return, per dataset, its name, label and the images of one figure that the figure jobs drew.
+    Without images the page says it was not drawn."""
     found = []
     for d in datasets:
         pngs = [(f, _png_or_none(f)) for f in figure_files(results_dir, d, stem)]
@@ -44,8 +44,8 @@ def drawn_figures(results_dir: str | Path, datasets: list[str], stem: str, label
 
 
 def curves(results: Results, datasets: list[str]) -> list[dict]:
-    """Figure 5 per dataset, drawn from the training logs of avg, max and residual (None
-    without logs: the page says so)."""
+    """Draw Figure 5 per dataset from the training logs of avg, max and residual. Without logs it is
+    None, and the page says so."""
     found = []
     for d in datasets:
         label = DATASET_LABELS.get(d, d)
@@ -56,7 +56,7 @@ def curves(results: Results, datasets: list[str]) -> list[dict]:
 
 
 def figures(results_dir: str | Path, results: Results, datasets: list[str]) -> dict:
-    """Everything the page's figure sections show."""
+    """Gather everything the page's figure sections show."""
     return {
         "ranked_lists": drawn_figures(results_dir, datasets, "ranked_lists", "Figure 4"),
         "curves": curves(results, datasets),

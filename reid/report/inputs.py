@@ -12,16 +12,16 @@ from pathlib import Path
 
 @dataclass
 class Results:
-    """Everything measured, as read from the results folder."""
+    """Hold everything measured, as read from the results folder."""
 
-    metrics: dict = field(default_factory=dict)  # (dataset, variant) -> {seed: metrics dict}
-    logs: dict = field(default_factory=dict)  # (dataset, variant) -> {seed: list of rows}
-    costs: dict = field(default_factory=dict)  # variant -> its Table 4 cost (reid.cost.measure_cost)
-    datasets: dict = field(default_factory=dict)  # dataset -> status (reid.data.prepare)
+    metrics: dict = field(default_factory=dict)  # This maps (dataset, variant) -> {seed: metrics dict}.
+    logs: dict = field(default_factory=dict)  # This maps (dataset, variant) -> {seed: list of rows}.
+    costs: dict = field(default_factory=dict)  # This maps a variant to its Table 4 cost (reid.cost.measure_cost).
+    datasets: dict = field(default_factory=dict)  # This maps a dataset to its status (reid.data.prepare).
 
 
 def _metric(metrics: dict, name: str) -> float | None:
-    """A metric in percent from a metrics.json (fractions there)."""
+    """Return a metric in percent from a metrics.json, which holds fractions."""
     aliases = {"rank1": ("rank1", "R1"), "rank5": ("rank5", "R5"), "rank10": ("rank10", "R10"), "mAP": ("mAP",)}
     for key in aliases.get(name, (name,)):
         if key in metrics and metrics[key] is not None:
@@ -38,7 +38,7 @@ def read_results(results_dir: str | Path) -> Results:
             seed = int(seed_dir.removeprefix("seed"))
             found.metrics.setdefault((dataset, variant), {})[seed] = json.loads(path.read_text())
         except (ValueError, OSError):
-            continue  # a damaged or foreign file is not a result
+            continue  # A damaged or foreign file is not a result.
     for path in sorted(root.glob("*/*/seed*/log.csv")):
         dataset, variant, seed_dir = path.parts[-4:-1]
         try:

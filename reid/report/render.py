@@ -10,24 +10,24 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-import jinja2  # installed with Snakemake, which renders its own reports with it
+import jinja2  # Jinja2 comes installed with Snakemake, which renders its own reports with it.
 
 TEMPLATES = Path(__file__).with_name("templates")
 
 
 @functools.cache
 def environment() -> jinja2.Environment:
-    """The one Jinja2 environment of the report: templates from TEMPLATES, escaped."""
+    """Return the one Jinja2 environment of the report, with templates from TEMPLATES, escaped."""
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
-        trim_blocks=True,  # a line that holds only a {% tag %} leaves no blank line behind
+        trim_blocks=True,  # A line that holds only a {% tag %} then leaves no blank line behind.
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
 
 
 def render(template: str, **context) -> str:
-    """The template ``template`` (a file name under TEMPLATES) filled in with ``context``."""
+    """Fill in the template ``template`` (a file name under TEMPLATES) with ``context``."""
     return environment().get_template(template).render(**context)

@@ -16,7 +16,7 @@ METRIC_LABELS = {"mAP": "mAP", "rank1": "R1", "rank5": "R5", "rank10": "R10"}
 
 
 def _cell(values: list[float] | None, paper: float | None) -> dict:
-    """One metric of Table 2: ours (None: not run), the paper's and the difference."""
+    """Return one metric of Table 2: ours (None when not run), the paper's and the difference."""
     if not values:
         ours, diff = None, ""
     else:
@@ -27,13 +27,13 @@ def _cell(values: list[float] | None, paper: float | None) -> dict:
 
 
 def _percents(results: Results, dataset: str, variant: str, metric: str) -> list[float]:
-    """A metric of every seed of one run, in percent."""
+    """Return a metric of every seed of one run, in percent."""
     per_seed = results.metrics.get((dataset, variant), {})
     return [v for v in (_metric(x, metric) for x in per_seed.values()) if v is not None]
 
 
 def table2(results: Results, datasets: list[str], variants: list[str], paper: list[dict]) -> dict:
-    """Table 2: mAP, R1, R5, R10 per variant and dataset, mean ± std over seeds, paper, difference."""
+    """Build Table 2: mAP, R1, R5, R10 per variant and dataset, mean ± std over seeds, paper, difference."""
     rows = []
     for variant in variants:
         cells = [
@@ -51,7 +51,7 @@ def table2(results: Results, datasets: list[str], variants: list[str], paper: li
 
 
 def table3(results: Results, datasets: list[str], paper: list[dict]) -> dict:
-    """Table 3: the paper's comparison, quoted, with our residual and residual+rerank rows measured
+    """Build Table 3, the paper's comparison, quoted, with our residual and residual+rerank rows measured
     (a row's ``measured`` is true for ours; a cell of ours that is None was not run)."""
     methods = []
     for r in paper:
@@ -75,11 +75,11 @@ def table3(results: Results, datasets: list[str], paper: list[dict]) -> dict:
 
 
 def _cost_row(variant: str, p: dict, devices: list[str]) -> dict:
-    """One variant's measured costs in Table 4 (a device it was not timed on: dashes)."""
+    """Return one variant's measured costs in Table 4, with dashes for a device it was not timed on."""
     latency = []
     for d in devices:
         t = p.get("latency", {}).get(d)
-        if t is None:  # not timed on this device
+        if t is None:  # The variant was not timed on this device.
             latency += ["—", "—"]
         else:
             latency += [
@@ -100,7 +100,7 @@ def _cost_row(variant: str, p: dict, devices: list[str]) -> dict:
 
 
 def table4(results: Results, variants: list[str], paper: list[dict]) -> dict:
-    """Table 4: parameters, MACs/FLOPs (fvcore and thop) and latency, ours beside the paper's
+    """Build Table 4, parameters, MACs/FLOPs (fvcore and thop) and latency, ours beside the paper's
     (a row that is None was not run)."""
     devices = sorted({d for p in results.costs.values() for d in p.get("latency", {})})
     names = {d: p["latency"][d].get("device", d) for p in results.costs.values() for d in p.get("latency", {})}
@@ -120,7 +120,7 @@ def table4(results: Results, variants: list[str], paper: list[dict]) -> dict:
             }
         )
     return {
-        "devices": [names[d] for d in devices],  # no cost measured yet: the latency columns stay for the paper's value
+        "devices": [names[d] for d in devices],  # With no cost measured, the columns stay for the paper's value.
         "latency_columns": 2 * max(len(devices), 1),
         "rows": rows,
         "quoted": quoted,
@@ -128,7 +128,7 @@ def table4(results: Results, variants: list[str], paper: list[dict]) -> dict:
 
 
 def _origin(marker: dict) -> str:
-    """Where a dataset came from: its archive's md5, the synthetic set's recipe, or a folder."""
+    """Say where a dataset came from: its archive's md5, the synthetic set's recipe, or a folder."""
     if marker.get("md5"):
         return f"md5 {marker['md5']}"
     if "seed" in marker:
@@ -137,7 +137,7 @@ def _origin(marker: dict) -> str:
 
 
 def datasets_table(results: Results, datasets: list[str]) -> list[dict]:
-    """What each dataset was: counts, content fingerprint and archive md5, or why it is missing
+    """Say what each dataset was (counts, content fingerprint and archive md5) or why it is missing
     (``state``: ready, unavailable with its ``error``, or unprepared)."""
     rows = []
     for d in datasets:

@@ -8,7 +8,7 @@ import shlex
 import time
 from pathlib import Path
 
-from reid import targets  # what the workflow asks for is what the report expects
+from reid import targets  # Sharing it means the workflow asks for what the report expects.
 from reid.variants import RERANK_SUFFIX, TRAINING_READINGS
 from reid.variants import VARIANTS as ALL_VARIANTS
 
@@ -31,7 +31,7 @@ def _gpu_jobs_at_once():
 def _cores():
     try:
         return int(workflow.cores)
-    except Exception:  # no --cores (e.g. a cluster executor's submit step): the machine's
+    except Exception:  # Without --cores (e.g. a cluster executor's submit step) the machine's count serves.
         return os.cpu_count() or 1
 
 
@@ -78,7 +78,7 @@ def gpu_request(wildcards):
     return 0 if CPU_ONLY else 1
 
 
-ALL_CORES = _cores()  # a job that must run alone (latency measurements) takes them all
+ALL_CORES = _cores()  # A job that must run alone (latency measurements) takes them all.
 # Resume checkpoints are no declared output: under a default storage provider (the Kubernetes
 # profile) a job runs in a folder of its own, lost with its pod, so that a retried training
 # would start again from epoch 1. There they go beside the stored files, on the shared volume
@@ -89,22 +89,22 @@ else:
     os.environ.pop("REID_RESUME_ROOT", None)
 
 if workflow.remote_exec:
-    # a job a cluster executor submitted: its threads are its allocation's (Snakemake sets
-    # OMP_NUM_THREADS to the rule's threads, and torch follows it), not a share of this node,
-    # nor what the submitting node computed and exported
+    # A job a cluster executor submitted takes its threads from its allocation (Snakemake sets
+    # OMP_NUM_THREADS to the rule's threads, and torch follows it), not from a share of this node,
+    # nor from what the submitting node computed and exported.
     for name in ("REID_TORCH_THREADS", "REID_MACHINE_THREADS"):
         os.environ.pop(name, None)
-else:  # the jobs inherit them (reid.cli.torch_threads)
+else:  # The jobs inherit these (reid.cli.torch_threads).
     os.environ.update(REID_TORCH_THREADS=str(JOB_THREADS), REID_MACHINE_THREADS=str(MACHINE_CORES))
 
 wildcard_constraints:
     dataset="|".join(re.escape(d) for d in DATASETS),
-    variant="|".join(ALL_VARIANTS),  # residual+rerank is no variant: its rule names it
+    variant="|".join(ALL_VARIANTS),  # residual+rerank is no variant, so its rule names it.
     seed=r"\d+",
-    # a run's training reading, as a part of its path: nothing for the paper's reading as the
-    # config gives it, "readings/<name>/" for one of reid.variants.TRAINING_READINGS
+    # A run's training reading is a part of its path: nothing for the paper's reading as the
+    # config gives it, and "readings/<name>/" for one of reid.variants.TRAINING_READINGS.
     reading="|".join(["", *(re.escape(f"readings/{name}/") for name in TRAINING_READINGS)]),
-    rerank=f"|{re.escape(RERANK_SUFFIX)}",  # an evaluation with k-reciprocal re-ranking
+    rerank=f"|{re.escape(RERANK_SUFFIX)}",  # This marks an evaluation with k-reciprocal re-ranking.
 
 
 def dataset_options(name):
@@ -162,7 +162,7 @@ def package_code(*modules):
     if workflow.storage_settings.default_storage_provider is not None:
         return []
     files = []
-    package = Path(workflow.basedir) / "reid"  # absolute: the workflow may run in another --directory
+    package = Path(workflow.basedir) / "reid"  # The path is absolute, because the workflow may run in another --directory.
     for module in modules:
         path = package / module
         files += sorted(str(p) for p in path.rglob("*.py")) if path.is_dir() else [str(path.with_suffix(".py"))]

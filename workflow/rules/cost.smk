@@ -12,8 +12,8 @@ rule cost:
     params:
         config=lambda w: shlex.quote(json.dumps({"train": config["train"], "cost": config["cost"]}, sort_keys=True)),
         variants=lambda w, output: " ".join(f"--variant {v} --out {shlex.quote(o)}" for v, o in zip(VARIANTS, output)),
-    # every core the run may use, so that no other job runs beside a latency measurement;
-    # torch itself uses the machine's cores (not more: REID_MACHINE_THREADS, common.smk)
+    # The job takes every core the run may use, so that no other job runs beside a latency
+    # measurement; torch itself uses the machine's cores and no more (REID_MACHINE_THREADS, common.smk).
     threads: ALL_CORES
     resources:
         gpu=gpu_request,

@@ -7,8 +7,8 @@
 
 checkpoint dataset:
     input:
-        # a custom folder is read in place: replacing it (its mtime) prepares it again; a missing
-        # one is the job's to report, not Snakemake's
+        # A custom folder is read in place, so replacing it (its mtime) prepares it again; a missing
+        # one is the job's to report, not Snakemake's.
         lambda w: [p for p in [dataset_options(w.dataset).get("path")] if p and Path(p).exists()],
     output:
         status="results/{dataset}/dataset.json",

@@ -5,10 +5,10 @@
 # ready (see the dataset checkpoint in data.smk); what was asked for and did not run is listed
 # in the report.
 
-# the package code that judges: editing it judges again (and so renders the page again)
+# This is the package code that judges, so editing it judges again (and renders the page again).
 CLAIMS_CODE = package_code("claims", "stats", "paper")
-# the page's Jinja2 templates, inputs of the report as its code is (package_code lists Python
-# files only): editing one renders the page again. None with a default storage provider, as there.
+# The page's Jinja2 templates are inputs of the report as its code is (package_code lists Python
+# files only), so editing one renders the page again. There are none with a default storage provider, as there.
 REPORT_TEMPLATES = (
     sorted(str(p) for p in (Path(workflow.basedir) / "reid" / "report" / "templates").iterdir())
     if workflow.storage_settings.default_storage_provider is None
@@ -18,8 +18,8 @@ REPORT_TEMPLATES = (
 
 rule claims:
     input:
-        # the report's inputs less the figures, which no verdict reads: the claims need not
-        # wait for Figures 4 and 6
+        # These are the report's inputs less the figures, which no verdict reads, so that the claims
+        # need not wait for Figures 4 and 6.
         results=lambda w: [f for f in report_inputs(w) if not f.endswith(".png")],
         costs=cost_results(),
         code=CLAIMS_CODE,

@@ -11,7 +11,7 @@ rule train:
     output:
         model="results/{dataset}/{reading}{variant}/seed{seed}/model.pt",
         log_csv="results/{dataset}/{reading}{variant}/seed{seed}/log.csv",
-        curve="results/{dataset}/{reading}{variant}/seed{seed}/curve.npz",  # per-query hits of the curve's evaluations (C6)
+        curve="results/{dataset}/{reading}{variant}/seed{seed}/curve.npz",  # This holds the per-query hits of the curve's evaluations (C6).
     params:
         config=lambda w: job_config(w.dataset, w.reading),
         out=lambda w, output: os.path.dirname(output.model),
