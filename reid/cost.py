@@ -75,8 +75,7 @@ def measure_latency(
     batches: int = 5,
 ) -> dict:
     """Measure the batch-1 latency (median, p90, ms) over ``runs`` warm passes and the images/s at
-    ``batch``. It uses the precision and memory format that training chooses on ``device`` ("auto"),
-    so that the cost is the one training and evaluation pay."""
+    ``batch``. It uses the precision and memory format that training chooses on ``device`` ("auto")."""
     runtime = Runtime.resolve(device)
     model = runtime.place(copy.deepcopy(model).eval())
 
