@@ -1,4 +1,5 @@
-"""Table 4: the cost of a variant, its parameters, FLOPs and inference time (``python -m reid cost``).
+"""This module measures Table 4, the cost of a variant: its parameters, FLOPs and inference time
+(``python -m reid cost``).
 
 - Parameters: every parameter of the model as trained (classifiers included), and without
   the identity classifiers (what retrieval uses).
@@ -41,7 +42,7 @@ def count_parameters(model: torch.nn.Module) -> dict:
 
 
 def count_macs(model: torch.nn.Module, height: int, width: int) -> dict:
-    """MACs of one image in eval mode, by fvcore and by thop (each on its own copy of the model)."""
+    """Count the MACs of one image in eval mode by fvcore and by thop, each on its own copy of the model."""
 
     x = torch.randn(1, 3, height, width)
     model = copy.deepcopy(model).eval().cpu()
@@ -52,7 +53,7 @@ def count_macs(model: torch.nn.Module, height: int, width: int) -> dict:
         analysis.uncalled_modules_warnings(False)
         fvcore_macs = analysis.total()
 
-        # thop registers counting buffers on the modules it visits: a throwaway copy takes them
+        # thop registers counting buffers on the modules it visits, so a throwaway copy takes them.
         thop_macs, _ = thop_profile(copy.deepcopy(model), inputs=(x,), verbose=False)
     return {
         "fvcore_GMACs": fvcore_macs / 1e9,
@@ -73,8 +74,8 @@ def measure_latency(
     batch: int = 64,
     batches: int = 5,
 ) -> dict:
-    """Batch-1 latency (median, p90, ms) over ``runs`` warm passes, and images/s at ``batch``,
-    with the precision and memory format training chooses on ``device`` ("auto")."""
+    """Measure the batch-1 latency (median, p90, ms) over ``runs`` warm passes and the images/s at
+    ``batch``. It uses the precision and memory format that training chooses on ``device`` ("auto")."""
     runtime = Runtime.resolve(device)
     model = runtime.place(copy.deepcopy(model).eval())
 
@@ -107,7 +108,8 @@ def measure_latency(
         "latency_ms_median": float(np.median(times)),
         "latency_ms_p90": float(np.percentile(times, 90)),
         "runs": runs,
-        "latency_ms_runs": [round(t, 4) for t in times],  # for the interval of a latency ratio (C5)
+        # The single runs are kept for the interval of a latency ratio (C5).
+        "latency_ms_runs": [round(t, 4) for t in times],
         "throughput_images_per_s": batch * batches / seconds,
         "throughput_batch": batch,
         "precision": runtime.precision,
@@ -130,7 +132,7 @@ def measure_cost(
     cpu_batch: int = 16,
     gpu_batch: int = 256,
 ) -> dict:
-    """Everything Table 4 shows for one variant. ``devices`` defaults to the CPU plus the GPU if any."""
+    """Measure everything Table 4 shows for one variant. ``devices`` defaults to the CPU plus the GPU if there is one."""
     torch.manual_seed(0)
     model = build_model(
         variant, num_classes, backbone=backbone, pretrained="none", last_stride=last_stride, **(options or {})

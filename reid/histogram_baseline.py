@@ -1,4 +1,4 @@
-"""The colour-histogram baseline: how far colour alone gets on a re-ID set.
+"""The colour-histogram baseline measures how far colour alone gets on a re-ID set.
 
 ``colour_histogram_baseline(root)`` ranks a Market-1501-layout set's gallery for each query by
 the distance between whole-image RGB histograms, with no learning. It calibrates the synthetic
@@ -15,7 +15,7 @@ from reid.data.market import load_market_layout
 from reid.metrics import cmc_map
 
 # ---------------------------------------------------------------------------------------------
-# Calibration: a no-learning colour matcher. If it scored high, colour alone would solve the set.
+# This section calibrates the set with a no-learning colour matcher: if it scored high, colour alone would solve the set.
 # ---------------------------------------------------------------------------------------------
 
 
@@ -31,7 +31,8 @@ def _distances(q: np.ndarray, g: np.ndarray, distance: str) -> np.ndarray:
     if distance == "euclidean":
         d2 = (q * q).sum(1)[:, None] + (g * g).sum(1)[None, :] - 2 * q @ g.T
         return np.sqrt(np.maximum(d2, 0))
-    if distance == "bhattacharyya":  # Hellinger form: sqrt(1 - BC)
+    # The Bhattacharyya distance takes its Hellinger form, sqrt(1 - BC).
+    if distance == "bhattacharyya":
         return np.sqrt(np.maximum(1 - np.sqrt(q) @ np.sqrt(g).T, 0))
     if distance == "chi2":
         out = np.empty((len(q), len(g)))
@@ -43,8 +44,8 @@ def _distances(q: np.ndarray, g: np.ndarray, distance: str) -> np.ndarray:
 
 
 def colour_histogram_baseline(root, bins: int = 8, distance: str = "chi2") -> dict:
-    """Joint RGB histogram (bins^3, L1-normalised) of the whole image, no learning, ranked by
-    ``distance`` under the Market-1501 protocol. Returns mAP and CMC ranks as fractions.
+    """Rank the gallery by the joint RGB histogram (bins^3, L1-normalised) of the whole image, with
+    no learning, by ``distance`` under the Market-1501 protocol, and return mAP and CMC ranks as fractions.
 
     chi2 is the default because it scored highest of euclidean / chi2 / bhattacharyya on the
     default set (the calibration must use the most favourable standard distance)."""

@@ -1,5 +1,5 @@
-"""The paper's own numbers: Tables 2-4 as package data (reid/resources/paper_tables.csv, with
-its provenance in reid/resources/README.md), and how our variants map onto its rows."""
+"""This module holds the paper's own numbers and how our variants map onto its rows. Tables 2-4
+are package data (reid/resources/paper_tables.csv, with its provenance in reid/resources/README.md)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import csv
 import io
 from importlib import resources
 
-# our variant -> the paper's row name (Tables 2 and 3)
+# Each of our variants maps to the paper's row name in Tables 2 and 3.
 PAPER_ROWS = {
     "baseline": "ResNet50_baseline",
-    "plain_baseline": "ResNet50_baseline",  # the same row, read the other way (the config schema)
+    # The plain baseline is the same row, read the other way round (see the config schema).
+    "plain_baseline": "ResNet50_baseline",
     "avg": "Avg",
     "max": "Max",
     "residual": "Residual",
@@ -21,7 +22,7 @@ DATASET_LABELS = {"market1501": "Market-1501", "dukemtmcreid": "DukeMTMC-reID"}
 
 
 def paper_tables() -> list[dict]:
-    """Rows of the paper's Tables 2-4 (package data; see reid/resources/README.md)."""
+    """Return the rows of the paper's Tables 2-4, which are package data (see reid/resources/README.md)."""
     text = resources.files("reid").joinpath("resources/paper_tables.csv").read_text()
     rows = []
     for row in csv.DictReader(io.StringIO(text)):

@@ -1,6 +1,6 @@
-"""Where a number came from: the package's commit, package versions, device and host.
+"""Record where a number came from: the package's commit, package versions, device and host.
 
-Written into every model file and metrics.json, and shown in the report. Torch is imported
+The record is written into every model file and metrics.json, and it is shown in the report. Torch is imported
 only to name a GPU, so the report (which needs no network) does not load it.
 """
 
@@ -13,12 +13,12 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-# what the report lists under "package versions"
+# These are the packages that the report lists under "package versions".
 PACKAGES = ("torch", "torchvision", "numpy", "pandas", "matplotlib", "snakemake", "fvcore", "thop", "grad-cam")
 
 
 def git_commit() -> str:
-    """The package's commit, with "-dirty" if its tree has uncommitted changes; "" outside git."""
+    """Return the package's commit, with "-dirty" if its tree has uncommitted changes, or "" outside git."""
 
     def git(*args):
         done = subprocess.run(["git", *args], capture_output=True, text=True, timeout=10, cwd=Path(__file__).parent)
@@ -34,8 +34,8 @@ def git_commit() -> str:
 
 
 def cpu_model() -> str:
-    """The CPU's model name (/proc/cpuinfo), else what platform knows: the machine a time or a
-    throughput was measured on."""
+    """Return the CPU's model name from /proc/cpuinfo, or else what platform knows. It names the
+    machine that a time or a throughput was measured on."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -47,17 +47,19 @@ def cpu_model() -> str:
 
 
 def device_name(device) -> str:
-    """ "cuda: <GPU model>" or "cpu: <processor>" for a torch.device."""
+    """Return "cuda: <GPU model>" or "cpu: <processor>" for a torch.device."""
     if device.type == "cuda":
-        import torch  # here: the report reads package versions from this module without torch
+        # torch is imported here because the report reads package versions from this module without torch.
+        import torch
 
         return f"cuda: {torch.cuda.get_device_name(device)}"
     return f"cpu: {platform.processor() or platform.machine()}"
 
 
 def provenance(device) -> dict:
-    """What a job ran with: commit, torch and Python versions, device, host, GPU slot and time."""
-    import torch  # here, as in device_name
+    """Return what a job ran with: commit, torch and Python versions, device, host, GPU slot and time."""
+    # torch is imported here for the same reason as in device_name.
+    import torch
 
     return {
         "commit": git_commit() or "unknown",
@@ -65,8 +67,10 @@ def provenance(device) -> dict:
         "python": platform.python_version(),
         "device": device_name(device),
         "host": platform.node(),
-        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),  # the GPU slot a job ran on
-        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),  # the SLURM job that made it, if any
+        # This names the GPU slot that a job ran on.
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        # This names the SLURM job that made the result, if there was one.
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 

@@ -71,23 +71,27 @@ class Interval:
     estimate: float
     low: float
     high: float
-    seeds: tuple[int, ...]  # seeds per variant (one entry for a mean, two for a difference)
+    # The seeds per variant have one entry for a mean and two for a difference.
+    seeds: tuple[int, ...]
     queries: int
     df: float
-    seed_spread_known: bool  # False with a single seed on either side: no call is made
-    se: float = 0.0  # the standard error behind the interval (the half-width over t)
-    identities: int = 0  # the clusters of the test set (0: not clustered)
+    # This is False with a single seed on either side, and then no call is made.
+    seed_spread_known: bool
+    # The standard error behind the interval is the half-width over t.
+    se: float = 0.0
+    # These are the clusters of the test set, and 0 means that it is not clustered.
+    identities: int = 0
 
     def contains(self, value: float) -> bool:
         return self.low <= value <= self.high
 
     def _tail(self, t: float) -> float:
-        """P(T > t) for the interval's t distribution."""
+        """Return P(T > t) for the interval's t distribution."""
         return float(_scipy_stats.t.sf(t, self.df))
 
     def _one_sided(self, value: float, above: bool) -> float:
-        """The p-value of "the truth lies above ``value``" (``above``) or below it, doubled so that
-        it is below 0.05 exactly when the 95% two-sided interval lies wholly on that side."""
+        """Return the p-value of "the truth lies above ``value``" (``above``) or below it. It is doubled
+        so that it is below 0.05 exactly when the 95% two-sided interval lies wholly on that side."""
         if self.se <= 0:
             inside = self.estimate > value if above else self.estimate < value
             return 0.0 if inside else 1.0
@@ -95,9 +99,10 @@ class Interval:
         return min(1.0, 2 * self._tail(t if above else -t))
 
     def verdict(self, paper_side: float = 1.0) -> str:
-        """supported: the whole interval on the paper's side of zero (``paper_side`` > 0: above);
-        contradicted: the whole interval on the other side; inconclusive: it contains zero, or
-        the seed-to-seed spread is unknown (one seed)."""
+        """Call the direction of the difference. It is supported when the whole interval lies on the
+        paper's side of zero (``paper_side`` > 0 means above), contradicted when the whole interval
+        lies on the other side, and inconclusive when it contains zero or when the seed-to-seed
+        spread is unknown (one seed)."""
         if not self.seed_spread_known:
             return "inconclusive"
         low, high = (self.low, self.high) if paper_side > 0 else (-self.high, -self.low)
@@ -108,13 +113,14 @@ class Interval:
         return "inconclusive"
 
     def direction_p(self) -> float:
-        """Two-sided p-value of "no difference" (below 0.05 exactly when ``verdict`` calls one)."""
+        """Return the two-sided p-value of "no difference", which is below 0.05 exactly when ``verdict`` calls one."""
         return min(self._one_sided(0.0, True), self._one_sided(0.0, False))
 
     def band(self, claimed: float, tolerance: float) -> tuple[str, float]:
-        """Where the interval of (truth - ``claimed``) lies against the band +-``tolerance``:
-        "inside" it wholly, wholly "below" or "above" it, or "neither"; and the p-value of that
-        call (each below 0.05 exactly when the call is made; inside: two one-sided tests)."""
+        """Say where the interval of (truth - ``claimed``) lies against the band +-``tolerance``, and
+        return the p-value of that call. The interval lies wholly "inside" the band, wholly "below"
+        or "above" it, or "neither". Each p-value is below 0.05 exactly when the call is made, and
+        the call "inside" takes two one-sided tests."""
         above_low = self._one_sided(claimed - tolerance, True)
         below_high = self._one_sided(claimed + tolerance, False)
         low, high = self.low - claimed, self.high - claimed
@@ -127,11 +133,11 @@ class Interval:
         return "neither", min(1.0, max(above_low, below_high))
 
     def size(self, claimed: float | None, tolerance: float, paper_side: float = 1.0) -> tuple[str, float | None]:
-        """Does the difference agree with ``claimed`` within +-``tolerance``, and the p-value of
-        the call. as_claimed: the whole interval of (ours - claimed) lies inside the band;
-        smaller / larger: it lies wholly beyond the band on one side, smaller meaning less far
-        in the claim's direction (``paper_side``); inconclusive: otherwise, or one seed;
-        untestable: no claimed value."""
+        """Say whether the difference agrees with ``claimed`` within +-``tolerance``, and return the
+        p-value of the call. It is as_claimed when the whole interval of (ours - claimed) lies
+        inside the band. It is smaller or larger when the interval lies wholly beyond the band on
+        one side, and smaller means less far in the claim's direction (``paper_side``). It is
+        inconclusive otherwise or with one seed, and untestable when there is no claimed value."""
         if claimed is None:
             return "untestable", None
         where, p = self.band(claimed, tolerance)
@@ -151,7 +157,7 @@ def _table(scores) -> np.ndarray:
 
 
 def _clusters(clusters, queries: int) -> tuple[np.ndarray, int]:
-    """Each query's cluster index (0..G-1) and G; without clusters each query is its own."""
+    """Return each query's cluster index (0..G-1) and G; without clusters, each query is its own cluster."""
     if clusters is None:
         return np.arange(queries), queries
     labels = np.asarray(clusters).reshape(-1)
@@ -162,16 +168,16 @@ def _clusters(clusters, queries: int) -> tuple[np.ndarray, int]:
 
 
 def _cluster_sums(values: np.ndarray, index: np.ndarray, groups: int) -> np.ndarray:
-    """Sums of ``values`` (rows x queries, or queries) over each cluster's queries."""
+    """Return the sums of ``values`` (rows x queries, or queries) over each cluster's queries."""
     if values.ndim == 1:
         return np.bincount(index, weights=values, minlength=groups)
     return np.stack([np.bincount(index, weights=row, minlength=groups) for row in values])
 
 
 def _interaction(table: np.ndarray, index: np.ndarray, groups: int) -> float:
-    """How much the seed-by-query interaction adds to the identity part, times S * Q^2: the
-    two-way residuals summed per identity, squared and summed, over S - 1 (0 with one seed:
-    not estimable)."""
+    """Return how much the seed-by-query interaction adds to the identity part, times S * Q^2.
+    It is the two-way residuals summed per identity, squared and summed, over S - 1; with one
+    seed it cannot be estimated, so it is 0."""
     s = table.shape[0]
     if s < 2:
         return 0.0
@@ -180,7 +186,7 @@ def _interaction(table: np.ndarray, index: np.ndarray, groups: int) -> float:
 
 
 def _identity_part(d: np.ndarray, tables: list[np.ndarray], index: np.ndarray, groups: int) -> float:
-    """The cluster-robust variance of mean(d), less the interaction that the seed parts hold."""
+    """Return the cluster-robust variance of mean(d), less the interaction that the seed parts already hold."""
     q = len(d)
     if groups < 2:
         return 0.0
@@ -220,8 +226,8 @@ def _interval(
 
 
 def mean_interval(scores, clusters=None, level: float = LEVEL) -> Interval:
-    """The interval of a variant's metric (the mean of a seeds x queries table of per-query
-    scores); ``clusters``: each query's identity (None: every query its own)."""
+    """Return the interval of a variant's metric, which is the mean of a seeds x queries table of
+    per-query scores. ``clusters`` gives each query's identity, and None makes every query its own."""
     x = _table(scores)
     s, q = x.shape
     index, groups = _clusters(clusters, q)
@@ -233,11 +239,11 @@ def mean_interval(scores, clusters=None, level: float = LEVEL) -> Interval:
 
 
 def difference_interval(scores_a, scores_b, clusters=None, level: float = LEVEL, paired: bool = False) -> Interval:
-    """The interval of ``metric(A) - metric(B)`` from their seeds x queries tables (the same
-    queries in the same order; ``clusters``: each query's identity, None: every query its own).
-    Seeds are independent trainings (any number each), unless ``paired``: row s of both tables
-    comes from the same model (e.g. with and without re-ranking), and the difference table is
-    then one variant's table."""
+    """Return the interval of ``metric(A) - metric(B)`` from their seeds x queries tables, which
+    must hold the same queries in the same order. ``clusters`` gives each query's identity, and
+    None makes every query its own. Seeds are independent trainings (any number each) unless
+    ``paired`` is set: then row s of both tables comes from the same model (e.g. with and without
+    re-ranking), and the difference table is one variant's table."""
     a, b = _table(scores_a), _table(scores_b)
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"the two tables hold different queries ({a.shape[1]} and {b.shape[1]} columns)")
@@ -262,9 +268,9 @@ def difference_interval(scores_a, scores_b, clusters=None, level: float = LEVEL,
 
 
 def seed_difference_interval(values_a, values_b, level: float = LEVEL) -> Interval | None:
-    """The Welch t-interval of ``mean(A) - mean(B)`` from one number per seed and variant (e.g.
-    a training curve's area), for results with no per-query part; None unless both variants
-    have at least two seeds (with one, the seed-to-seed spread is unknown)."""
+    """Return the Welch t-interval of ``mean(A) - mean(B)`` from one number per seed and variant
+    (e.g. a training curve's area), for results that have no per-query part. It is None unless
+    both variants have at least two seeds, because with one the seed-to-seed spread is unknown."""
     a, b = np.asarray(values_a, dtype=np.float64), np.asarray(values_b, dtype=np.float64)
     if len(a) < 2 or len(b) < 2:
         return None
@@ -273,12 +279,12 @@ def seed_difference_interval(values_a, values_b, level: float = LEVEL) -> Interv
 
 
 def against_published_mean(per_seed, published: float, published_runs: int, level: float = LEVEL) -> Interval | None:
-    """The interval of ``mean(ours) - published`` where ``published`` is the mean of
+    """Return the interval of ``mean(ours) - published``, where ``published`` is the mean of
     ``published_runs`` runs of the same method on the same test set (the paper's numbers are
     means of three runs). Both sides are means of trainings evaluated on one test set, so the
     interval counts the seed-to-seed spread of both and not query sampling. The paper's spread
-    is not published: it is estimated by ours (one pooled variance, S - 1 degrees of freedom).
-    None with fewer than two of our seeds."""
+    is not published, so it is estimated by ours (one pooled variance, S - 1 degrees of freedom).
+    It is None with fewer than two of our seeds."""
     x = np.asarray(per_seed, dtype=np.float64)
     if len(x) < 2 or published_runs < 1:
         return None
@@ -287,8 +293,8 @@ def against_published_mean(per_seed, published: float, published_runs: int, leve
 
 
 def holm(p_values: list[float], alpha: float = ALPHA) -> list[bool]:
-    """Holm's step-down procedure: which of a family of tests are rejected with a family-wise
-    error rate of at most ``alpha`` (under any dependence between them)."""
+    """Apply Holm's step-down procedure: return which of a family of tests are rejected with a
+    family-wise error rate of at most ``alpha``, under any dependence between them."""
     order = sorted(range(len(p_values)), key=lambda i: p_values[i])
     rejected = [False] * len(p_values)
     m = len(p_values)

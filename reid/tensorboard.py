@@ -1,6 +1,6 @@
-"""TensorBoard scalars of a training, one point per epoch (``train.tensorboard: true``).
+"""Write a training's TensorBoard scalars, one point per epoch (``train.tensorboard: true``).
 
-Optional: it needs the ``tensorboard`` extra (``pip install -e ".[tensorboard]"``), which
+This is optional, because it needs the ``tensorboard`` extra (``pip install -e ".[tensorboard]"``), which
 torch's SummaryWriter writes with. The event files go under the run's folder
 (``<run>/tensorboard/``), so that ``tensorboard --logdir results`` shows every run of a config
 side by side, named by its path. log.csv stays the record the report reads; these are the same
@@ -14,7 +14,7 @@ from pathlib import Path
 from reid.config import ConfigError
 
 FOLDER = "tensorboard"
-# log.csv's columns -> TensorBoard tags, grouped as TensorBoard shows them
+# log.csv's columns map to TensorBoard tags, grouped as TensorBoard shows them.
 TAGS = {
     "loss": "train/loss",
     "triplet": "train/triplet",
@@ -29,12 +29,13 @@ TAGS = {
 
 
 class EpochScalars:
-    """Writes each epoch's row of log.csv as scalars, at the epoch's number as the step."""
+    """Write each epoch's row of log.csv as scalars, with the epoch's number as the step."""
 
     def __init__(self, run_folder: Path):
         try:
             from torch.utils.tensorboard import SummaryWriter
-        except ImportError as err:  # torch's writer imports the tensorboard package
+        # torch's writer imports the tensorboard package, so its absence shows up here.
+        except ImportError as err:
             raise ConfigError(
                 "config key 'train.tensorboard' is true, but the tensorboard package is not installed: "
                 'pip install -e ".[tensorboard]", or set it to false'
@@ -45,7 +46,8 @@ class EpochScalars:
         for column, tag in TAGS.items():
             if row.get(column) not in (None, ""):
                 self.writer.add_scalar(tag, float(row[column]), global_step=int(row["epoch"]))
-        self.writer.flush()  # a long run is watched while it trains
+        # The writer is flushed every epoch because a long run is watched while it trains.
+        self.writer.flush()
 
     def close(self) -> None:
         self.writer.close()

@@ -32,13 +32,15 @@ def _umask() -> int:
     return mask
 
 
-_FILE_MODE = 0o666 & ~_umask()  # what open() would give: mkstemp's 0600 would hide results from colleagues
+# Results get the mode that open() would give, because mkstemp's 0600 would hide them from colleagues.
+_FILE_MODE = 0o666 & ~_umask()
 
 
 class DiskFullError(OSError):
-    """No space (or quota) left for a result: said in one line, and nothing is left behind."""
+    """Signal that no space (or quota) is left for a result; it is said in one line, and nothing is left behind."""
 
-    def __str__(self) -> str:  # the message alone, without OSError's "[Errno 28]"
+    # The message stands alone, without OSError's "[Errno 28]", so that the one line reads plainly.
+    def __str__(self) -> str:
         return self.strerror
 
 
@@ -65,11 +67,12 @@ def atomic_path(path: str | os.PathLike, needed: int | None = None) -> Iterator[
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
 
     On a failure nothing is left behind: neither the temporary file, nor the folders made for
-    it. A full disk or quota (``needed``: the bytes to write, if known) becomes one
+    it. A full disk or quota (``needed`` is the number of bytes to write, if known) becomes one
     ``DiskFullError`` that names the file and the space.
     """
     path = Path(path)
-    made = []  # the folders this call creates, innermost first
+    # These are the folders that this call creates, innermost first, so that a failure can remove them.
+    made = []
     for folder in (path.parent, *path.parent.parents):
         if folder.exists():
             break
@@ -92,7 +95,8 @@ def atomic_path(path: str | os.PathLike, needed: int | None = None) -> Iterator[
         if tmp is not None and tmp.exists():
             tmp.unlink()
         if not path.exists():
-            for folder in made:  # only the empty ones
+            # Only the empty folders are removed, because rmdir refuses the others.
+            for folder in made:
                 with contextlib.suppress(OSError):
                     folder.rmdir()
 

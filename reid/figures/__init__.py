@@ -1,13 +1,14 @@
-"""The paper's figures: Figure 4 (ranked lists), Figure 5 (learning curves), Figure 6 (Grad-CAM).
+"""This package draws the paper's figures: Figure 4 (ranked lists), Figure 5 (learning curves) and
+Figure 6 (Grad-CAM).
 
 ``python -m reid figure ranked-lists`` / ``python -m reid figure gradcam`` call these; the
 report draws Figure 5 from the training logs.
 
 * ``ranked_lists`` is Figure 4 ("Person re-identification results of the proposed method"):
   each row is a query image followed by its top 10 gallery results; the paper marks correct
-  results with a solid border and wrong ones with a dotted one. Here: solid green = same
-  identity as the query, dashed red = another identity, an empty cell = no candidate left
-  (the query's junk removed, fewer than 10 gallery images). It reads the ``per_query.npz``
+  results with a solid border and wrong ones with a dotted one. Here solid green marks the same
+  identity as the query, dashed red marks another identity, and an empty cell means that no
+  candidate is left (the query's junk removed, fewer than 10 gallery images). It reads the ``per_query.npz``
   that ``reid.evaluate`` writes. The paper does not say how its queries were picked; ours are
   spread over the AP distribution (evenly spaced quantiles, best first) so that the figure
   shows the model's failures as well as its successes.
@@ -22,10 +23,10 @@ report draws Figure 5 from the training logs.
   same query images in every row. Grad-CAM (Selvaraju et al.) is taken at the last block of
   the backbone's layer4, for the identity logits averaged over the model's classifiers.
 
-One module each (``ranked_lists``, ``curves``, ``gradcam``), drawn on ``canvas``: matplotlib
-through its Agg canvas without pyplot, PNGs written atomically. This package exports the
-torch-free figures only: Figure 4's job and the report import it and must not load torch
-(tests/test_startup.py), so Figure 6's functions are imported from ``reid.figures.gradcam``.
+Each figure has its own module (``ranked_lists``, ``curves``, ``gradcam``) and is drawn on
+``canvas``, which uses matplotlib through its Agg canvas without pyplot and writes PNGs atomically.
+This package exports the torch-free figures only, because Figure 4's job and the report import it
+and must not load torch (tests/test_startup.py), so Figure 6's functions are imported from ``reid.figures.gradcam``.
 """
 
 from reid.figures.curves import learning_curves

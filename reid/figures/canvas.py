@@ -1,6 +1,6 @@
-"""What every figure is drawn on: a matplotlib Figure with its own Agg canvas (no pyplot, so no
-global backend is switched and no figure outlives a call), saved atomically
-(``reid.utils.atomic_path``): a failed rendering leaves nothing at ``out``."""
+"""Every figure is drawn on a matplotlib Figure with its own Agg canvas. It uses no pyplot, so no
+global backend is switched and no figure outlives a call. It is saved atomically
+(``reid.utils.atomic_path``), so a failed rendering leaves nothing at ``out``."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def bare_axes(ax) -> None:
 def save_png(fig: Figure, out: str | os.PathLike) -> Path:
     out = Path(out)
     with atomic_path(out) as tmp:
-        # the temporary name has no .png suffix: the format must be explicit
+        # The temporary name has no .png suffix, so the format must be explicit.
         fig.savefig(tmp, format="png", dpi=DPI)
     return out
 

@@ -1,5 +1,5 @@
-"""Figure 5 ("Accuracy and loss values comparison among different methods"): R1, mAP and loss
-per epoch of avg, max and residual, from the training logs; the report inlines it."""
+"""Draw Figure 5 ("Accuracy and loss values comparison among different methods"): R1, mAP and
+loss per epoch of avg, max and residual, from the training logs. The report inlines it."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from reid.figures.canvas import new_figure
 
 
 def learning_curves(logs: Mapping[str, Mapping[int, list[dict]]], title: str) -> bytes | None:
-    """Figure 5 as PNG bytes: R1, mAP and loss per epoch for each variant of ``logs``
-    ({variant: {seed: log.csv rows}}), the mean over seeds with a min-max band; None without logs."""
+    """Return Figure 5 as PNG bytes: R1, mAP and loss per epoch for each variant of ``logs``
+    ({variant: {seed: log.csv rows}}), as the mean over seeds with a min-max band. It returns None
+    without logs."""
 
     if not any(logs.values()):
         return None

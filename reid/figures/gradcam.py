@@ -1,4 +1,4 @@
-"""Figure 6 ("Visualization results of different methods. (a): input images; (b): avg method;
+"""Draw Figure 6 ("Visualization results of different methods. (a): input images; (b): avg method;
 (c): max method; (d): residual method"): one row of input images, then one row of Grad-CAM
 overlays per model (rows in the order of ``checkpoints``), on the same query images in every
 row. Grad-CAM (Selvaraju et al.) is taken at the last block of the backbone's layer4, for the
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class LoadedModels:
-    """Networks of Figure 6 in row order, all taking ``height`` x ``width`` inputs."""
+    """Hold the networks of Figure 6 in row order, which all take ``height`` x ``width`` inputs."""
 
     models: dict[str, torch.nn.Module]
     height: int
@@ -39,9 +39,9 @@ class LoadedModels:
 
 
 def load_models(checkpoints: Mapping[str, str | os.PathLike]) -> LoadedModels:
-    """The models of ``checkpoints`` ({row label: model.pt}), in eval mode on the CPU.
+    """Load the models of ``checkpoints`` ({row label: model.pt}) in eval mode on the CPU.
 
-    All must take the same input size (ValueError otherwise): the rows show the same pixels.
+    All must take the same input size (ValueError otherwise), because the rows show the same pixels.
     """
 
     if not checkpoints:
@@ -60,9 +60,9 @@ def load_models(checkpoints: Mapping[str, str | os.PathLike]) -> LoadedModels:
 
 
 def select_query_images(query: Sequence[Sample], num_images: int) -> list[int]:
-    """Indices into ``query`` of Figure 6's columns: one image per identity (its first in
-    query order), for identities evenly spread over the query list. Deterministic; fewer
-    than ``num_images`` when the query set has fewer identities."""
+    """Return the indices into ``query`` of Figure 6's columns: one image per identity (its first
+    in query order), for identities evenly spread over the query list. The choice is
+    deterministic, and it has fewer than ``num_images`` when the query set has fewer identities."""
     if num_images < 1:
         raise ValueError(f"num_images must be at least 1, got {num_images}")
     first_of_pid: dict[int, int] = {}
@@ -79,7 +79,7 @@ def select_query_images(query: Sequence[Sample], num_images: int) -> list[int]:
 
 def _class_score_module(model: torch.nn.Module) -> torch.nn.Module:
     class ClassScores(torch.nn.Module):
-        """What Grad-CAM differentiates: ``model.class_scores``, the identity logits (eval mode)."""
+        """Return what Grad-CAM differentiates: ``model.class_scores``, the identity logits (eval mode)."""
 
         def __init__(self, inner: torch.nn.Module):
             super().__init__()
@@ -94,12 +94,13 @@ def _class_score_module(model: torch.nn.Module) -> torch.nn.Module:
 def gradcam_maps(
     models: Mapping[str, torch.nn.Module], images: np.ndarray, device: str = "cpu"
 ) -> dict[str, np.ndarray]:
-    """Grad-CAM of each model on ``images`` (uint8 N x 3 x H x W): {label: float32 (N, H, W) in [0, 1]}.
+    """Return the Grad-CAM of each model on ``images`` (uint8 N x 3 x H x W) as
+    {label: float32 (N, H, W) in [0, 1]}.
 
-    Target layer: the last block of ``model.backbone.layer4``. Target: grad-cam's default,
-    the highest-scoring identity of ``model.class_scores``. Query identities are not training
+    The target layer is the last block of ``model.backbone.layer4``. The target is grad-cam's
+    default, the highest-scoring identity of ``model.class_scores``. Query identities are not training
     classes, so each map explains the training identity the image looks most like. Each map
-    is scaled to [0, 1] per image by grad-cam (an all-zero map: no positive evidence).
+    is scaled to [0, 1] per image by grad-cam, and an all-zero map means no positive evidence.
     The models end up on ``device``, otherwise as they were: eval mode, weights and
     BatchNorm statistics unchanged, no hooks, no gradients.
     """
@@ -110,7 +111,7 @@ def gradcam_maps(
     for label, model in models.items():
         model.to(dev).eval()
         cam = GradCAM(model=_class_score_module(model), target_layers=[model.backbone.layer4[-1]])
-        # not ``with cam``: its __exit__ swallows IndexError; release the hooks in any case
+        # The code does not use ``with cam``, because its __exit__ swallows IndexError; the hooks are released in any case.
         try:
             with torch.enable_grad():
                 maps[label] = np.asarray(cam(input_tensor=batch, targets=None), dtype=np.float32)
@@ -131,7 +132,7 @@ def gradcam_grid(
     num_images: int = 6,
     device: str = "cpu",
 ) -> Path:
-    """Figure 6: row (a) the input images, then one Grad-CAM row per entry of ``checkpoints``
+    """Draw Figure 6: row (a) shows the input images, then one Grad-CAM row per entry of ``checkpoints``
     ({label: model.pt}, in row order, e.g. avg, max, residual), all on the same ``num_images``
     query images of ``dataset`` (chosen by ``select_query_images``).
 
@@ -170,7 +171,7 @@ def gradcam_grid(
 
 
 def _picture_rows(images: np.ndarray, maps: dict[str, np.ndarray], height: int, width: int) -> list:
-    """The rows of Figure 6 as (label, pictures): the input images, then each model's Grad-CAM
+    """Return the rows of Figure 6 as (label, pictures): the input images, then each model's Grad-CAM
     overlays. Small inputs are upscaled to at least 256 px high, so that the maps stay legible."""
 
     scale = max(1, math.ceil(256 / height))
@@ -192,7 +193,7 @@ def _picture_rows(images: np.ndarray, maps: dict[str, np.ndarray], height: int, 
 
 
 def _grid_figure(n_rows: int, n_columns: int, aspect: float):
-    """The figure, its grid of pictures (``aspect``: height over width of one) and its height in inches."""
+    """Return the figure, its grid of pictures (``aspect`` is height over width of one) and its height in inches."""
     cell_w = 1.0
     cell_h = cell_w * aspect
     label_w, head_h, foot_h = 1.1, 0.3, 0.35

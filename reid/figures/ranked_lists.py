@@ -1,8 +1,8 @@
-"""Figure 4 ("Person re-identification results of the proposed method"): each row is a query
+"""Draw Figure 4 ("Person re-identification results of the proposed method"), in which each row is a query
 image followed by its top 10 gallery results; the paper marks correct results with a solid
-border and wrong ones with a dotted one. Here: solid green = same identity as the query,
-dashed red = another identity, an empty cell = no candidate left (the query's junk removed,
-fewer than 10 gallery images). It reads the ``per_query.npz`` that ``reid.evaluate`` writes.
+border and wrong ones with a dotted one. Here solid green marks the same identity as the
+query, dashed red marks another identity, and an empty cell means that no candidate is left (the
+query's junk removed, fewer than 10 gallery images). It reads the ``per_query.npz`` that ``reid.evaluate`` writes.
 The paper does not say how its queries were picked; ours are spread over the AP distribution
 (evenly spaced quantiles, best first) so that the figure shows the model's failures as well
 as its successes."""
@@ -20,30 +20,31 @@ from reid.data.cache import decode
 from reid.data.market import DatasetError
 from reid.figures.canvas import bare_axes, new_figure, save_png
 
-# what ranked_lists reads from per_query.npz (see reid/evaluate.py)
+# These are the arrays that ranked_lists reads from per_query.npz (see reid/evaluate.py).
 PER_QUERY_KEYS = ("ap", "first_hit", "q_pids", "top10", "g_pids", "q_paths", "g_paths")
 TOP_K = 10
 
-# cell marks of Figure 4
+# These are the cell marks of Figure 4.
 CORRECT, WRONG, EMPTY = "correct", "wrong", "empty"
 CORRECT_COLOR, WRONG_COLOR, QUERY_COLOR = "#1a9641", "#d7191c", "#404040"
 # A correct result gets a solid border and a wrong one a dashed border, as the paper marks them
 # with solid and dotted ones; each entry is the border's colour and line style.
 RESULT_STYLE = {CORRECT: (CORRECT_COLOR, "-"), WRONG: (WRONG_COLOR, "--")}
 
-# every image of Figure 4 is shown at the Market-1501 box size, whatever its source size
+# Every image of Figure 4 is shown at the Market-1501 box size, whatever its source size.
 DISPLAY_H, DISPLAY_W = 128, 64
 
 
 def load_per_query(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """The arrays of a per_query.npz that Figure 4 needs, checked for consistency."""
+    """Load the arrays of a per_query.npz that Figure 4 needs, and check them for consistency."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: run python -m reid evaluate first (it writes per_query.npz)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files if k in PER_QUERY_KEYS}
-    except Exception as err:  # truncated, a bare .npy, or not numpy at all
+    # The file may be truncated, a bare .npy, or not numpy at all, and each of these fails here.
+    except Exception as err:
         raise ValueError(
             f"cannot read {path} as a per_query.npz ({type(err).__name__}: {err}); evaluate the model again"
         ) from err
@@ -71,19 +72,19 @@ def load_per_query(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def select_queries(ap: np.ndarray, first_hit: np.ndarray, num_queries: int) -> np.ndarray:
-    """Indices of the queries Figure 4 shows, best AP first.
+    """Return the indices of the queries that Figure 4 shows, best AP first.
 
     Skipped queries (``first_hit == -1``: no cross-camera match in the gallery) are left out;
     the others are sorted by AP (ties in query order) and taken at evenly spaced positions
     from the best to the worst, so the rows span the AP distribution instead of showing only
-    successes. Deterministic: the same file gives the same rows.
+    successes. The choice is deterministic: the same file gives the same rows.
     """
     if num_queries < 1:
         raise ValueError(f"num_queries must be at least 1, got {num_queries}")
     valid = np.flatnonzero(np.asarray(first_hit) >= 0)
     if valid.size == 0:
         raise ValueError("every query was skipped (no cross-camera match in the gallery): nothing to show")
-    # sort by descending AP, stable so that equal APs stay in query order
+    # The sort is by descending AP, and it is stable so that equal APs stay in query order.
     ranked = valid[np.argsort(-np.asarray(ap, dtype=np.float64)[valid], kind="stable")]
     if ranked.size <= num_queries:
         return ranked
@@ -92,7 +93,7 @@ def select_queries(ap: np.ndarray, first_hit: np.ndarray, num_queries: int) -> n
 
 
 def result_marks(top10: np.ndarray, q_pids: np.ndarray, g_pids: np.ndarray) -> np.ndarray:
-    """(R, K) marks of ranked results: CORRECT (same pid as the query), WRONG, or EMPTY (-1 pad).
+    """Return the (R, K) marks of ranked results: CORRECT (same pid as the query), WRONG, or EMPTY (-1 pad).
 
     ``top10`` rows already exclude each query's junk (same pid and camera), as
     reid.evaluate writes them, so a same-pid result is a true cross-camera match.
@@ -102,7 +103,8 @@ def result_marks(top10: np.ndarray, q_pids: np.ndarray, g_pids: np.ndarray) -> n
     if top10.shape[0] != q_pids.shape[0]:
         raise ValueError(f"{top10.shape[0]} ranked rows for {q_pids.shape[0]} query pids")
     padded = top10 < 0
-    pids = np.asarray(g_pids)[np.where(padded, 0, top10)]  # any valid index for pads: masked below
+    # Pads take any valid index here, because they are masked below.
+    pids = np.asarray(g_pids)[np.where(padded, 0, top10)]
     marks = np.where(pids == q_pids[:, None], CORRECT, WRONG).astype("<U7")
     marks[padded] = EMPTY
     return marks
@@ -114,11 +116,12 @@ def _load_display_image(path: Path, source: Path) -> np.ndarray:
             f"image {path} (listed in {source}) does not exist: the ranked-lists figure needs the dataset the "
             "model was evaluated on; pass that dataset's root (q_paths and g_paths are relative to it)"
         )
-    return decode(str(path), DISPLAY_H, DISPLAY_W).transpose(1, 2, 0)  # H x W x 3 for imshow
+    # imshow wants H x W x 3.
+    return decode(str(path), DISPLAY_H, DISPLAY_W).transpose(1, 2, 0)
 
 
 def _border(ax, color: str, linestyle: str, width: float = 3.0) -> None:
-    # drawn on the axes' edge, over the image, so the mark does not change the image's size
+    # The border is drawn on the axes' edge, over the image, so the mark does not change the image's size.
     ax.add_patch(
         Rectangle(
             (0, 0),
@@ -141,12 +144,12 @@ def ranked_lists(
     num_queries: int = 6,
     title: str | None = None,
 ) -> Path:
-    """Figure 4: queries (rows, chosen by ``select_queries``) and their top-10 gallery results.
+    """Draw Figure 4: queries (rows, chosen by ``select_queries``) and their top-10 gallery results.
 
-    ``per_query``: a per_query.npz of ``reid.evaluate``; ``dataset_root``: the root of the
+    ``per_query`` is a per_query.npz of ``reid.evaluate``, and ``dataset_root`` is the root of the
     dataset it was evaluated on (its paths are relative to it). Each row is labelled with the
-    query's pid and AP, each result with its rank and pid; solid green border: correct, dashed
-    red: wrong, empty cell: no candidate. Writes the PNG ``out`` atomically and returns it.
+    query's pid and AP, and each result with its rank and pid. A solid green border marks a correct
+    result, a dashed red one a wrong result, and an empty cell means no candidate. Writes the PNG ``out`` atomically and returns it.
     """
     per_query = Path(per_query)
     root = Path(dataset_root)
@@ -172,7 +175,7 @@ def ranked_lists(
 
 
 def _read_images(arrays: dict, rows: np.ndarray, top: np.ndarray, root: Path, per_query: Path):
-    """The display images of the chosen queries (a list in row order) and of their results ({gallery index: image})."""
+    """Read the display images of the chosen queries (a list in row order) and of their results ({gallery index: image})."""
     query_images = [_load_display_image(root / str(arrays["q_paths"][q]), per_query) for q in rows]
     result_images = {
         int(g): _load_display_image(root / str(arrays["g_paths"][g]), per_query) for g in np.unique(top[top >= 0])
@@ -181,8 +184,9 @@ def _read_images(arrays: dict, rows: np.ndarray, top: np.ndarray, root: Path, pe
 
 
 def _ranked_lists_figure(n_rows: int, title: str | None):
-    """The figure, its grid of cells (the query, a gap, then the results) and its height in inches."""
-    cell_w, cell_h, label_h = 0.85, 1.7, 0.35  # inches: the image, the text above it
+    """Return the figure, its grid of cells (the query, a gap, then the results) and its height in inches."""
+    # The sizes are in inches, for the image and for the text above it.
+    cell_w, cell_h, label_h = 0.85, 1.7, 0.35
     top_margin = 0.5 if title else 0.15
     bottom_margin = 0.75
     width = 0.3 + cell_w * (TOP_K + 1.3)
@@ -203,7 +207,7 @@ def _ranked_lists_figure(n_rows: int, title: str | None):
 
 
 def _draw_query(ax, image: np.ndarray, pid, ap) -> None:
-    """The query of a row, with a grey border and its pid and AP above it."""
+    """Draw the query of a row, with a grey border and its pid and AP above it."""
     ax.imshow(image, interpolation="bilinear")
     bare_axes(ax)
     _border(ax, QUERY_COLOR, "-", 2.0)
@@ -211,7 +215,7 @@ def _draw_query(ax, image: np.ndarray, pid, ap) -> None:
 
 
 def _draw_result(ax, rank: int, mark: str, image: np.ndarray | None, pid) -> None:
-    """One ranked result: the image with the border of its mark, or a grey cell where there is no candidate."""
+    """Draw one ranked result: the image with the border of its mark, or a grey cell where there is no candidate."""
     bare_axes(ax)
     if mark == EMPTY:
         ax.set_facecolor("#f2f2f2")
@@ -225,7 +229,7 @@ def _draw_result(ax, rank: int, mark: str, image: np.ndarray | None, pid) -> Non
 
 
 def _add_legend_and_caption(fig, height: float, n_rows: int, n_evaluated: int) -> None:
-    """The legend of the border marks and a caption that says how the rows were chosen."""
+    """Draw the legend of the border marks and a caption that says how the rows were chosen."""
 
     handles = [
         Line2D([], [], color=CORRECT_COLOR, linestyle="-", linewidth=3, label="correct (same identity)"),

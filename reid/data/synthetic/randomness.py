@@ -1,4 +1,4 @@
-"""Random streams of the synthetic set, and the small sampling helpers every part shares.
+"""This module holds the random streams of the synthetic set and the small sampling helpers that every part shares.
 
 Every random decision draws from its own ``SeedSequence`` keyed by (seed, tag, ...), so no
 decision shifts the random numbers of another, and an image's randoms depend only on its key.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# seed-sequence domain tags: keep the streams of the different random decisions apart
+# The seed-sequence domain tags keep the streams of the different random decisions apart.
 TAG_PLAN, TAG_IDENTITY, TAG_CAMERA, TAG_TRACK, TAG_IMAGE, TAG_DISTRACTOR = range(1, 7)
 
 RGB = tuple[float, float, float]
@@ -26,5 +26,5 @@ def pick(rng: np.random.Generator, items, weights=None):
 
 
 def jitter_colour(rng, colour: RGB, amount: float = 0.035) -> RGB:
-    # a shade of the palette colour: same name, slightly different fabric
+    # A shade of the palette colour keeps the same name but looks like a slightly different fabric.
     return tuple(float(np.clip(c + rng.normal(0, amount), 0.02, 0.98)) for c in colour)

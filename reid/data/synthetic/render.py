@@ -1,6 +1,6 @@
-"""Rendering one image of the synthetic set, from its ``Job`` to JPEG bytes.
+"""Render one image of the synthetic set, from its ``Job`` to JPEG bytes.
 
-The camera's background, other people behind the subject (crowds), the subject with its floor
+The image is built in layers: the camera's background, other people behind the subject (crowds), the subject with its floor
 shadow (or a junk box: no person, a close-up crop, a far speck), an occluder, then the
 camera's response and its JPEG quality. Every random number comes from the job's key.
 """
@@ -19,7 +19,7 @@ from reid.data.synthetic.person import draw_person
 from reid.data.synthetic.plan import Job
 from reid.data.synthetic.randomness import pick, seeded_rng
 
-# -- one image ----------------------------------------------------------------------------------
+# -- This section renders one image. --------------------------------------------------------------
 
 
 def _random_identity(rng) -> Identity:
@@ -27,13 +27,13 @@ def _random_identity(rng) -> Identity:
 
 
 def render_image(job: Job) -> Image.Image:
-    """Render one 128x64 RGB image (before JPEG). Deterministic in ``job.key``."""
+    """Render one 128x64 RGB image (before JPEG). The result is deterministic in ``job.key``."""
     rng = seeded_rng(*job.key)
     cam = job.camera
     canvas, horizon = scene_background(cam, rng)
     H, W = canvas.shape[:2]
 
-    # other people behind the subject (crowds), smaller and partly out of the box
+    # Other people stand behind the subject (crowds), smaller and partly out of the box.
     if rng.random() < cam.crowd:
         for _ in range(int(rng.integers(1, 3))):
             hp = H * rng.uniform(0.35, 0.7)
@@ -51,7 +51,7 @@ def render_image(job: Job) -> Image.Image:
             )
 
     scale = rng.uniform(*cam.scale)
-    # junk boxes (pid -1) are what a detector gets wrong: no person, a close-up crop, a speck
+    # Junk boxes (pid -1) stand for what a detector gets wrong: no person, a close-up crop, a speck.
     junk = ("background", "crop", "far")[int(rng.integers(3))] if job.kind == "junk" else ""
     if junk == "crop":
         scale *= rng.uniform(2.2, 3.5)
@@ -66,7 +66,7 @@ def render_image(job: Job) -> Image.Image:
             feet = H * rng.uniform(1.3, 2.2)
             cx = W * rng.uniform(0.1, 0.9)
         top = feet - hp
-        # soft shadow on the floor
+        # The subject casts a soft shadow on the floor.
         sy = np.arange(H, dtype=np.float32)[:, None] - feet
         sx = np.arange(W, dtype=np.float32)[None, :] - cx
         shadow = (sx / (0.16 * hp)) ** 2 + (sy / (0.025 * hp)) ** 2 < 1
@@ -81,10 +81,11 @@ def render_image(job: Job) -> Image.Image:
 
 
 def _draw_occluder(canvas, cam: Camera, rng) -> None:
-    """Something between camera and subject: a passer-by, a pole, a low object, a plant."""
+    """Draw something between camera and subject: a passer-by, a pole, a low object or a plant."""
     H, W = canvas.shape[:2]
     kind = int(rng.integers(4))
-    if kind == 0:  # a passer-by close to the camera, cut by the box edge
+    # Kind 0 is a passer-by close to the camera, cut by the box edge.
+    if kind == 0:
         hp = H * rng.uniform(1.0, 1.4)
         cx = W * (rng.choice([-1, 1]) * rng.uniform(0.55, 0.75) + 0.5)
         draw_person(
@@ -101,16 +102,19 @@ def _draw_occluder(canvas, cam: Camera, rng) -> None:
     x = np.arange(W, dtype=np.float32)[None, :]
     y = np.arange(H, dtype=np.float32)[:, None]
     colour = np.asarray(pick(rng, cam.palette), np.float32)
-    if kind == 1:  # pole / sign post
+    # Kind 1 is a pole or sign post.
+    if kind == 1:
         cx, hw = rng.uniform(0, W), rng.uniform(0.04, 0.1) * W
         mask = np.broadcast_to(np.abs(x - cx) < hw, (H, W))
         shade = 1 - 0.4 * ((x - cx) / hw) ** 2
-    elif kind == 2:  # bench / bin / car bonnet over the legs
+    # Kind 2 is a bench, bin or car bonnet over the legs.
+    elif kind == 2:
         y0 = H * rng.uniform(0.65, 0.85)
         x0, x1 = sorted(rng.uniform(-0.3, 1.3, 2) * W)
         mask = (y > y0) & (x > x0) & (x < max(x1, x0 + 0.4 * W))
         shade = 1 - 0.2 * (y - y0) / H
-    else:  # plant / bush
+    # Any other kind is a plant or bush.
+    else:
         n = smooth_noise(rng, H, W, 8 * SS)
         cx, cy, r = rng.uniform(0, W), H * rng.uniform(0.85, 1.1), rng.uniform(0.3, 0.6) * W
         mask = ((x - cx) ** 2 + (y - cy) ** 2) < (r * (1 + 0.3 * n)) ** 2
@@ -120,7 +124,8 @@ def _draw_occluder(canvas, cam: Camera, rng) -> None:
 
 
 def encode_jpeg(job: Job, img: Image.Image) -> bytes:
-    rng = seeded_rng(*job.key, 99)  # its own stream: the quality does not shift the image's randoms
+    # The quality has its own stream, so that it does not shift the image's randoms.
+    rng = seeded_rng(*job.key, 99)
     buf = io.BytesIO()
     img.save(buf, format="JPEG", quality=int(rng.integers(job.camera.jpeg_quality[0], job.camera.jpeg_quality[1] + 1)))
     return buf.getvalue()

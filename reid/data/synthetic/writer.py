@@ -1,4 +1,4 @@
-"""Writing the synthetic set to disk: atomic, idempotent, parallel.
+"""Write the synthetic set to disk in a way that is atomic, idempotent and parallel.
 
 ``write_set`` plans the jobs, renders and writes them (in worker processes if asked), adds a
 contact sheet and the dataset marker, and renames the finished set onto its root; a set already
@@ -31,7 +31,7 @@ Renderer = Callable[[Job], Image.Image]
 
 
 # ---------------------------------------------------------------------------------------------
-# Writer: atomic, idempotent, parallel.
+# The writer is atomic, idempotent and parallel.
 # ---------------------------------------------------------------------------------------------
 
 
@@ -80,8 +80,8 @@ def _render_all(folder: Path, jobs: list[Job], workers: int, progress: bool, ren
 def write_set(
     root, size: str, seed: int, workers: int | None, progress: bool, overwrite: bool, render: Renderer
 ) -> Path:
-    """``reid.data.synthetic.generate``, with the function that renders one image as ``render``
-    (a module-level function, so that it reaches worker processes)."""
+    """Do the work of ``reid.data.synthetic.generate``, with the function that renders one image as
+    ``render``; it is a module-level function, so that it reaches worker processes."""
     if size not in SIZES:
         raise ValueError(f"unknown synthetic size {size!r}; choose one of {', '.join(SIZES)}")
     seed = int(seed)
@@ -89,7 +89,8 @@ def write_set(
         raise ValueError("seed must be a non-negative integer")
     root = Path(root)
     if root.is_dir() and not root.is_symlink() and not any(root.iterdir()):
-        root.rmdir()  # an empty folder (Snakemake makes its outputs' folders first) is no dataset
+        # An empty folder is no dataset, because Snakemake makes its outputs' folders first.
+        root.rmdir()
     if root.exists() or root.is_symlink():
         if root.is_dir() and _marker_matches(root, size, seed):
             return root
@@ -117,7 +118,8 @@ def write_set(
             "counts": layout_counts(tmp),
         }
         (tmp / MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n")
-        if root.exists() or root.is_symlink():  # overwrite: swap, then delete the old set
+        # An overwrite swaps the sets first and then deletes the old one.
+        if root.exists() or root.is_symlink():
             old = Path(tempfile.mkdtemp(prefix=f".old-{root.name}-", dir=root.parent))
             os.replace(root, old / "old")
             os.replace(tmp, root)
@@ -131,7 +133,7 @@ def write_set(
 
 
 def _contact_sheet(folder: Path, jobs: list[Job], cameras: int, rows: int = 8, zoom: int = 2) -> Image.Image:
-    """A few test identities (rows) across cameras (columns), upscaled, for a human to look at."""
+    """Draw a few test identities (rows) across cameras (columns), upscaled, for a human to look at."""
     by_pid: dict[int, dict[int, Job]] = {}
     for job in jobs:
         if job.kind == "person" and job.split != "bounding_box_train":
