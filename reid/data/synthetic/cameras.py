@@ -1,8 +1,8 @@
-"""Camera model of the synthetic set: what one fixed camera does to every image it takes.
+"""Model what one fixed camera of the synthetic set does to every image it takes.
 
-``Camera`` / ``make_camera`` fix a camera's scene, light, colour cast, preferred viewpoints,
-box scale, occlusion rate and image quality; ``scene_background`` paints one box's
-background (wall and floor textures, clutter, light gradient) and ``camera_response`` applies
+``Camera`` and ``make_camera`` fix a camera's scene, light, colour cast, preferred viewpoints,
+box scale, occlusion rate and image quality. ``scene_background`` paints one box's
+background (wall and floor textures, clutter, light gradient), and ``camera_response`` applies
 the optics and sensor (resolution loss, blur, white balance, gain, gamma, saturation, noise).
 """
 
@@ -15,8 +15,10 @@ from PIL import Image, ImageFilter
 
 from reid.data.synthetic.randomness import RGB, TAG_CAMERA, jitter_colour, pick, seeded_rng
 
-IMAGE_H, IMAGE_W = 128, 64  # Market-1501 bounding boxes are 128 x 64
-SS = 2  # supersampling factor of the drawing canvas (anti-aliasing for free)
+# The boxes are 128 x 64 because Market-1501's bounding boxes are.
+IMAGE_H, IMAGE_W = 128, 64
+# The drawing canvas is supersampled by this factor, which gives anti-aliasing for free.
+SS = 2
 CANVAS_H, CANVAS_W = IMAGE_H * SS, IMAGE_W * SS
 
 
@@ -29,7 +31,8 @@ CANVAS_H, CANVAS_W = IMAGE_H * SS, IMAGE_W * SS
 VIEWS = ("front", "back", "left", "right")
 WALL_TEXTURES = ("bricks", "windows", "foliage", "panels", "plain")
 FLOOR_TEXTURES = ("tiles", "asphalt", "stripes", "grass")
-SCENE_COLOURS = [  # walls, floors and clutter: includes garment-like colours on purpose
+# Walls, floors and clutter use these colours, which include garment-like ones on purpose.
+SCENE_COLOURS = [
     (0.62, 0.36, 0.28),
     (0.72, 0.68, 0.60),
     (0.45, 0.47, 0.50),
@@ -54,31 +57,34 @@ class Camera:
     cam: int
     wall: RGB
     floor: RGB
-    palette: tuple[RGB, ...]  # clutter, posters, panels
-    wall_textures: tuple[str, str]  # two looks per surface: the box moves across the view
+    palette: tuple[RGB, ...]  # Clutter, posters and panels take these colours.
+    # Each surface has two looks because the box moves across the camera's view.
+    wall_textures: tuple[str, str]
     floor_textures: tuple[str, str]
     texture_scale: float
-    horizon: float  # wall / floor boundary, fraction of the box height
-    view_probs: tuple[float, float, float, float]  # front, back, left, right
+    horizon: float  # The wall / floor boundary is given as a fraction of the box height.
+    view_probs: tuple[float, float, float, float]  # The order is front, back, left, right.
     gain: float
     gamma: float
-    cast: RGB  # per-channel gain (white balance error)
+    cast: RGB  # A per-channel gain models the white balance error.
     saturation: float
-    blur: float  # Gaussian sigma at output resolution
-    noise: float  # sensor noise std, 0..1 units
-    lowres: float  # >1: the camera resolves less than the box size (down-up sampling)
+    blur: float  # The Gaussian sigma is given at output resolution.
+    noise: float  # The sensor noise std is in 0..1 units.
+    # Above 1, the camera resolves less than the box size, which down-up sampling models.
+    lowres: float
     jpeg_quality: tuple[int, int]
-    scale: tuple[float, float]  # person height / box height
-    occlusion: float  # probability of an occluder crossing the box
-    crowd: float  # probability of other (background) people in the box
-    clutter: float  # mean number of clutter objects
+    scale: tuple[float, float]  # The range is of person height / box height.
+    occlusion: float  # This is the probability of an occluder crossing the box.
+    crowd: float  # This is the probability of other (background) people in the box.
+    clutter: float  # This is the mean number of clutter objects.
 
 
 def make_camera(seed: int, cam: int) -> Camera:
     rng = seeded_rng(seed, TAG_CAMERA, cam)
     idx = rng.permutation(len(SCENE_COLOURS))
     palette = tuple(jitter_colour(rng, SCENE_COLOURS[i], 0.04) for i in idx[:5])
-    views = rng.dirichlet([0.9, 0.9, 0.9, 0.9]) * 0.8 + 0.05  # each camera prefers some views
+    # Each camera prefers some views, as a camera facing a walkway would.
+    views = rng.dirichlet([0.9, 0.9, 0.9, 0.9]) * 0.8 + 0.05
     cast = np.exp(rng.normal(0, 0.07, 3))
     cast = cast / cast.mean()
     return Camera(
@@ -110,7 +116,7 @@ def make_camera(seed: int, cam: int) -> Camera:
 
 
 def smooth_noise(rng, h: int, w: int, cell: int) -> np.ndarray:
-    """Value noise: a coarse random grid upsampled bilinearly (cheap clouds / foliage / stains)."""
+    """Return value noise, a coarse random grid upsampled bilinearly, as cheap clouds, foliage or stains."""
     gh, gw = h // cell + 2, w // cell + 2
     coarse = rng.standard_normal((gh, gw)).astype(np.float32)
     big = Image.fromarray(coarse, mode="F").resize((gw * cell, gh * cell), Image.BILINEAR)
@@ -119,12 +125,12 @@ def smooth_noise(rng, h: int, w: int, cell: int) -> np.ndarray:
 
 
 def _texture(kind: str, h: int, w: int, base: RGB, cam: Camera, rng, ox: float, oy: float) -> np.ndarray:
-    """One textured surface (h, w, 3). ``ox``, ``oy``: where in the camera view the box is."""
+    """Return one textured surface (h, w, 3); ``ox`` and ``oy`` say where in the camera view the box is."""
     base = np.asarray(base, np.float32)
     y = np.arange(h, dtype=np.float32)[:, None] + oy
     x = np.arange(w, dtype=np.float32)[None, :] + ox
     k = cam.texture_scale * SS
-    table = rng.normal(0, 0.07, 97).astype(np.float32)  # per-brick / per-tile variation
+    table = rng.normal(0, 0.07, 97).astype(np.float32)  # Bricks and tiles vary one by one.
     if kind == "bricks":
         bh, bw = 7 * k, 16 * k
         row = np.floor(y / bh)
@@ -145,7 +151,7 @@ def _texture(kind: str, h: int, w: int, base: RGB, cam: Camera, rng, ox: float, 
         greens = np.float32([[0.12, 0.22, 0.10], [0.25, 0.42, 0.18], [0.45, 0.55, 0.25]])
         t = np.clip(n * 0.35 + 0.5, 0, 1)[..., None]
         img = greens[0] * (1 - t) + greens[2] * t
-        img = np.where((n > 1.1)[..., None], base, img)  # sky / wall through the leaves
+        img = np.where((n > 1.1)[..., None], base, img)  # Sky or wall shows through the leaves.
     elif kind == "panels":
         pw = 20 * k
         col = np.floor(x / pw).astype(np.int64)
@@ -157,14 +163,14 @@ def _texture(kind: str, h: int, w: int, base: RGB, cam: Camera, rng, ox: float, 
         var = table[((np.floor(x / t) * 3 + np.floor(y / t) * 17) % 97).astype(np.int64)]
         img = base * (1 + var)[..., None]
         img = np.where((((x % t) < SS) | ((y % t) < SS))[..., None], base * 0.7, img)
-    elif kind == "stripes":  # crossing / parking markings
+    elif kind == "stripes":  # These are crossing or parking markings.
         t = 12 * k
         img = np.where(((x + 0.6 * y) % (2 * t) < t)[..., None], np.float32([0.85, 0.85, 0.82]), base)
         img = np.broadcast_to(img, (h, w, 3))
     elif kind == "grass":
         n = smooth_noise(rng, h, w, int(3 * k))
         img = np.float32([0.24, 0.40, 0.16]) * (1 + 0.2 * n)[..., None]
-    else:  # plain / asphalt: stains and grain
+    else:  # Plain walls and asphalt get stains and grain.
         n = smooth_noise(rng, h, w, int(10 * k))
         img = base * (1 + 0.08 * n)[..., None]
     grain = rng.normal(0, 0.025, (h, w, 1)).astype(np.float32)
@@ -172,25 +178,25 @@ def _texture(kind: str, h: int, w: int, base: RGB, cam: Camera, rng, ox: float, 
 
 
 def _draw_clutter(canvas, cam: Camera, rng, horizon: int) -> None:
-    """Posters, signs, lamps, bins, bushes: flat shapes in the camera's palette."""
+    """Draw posters, signs, lamps, bins and bushes as flat shapes in the camera's palette."""
     H, W = canvas.shape[:2]
     y = np.arange(H, dtype=np.float32)[:, None]
     x = np.arange(W, dtype=np.float32)[None, :]
     for _ in range(int(rng.poisson(cam.clutter))):
-        # mostly the camera's own colours (its shop fronts, signs), sometimes anything
+        # Clutter mostly takes the camera's own colours (its shop fronts, signs), and sometimes any colour.
         colour = np.asarray(pick(rng, cam.palette if rng.random() < 0.6 else SCENE_COLOURS), np.float32)
         kind = int(rng.integers(4))
         cx, cy = rng.uniform(-0.1, 1.1) * W, rng.uniform(0.0, max(horizon, 1) * 1.1)
-        if kind == 0:  # poster / sign / door
+        if kind == 0:  # This is a poster, sign or door.
             hw, hh = rng.uniform(0.08, 0.35) * W, rng.uniform(0.05, 0.25) * H
             mask = (np.abs(x - cx) < hw) & (np.abs(y - cy) < hh)
-        elif kind == 1:  # lamp / bush / round sign
+        elif kind == 1:  # This is a lamp, bush or round sign.
             r = rng.uniform(0.06, 0.25) * W
             mask = (x - cx) ** 2 + ((y - cy) * 0.8) ** 2 < r * r
-        elif kind == 2:  # pole
+        elif kind == 2:  # This is a pole.
             hw = rng.uniform(0.02, 0.05) * W
             mask = (np.abs(x - cx) < hw) & (y < horizon + rng.uniform(0.1, 0.4) * H)
-        else:  # railing / bench / kerb across the box at floor level
+        else:  # This is a railing, bench or kerb across the box at floor level.
             cy = horizon + rng.uniform(0.0, 0.35) * H
             mask = np.abs(y - cy) < rng.uniform(0.01, 0.04) * H
             mask = np.broadcast_to(mask, (H, W))
@@ -199,7 +205,7 @@ def _draw_clutter(canvas, cam: Camera, rng, horizon: int) -> None:
 
 
 def scene_background(cam: Camera, rng) -> tuple[np.ndarray, int]:
-    """The background of one box: wall above the horizon, floor below, light gradient, clutter."""
+    """Paint the background of one box: wall above the horizon, floor below, light gradient, clutter."""
     H, W = CANVAS_H, CANVAS_W
     horizon = int(H * float(np.clip(cam.horizon + rng.normal(0, 0.05), 0.2, 0.8)))
     ox, oy = rng.uniform(0, 400, 2)
@@ -208,7 +214,7 @@ def scene_background(cam: Camera, rng) -> tuple[np.ndarray, int]:
     canvas[:horizon] = _texture(wall, horizon, W, jitter_colour(rng, cam.wall, 0.06), cam, rng, ox, oy)
     canvas[horizon:] = _texture(floor, H - horizon, W, jitter_colour(rng, cam.floor, 0.06), cam, rng, ox, oy)
     _draw_clutter(canvas, cam, rng, horizon)
-    # illumination gradient across the box (sun, lamps, shadows of buildings)
+    # An illumination gradient crosses the box, as sun, lamps and the shadows of buildings make one.
     angle = rng.uniform(0, 2 * np.pi)
     yy = np.linspace(-1, 1, H, dtype=np.float32)[:, None]
     xx = np.linspace(-1, 1, W, dtype=np.float32)[None, :]
@@ -217,7 +223,7 @@ def scene_background(cam: Camera, rng) -> tuple[np.ndarray, int]:
 
 
 def camera_response(img: Image.Image, cam: Camera, rng, exposure: float, extra_blur: bool) -> Image.Image:
-    """Optics and sensor: resolution loss, blur, white balance / gain / gamma, saturation, noise."""
+    """Apply the optics and sensor: resolution loss, blur, white balance / gain / gamma, saturation, noise."""
     if cam.lowres > 1.0:
         small = (max(8, int(IMAGE_W / cam.lowres)), max(16, int(IMAGE_H / cam.lowres)))
         img = img.resize(small, Image.BILINEAR).resize((IMAGE_W, IMAGE_H), Image.BILINEAR)
