@@ -1,8 +1,8 @@
-"""Identity model of the synthetic set: what a person looks like, fixed per pid.
+"""Model what a person of the synthetic set looks like, which stays fixed per pid.
 
-Garments (colour, pattern, sleeves), hair, hat, shoes, bag and body shape, drawn from small
-skewed palettes; ``make_identities`` makes some identities copy another's garment colour on
-purpose (hard negatives), so that colour alone does not identify a person.
+An identity has garments (colour, pattern, sleeves), hair, hat, shoes, bag and body shape,
+drawn from small skewed palettes. ``make_identities`` makes some identities copy another's
+garment colour on purpose as hard negatives, so that colour alone does not identify a person.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from reid.data.synthetic.randomness import RGB, TAG_IDENTITY, jitter_colour, pic
 # hair, bag or body shape: these are the hard negatives.
 # ---------------------------------------------------------------------------------------------
 
-UPPER_COLOURS: dict[str, tuple[RGB, float]] = {  # name: (sRGB, frequency)
+# Each entry maps a name to (sRGB, frequency).
+UPPER_COLOURS: dict[str, tuple[RGB, float]] = {
     "black": ((0.09, 0.09, 0.10), 5),
     "white": ((0.90, 0.90, 0.88), 4),
     "grey": ((0.50, 0.50, 0.52), 3),
@@ -90,9 +91,9 @@ UPPER_PATTERN_FREQ = [4, 1.3, 0.8, 1.0, 1.5, 1.5]
 @dataclass(frozen=True)
 class Garment:
     colour: RGB
-    colour2: RGB  # stripes / checks / second tone / logo
-    pattern: str  # upper: UPPER_PATTERNS; lower: "trousers", "shorts", "skirt"
-    period: float = 0.04  # stripe / check period in body heights
+    colour2: RGB  # Stripes, checks, a second tone or a logo use this colour.
+    pattern: str  # An upper garment takes UPPER_PATTERNS; a lower one "trousers", "shorts", "skirt".
+    period: float = 0.04  # The stripe or check period is given in body heights.
     long_sleeves: bool = True
     colour_name: str = ""
 
@@ -102,18 +103,18 @@ class Identity:
     pid: int
     skin: RGB
     hair: RGB
-    hair_len: int  # 0 short, 1 medium (ears), 2 long (shoulders and below)
+    hair_len: int  # 0 is short, 1 medium (ears), 2 long (shoulders and below).
     hat: RGB | None
     upper: Garment
     lower: Garment
     shoes: RGB
-    bag: str  # "none", "backpack", "shoulder"
-    bag_side: int  # shoulder bag on the person's own left (+1) or right (-1)
+    bag: str  # The bag is "none", "backpack" or "shoulder".
+    bag_side: int  # A shoulder bag hangs on the person's own left (+1) or right (-1).
     bag_colour: RGB
-    height: float  # fraction of the nominal box-filling height
-    width: float  # body width multiplier
-    legs: float  # hip height as a fraction of body height
-    gait: float  # arm / leg swing amplitude
+    height: float  # The height is a fraction of the nominal box-filling height.
+    width: float  # This multiplies the body width.
+    legs: float  # The hip height is given as a fraction of body height.
+    gait: float  # This is the arm and leg swing amplitude.
 
 
 def _colour_from(rng, table: dict[str, tuple[RGB, float]], exclude: str = "") -> tuple[str, RGB]:
@@ -123,8 +124,11 @@ def _colour_from(rng, table: dict[str, tuple[RGB, float]], exclude: str = "") ->
 
 
 def make_identity(rng: np.random.Generator, pid: int, like: Identity | None = None, share: str = "") -> Identity:
-    """A random person. ``like`` + ``share`` ('upper', 'lower', 'both') makes a hard negative
-    that copies another identity's garment colour(s) and differs in everything else."""
+    """Make a random person.
+
+    Given ``like`` and ``share`` ('upper', 'lower', 'both'), it makes a hard negative that copies
+    another identity's garment colour(s) and differs in everything else.
+    """
     up_name, up = _colour_from(rng, UPPER_COLOURS)
     lo_name, lo = _colour_from(rng, LOWER_COLOURS)
     if like is not None and share in ("upper", "both"):
@@ -133,7 +137,7 @@ def make_identity(rng: np.random.Generator, pid: int, like: Identity | None = No
         lo_name, lo = like.lower.colour_name, like.lower.colour
     pattern = pick(rng, UPPER_PATTERNS, UPPER_PATTERN_FREQ)
     if like is not None and share == "both":
-        # same colours: must differ in pattern so that the two remain distinguishable
+        # With the same colours, the pattern must differ so that the two remain distinguishable.
         pattern = pick(rng, [p for p in UPPER_PATTERNS if p != like.upper.pattern])
     _, up2 = _colour_from(rng, UPPER_COLOURS, exclude=up_name)
     upper = Garment(
@@ -167,9 +171,12 @@ def make_identity(rng: np.random.Generator, pid: int, like: Identity | None = No
 
 
 def make_identities(seed: int, pids: list[int]) -> dict[int, Identity]:
-    """Identities of one split. About 40 % copy a garment colour of an earlier identity of the
-    same split (hard negatives). Only original identities are copied, so that copies of copies
-    do not snowball into one over-represented colour."""
+    """Make the identities of one split.
+
+    About 40 % copy a garment colour of an earlier identity of the same split, as hard
+    negatives. Only original identities are copied, so that copies of copies do not snowball
+    into one over-represented colour.
+    """
     made: dict[int, Identity] = {}
     originals: list[Identity] = []
     for pid in pids:

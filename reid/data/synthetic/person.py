@@ -1,8 +1,9 @@
-"""Drawing one person of the synthetic set onto a float canvas.
+"""Draw one person of the synthetic set onto a float canvas.
 
 ``draw_person`` paints an ``Identity`` in a view (front, back, left, right) and gait phase,
-back to front: the parts behind the body, legs, torso, arms, head, hair and hat, each a helper
-below that reads the body geometry of ``_Pose``. Drawing takes no random numbers.
+back to front: the parts behind the body, legs, torso, arms, head, hair and hat. Each of these
+is a helper below that reads the body geometry of ``_Pose``. Drawing takes no random numbers, so
+the image's random streams do not depend on what the person wears.
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ from reid.data.synthetic.identities import Garment, Identity
 
 
 class _Figure:
-    """Draws shapes given in body coordinates onto a float canvas (H, W, 3)."""
+    """Draw shapes given in body coordinates onto a float canvas (H, W, 3)."""
 
     def __init__(self, canvas: np.ndarray, cx: float, top: float, hp: float, mirror: int, light: float):
         self.canvas, self.cx, self.top, self.hp, self.mirror, self.light = canvas, cx, top, hp, mirror, light
 
     def _region(self, u0, u1, v0, v1):
-        """Canvas slice covering the body-coordinate box, with body-coordinate grids U, V."""
+        """Return the canvas slice that covers the body-coordinate box, with body-coordinate grids U, V."""
         H, W = self.canvas.shape[:2]
         xa, xb = sorted((self.cx + self.mirror * u0 * self.hp, self.cx + self.mirror * u1 * self.hp))
         ya, yb = self.top + v0 * self.hp, self.top + v1 * self.hp
@@ -46,7 +47,7 @@ class _Figure:
         if not mask.any():
             return
         colour = paint(U, V) if callable(paint) else np.asarray(paint, np.float32)
-        # cylinder shading plus a left/right light gradient in image space
+        # Parts are shaded like cylinders, plus a left/right light gradient in image space, so they look round.
         factor = (1.0 - dark) * (1.0 + self.light * np.clip(U * self.mirror, -0.2, 0.2))
         colour = colour * factor[..., None]
         region = self.canvas[sl]
@@ -61,7 +62,7 @@ class _Figure:
         self._paint(sl, d2 <= 1.0, paint, U, V, shade * d2)
 
     def capsule(self, a, b, r0, r1, paint, shade=0.3):
-        """Tapered capsule from a=(u,v) (radius r0) to b (radius r1): arms, legs, straps."""
+        """Draw a tapered capsule from a=(u,v) (radius r0) to b (radius r1), as arms, legs and straps are."""
         rmax = max(r0, r1)
         r = self._region(min(a[0], b[0]) - rmax, max(a[0], b[0]) + rmax, min(a[1], b[1]) - rmax, max(a[1], b[1]) + rmax)
         if r is None:
@@ -73,7 +74,7 @@ class _Figure:
         self._paint(sl, d <= 1.0, paint, U, V, shade * d * d)
 
     def trapezoid(self, vt, vb, ut, ub, wt, wb, paint, shade=0.3, corner=0.0):
-        """Horizontal slices from v=vt (centre ut, half width wt) to vb; rounded top corners."""
+        """Draw horizontal slices from v=vt (centre ut, half width wt) to vb, with rounded top corners."""
         r = self._region(min(ut - wt, ub - wb), max(ut + wt, ub + wb), vt, vb)
         if r is None:
             return
@@ -82,14 +83,15 @@ class _Figure:
         uc, hw = ut + s * (ub - ut), wt + s * (wb - wt)
         x = np.abs(U - uc) / hw
         mask = (x <= 1.0) & (V >= vt) & (V <= vb)
-        if corner > 0:  # shoulders: cut the top corners with a circle of radius ``corner``
+        # Shoulders are round, so the top corners are cut with a circle of radius ``corner``.
+        if corner > 0:
             cu, cv = np.abs(U - uc) - (hw - corner), V - (vt + corner)
             mask &= ~((cu > 0) & (cv < 0) & (cu * cu + cv * cv > corner * corner))
         self._paint(sl, mask, paint, U, V, shade * x * x)
 
 
 def _garment_paint(g: Garment, front: bool, v_top: float, v_bot: float):
-    """Paint function of an upper garment: the pattern lives in body coordinates."""
+    """Return the paint function of an upper garment, whose pattern lives in body coordinates."""
     c1, c2 = np.asarray(g.colour, np.float32), np.asarray(g.colour2, np.float32)
     p = g.period
     if g.pattern == "solid" or (g.pattern == "logo" and not front):
@@ -102,9 +104,9 @@ def _garment_paint(g: Garment, front: bool, v_top: float, v_bot: float):
             sel = (U / p) % 1.0 < 0.45
         elif g.pattern == "checks":
             sel = ((U / p) % 1.0 < 0.5) ^ ((V / p) % 1.0 < 0.5)
-        elif g.pattern == "twotone":  # a different colour on the chest / yoke
+        elif g.pattern == "twotone":  # The chest or yoke takes a different colour.
             sel = V < v_top + 0.4 * (v_bot - v_top)
-        else:  # logo block on the chest, front only
+        else:  # A logo block sits on the chest, on the front only.
             sel = (np.abs(U - 0.015) < 0.045) & (V > v_top + 0.07) & (V < v_top + 0.14)
         return np.where(sel[..., None], c2, c1)
 
@@ -112,39 +114,39 @@ def _garment_paint(g: Garment, front: bool, v_top: float, v_bot: float):
 
 
 def _split_paint(upper_colour, lower_colour, v_cut: float):
-    """Sleeves / shorts: garment above v_cut, skin below."""
+    """Paint sleeves or shorts: the garment above v_cut and skin below it."""
     a, b = np.asarray(upper_colour, np.float32), np.asarray(lower_colour, np.float32)
     return lambda U, V: np.where((V < v_cut)[..., None], a, b)
 
 
 @dataclass(frozen=True)
 class _Pose:
-    """Where the parts of one person are, in body coordinates, for one view and gait phase."""
+    """Hold where the parts of one person are, in body coordinates, for one view and gait phase."""
 
     ident: Identity
     view: str
-    side: bool  # a side view: left or right
-    shoulder: float  # shoulder line
-    hip: float  # hip line
-    ankle: float  # ankles
-    knee: float  # knee line
-    head_v: float  # head centre
-    head_u: float  # head centre across the body (a side view's head sits a little forward)
-    head_ru: float  # head radius across the body
-    head_rv: float  # head radius along the body (vertical)
-    shoulder_hw: float  # shoulder half width
-    hip_hw: float  # hip half width
-    swing: float  # arm / leg swing at this phase of the gait
-    upper_paint: object  # upper garment: a colour or a paint function of (U, V)
-    bag_near: bool  # side views: the shoulder bag is on the side facing the camera
+    side: bool  # A side view is left or right.
+    shoulder: float  # This is the shoulder line.
+    hip: float  # This is the hip line.
+    ankle: float  # This is the ankle line.
+    knee: float  # This is the knee line.
+    head_v: float  # This is the head centre.
+    head_u: float  # The head centre across the body sits a little forward in a side view.
+    head_ru: float  # This is the head radius across the body.
+    head_rv: float  # This is the head radius along the body (vertical).
+    shoulder_hw: float  # This is the shoulder half width.
+    hip_hw: float  # This is the hip half width.
+    swing: float  # This is the arm and leg swing at this phase of the gait.
+    upper_paint: object  # The upper garment is a colour or a paint function of (U, V).
+    bag_near: bool  # In side views, this says the shoulder bag is on the side facing the camera.
 
 
 def _pose(ident: Identity, view: str, phase: float) -> _Pose:
     side = view in ("left", "right")
     w = ident.width
-    vs, vh = 0.165, 1.0 - ident.legs  # shoulder line, hip line
-    va = 0.962  # ankles
-    hc, hrv = 0.072, 0.062  # head centre, vertical radius
+    vs, vh = 0.165, 1.0 - ident.legs  # These are the shoulder line and the hip line.
+    va = 0.962  # This is the ankle line.
+    hc, hrv = 0.072, 0.062  # These are the head centre and its vertical radius.
     return _Pose(
         ident=ident,
         view=view,
@@ -161,7 +163,7 @@ def _pose(ident: Identity, view: str, phase: float) -> _Pose:
         hip_hw=(0.064 if side else 0.094) * w,
         swing=np.sin(phase) * ident.gait,
         upper_paint=_garment_paint(ident.upper, view == "front", vs, vh),
-        # a person facing the image right shows the camera their right side, facing left their left
+        # A person facing the image right shows the camera their right side, and one facing left their left.
         bag_near=ident.bag_side == (1 if view == "left" else -1),
     )
 
@@ -176,20 +178,20 @@ def _leg_paint(p: _Pose):
 
 
 def _bag_shoulder(p: _Pose) -> int:
-    """Image-space side of the shoulder bag in front / back views."""
+    """Return the image-space side of the shoulder bag in front / back views."""
     return p.ident.bag_side if p.view == "front" else -p.ident.bag_side
 
 
 def _draw_behind_body(fig: _Figure, p: _Pose) -> None:
-    """Things behind the body: a far-side bag, long hair behind the shoulders, the far arm and leg."""
+    """Draw what lies behind the body: a far-side bag, long hair behind the shoulders, the far arm and leg."""
     ident, view, side, w, swing = p.ident, p.view, p.side, p.ident.width, p.swing
     vs, vh, va, hc, hru, sw = p.shoulder, p.hip, p.ankle, p.head_v, p.head_ru, p.shoulder_hw
     lower, skin, hair = ident.lower, ident.skin, ident.hair
-    if side and ident.bag == "shoulder" and not p.bag_near:  # bag on the far side
+    if side and ident.bag == "shoulder" and not p.bag_near:  # The bag is on the far side.
         fig.trapezoid(vh - 0.05, vh + 0.06, -0.03, -0.03, 0.05, 0.055, ident.bag_colour, 0.2)
-    if view == "front" and ident.hair_len == 2:  # long hair falling behind the shoulders
+    if view == "front" and ident.hair_len == 2:  # Long hair falls behind the shoulders.
         fig.trapezoid(hc, vs + 0.1, 0, 0, hru * 1.15, hru * 1.35, hair, 0.2)
-    if side:  # far arm and far leg, in shadow
+    if side:  # The far arm and far leg are in shadow.
         far = tuple(0.72 * c for c in ident.upper.colour)
         fig.capsule((0.0, vs + 0.02), (-0.12 * swing, vh + 0.03), 0.026 * w, 0.021, far, 0.2)
         fig.capsule(
@@ -206,7 +208,7 @@ def _draw_behind_body(fig: _Figure, p: _Pose) -> None:
 
 
 def _draw_legs(fig: _Figure, p: _Pose) -> None:
-    """Legs and shoes, then the skirt or the hips, then a shoulder bag hanging at the hip."""
+    """Draw legs and shoes, then the skirt or the hips, then a shoulder bag hanging at the hip."""
     ident, side, w, swing = p.ident, p.side, p.ident.width, p.swing
     vh, va, knee, hw = p.hip, p.ankle, p.knee, p.hip_hw
     lower = ident.lower
@@ -222,7 +224,7 @@ def _draw_legs(fig: _Figure, p: _Pose) -> None:
             fig.ellipse(ua, va + 0.016 - lift, 0.036, 0.019, ident.shoes, 0.1)
     if lower.pattern == "skirt":
         fig.trapezoid(vh - 0.04, knee + 0.02, 0, 0, hw * 1.05, hw * 1.6, lower.colour, 0.25)
-    elif not side:  # crotch / hips block so trousers look like one garment
+    elif not side:  # A crotch and hips block makes trousers look like one garment.
         fig.trapezoid(vh - 0.04, vh + 0.04, 0, 0, hw * 1.02, hw * 0.9, lower.colour, 0.25)
 
     # -- shoulder bag hanging at the hip (front / back), behind the arm
@@ -232,7 +234,7 @@ def _draw_legs(fig: _Figure, p: _Pose) -> None:
 
 
 def _draw_torso(fig: _Figure, p: _Pose) -> None:
-    """The torso in the upper garment, with what lies on it: long hair (back view), backpack, bag strap."""
+    """Draw the torso in the upper garment, with what lies on it: long hair (back view), backpack, bag strap."""
     ident, view, side, w = p.ident, p.view, p.side, p.ident.width
     vs, vh, hc, hru, sw, hw = p.shoulder, p.hip, p.head_v, p.head_ru, p.shoulder_hw, p.hip_hw
     if side:
@@ -247,11 +249,11 @@ def _draw_torso(fig: _Figure, p: _Pose) -> None:
             fig.trapezoid(
                 vs + 0.12, vs + 0.19, 0, 0, 0.05 * w, 0.055 * w, tuple(0.8 * c for c in ident.bag_colour), 0.2, 0.01
             )
-        elif view == "front":  # only the straps show
+        elif view == "front":  # Only the straps show from the front.
             dark = tuple(0.85 * c for c in ident.bag_colour)
             for s in (-1, 1):
                 fig.capsule((s * 0.06 * w, vs), (s * 0.055 * w, vs + 0.15), 0.011, 0.011, dark, 0.1)
-    if ident.bag == "shoulder":  # diagonal strap
+    if ident.bag == "shoulder":  # The strap runs diagonally.
         if not side:
             s = _bag_shoulder(p)
             fig.capsule(
@@ -268,7 +270,7 @@ def _draw_torso(fig: _Figure, p: _Pose) -> None:
 
 
 def _draw_arms(fig: _Figure, p: _Pose) -> None:
-    """Arms (sleeves, or skin below short sleeves) and hands."""
+    """Draw the arms (sleeves, or skin below short sleeves) and hands."""
     ident, side, w, swing = p.ident, p.side, p.ident.width, p.swing
     vs, vh, sw = p.shoulder, p.hip, p.shoulder_hw
     skin = ident.skin
@@ -289,7 +291,7 @@ def _draw_arms(fig: _Figure, p: _Pose) -> None:
 
 
 def _draw_head(fig: _Figure, p: _Pose) -> None:
-    """Neck, head and face (eyes and mouth from the front, nose and eye from the side)."""
+    """Draw the neck, head and face (eyes and mouth from the front, nose and eye from the side)."""
     view, side, skin = p.view, p.side, p.ident.skin
     vs, hc, hu, hru, hrv = p.shoulder, p.head_v, p.head_u, p.head_ru, p.head_rv
     fig.trapezoid(hc + 0.03, vs + 0.01, 0.0, 0.0, 0.022, 0.026, skin, 0.3)
@@ -300,12 +302,12 @@ def _draw_head(fig: _Figure, p: _Pose) -> None:
             fig.ellipse(s * 0.018, hc + 0.004, 0.007, 0.006, eye, 0.0)
         fig.ellipse(0.0, hc + 0.036, 0.014, 0.005, tuple(0.75 * c for c in skin), 0.0)
     elif side:
-        fig.ellipse(hu + hru * 0.95, hc + 0.012, 0.014, 0.012, skin, 0.2)  # nose
+        fig.ellipse(hu + hru * 0.95, hc + 0.012, 0.014, 0.012, skin, 0.2)  # This is the nose.
         fig.ellipse(hu + hru * 0.55, hc + 0.002, 0.007, 0.006, eye, 0.0)
 
 
 def _draw_hair(fig: _Figure, p: _Pose) -> None:
-    """Hair over the head (leaving the face free), and long hair falling to the shoulders."""
+    """Draw hair over the head (leaving the face free), and long hair falling to the shoulders."""
     ident, view, side = p.ident, p.view, p.side
     vs, hc, hu, hru, hrv = p.shoulder, p.head_v, p.head_u, p.head_ru, p.head_rv
     hair = ident.hair
@@ -333,7 +335,7 @@ def _draw_hair(fig: _Figure, p: _Pose) -> None:
 
 
 def _draw_hat(fig: _Figure, p: _Pose) -> None:
-    """A cap: the crown over the hair, the brim forward (side) or over the forehead (front)."""
+    """Draw a cap: the crown over the hair, the brim forward (side) or over the forehead (front)."""
     ident, view, side = p.ident, p.view, p.side
     hc, hu, hru, hrv = p.head_v, p.head_u, p.head_ru, p.head_rv
     if ident.hat is None:
@@ -343,7 +345,7 @@ def _draw_hat(fig: _Figure, p: _Pose) -> None:
         sl, U, V = r
         crown = (((U - hu) / (hru * 1.12)) ** 2 + ((V - hc + 0.012) / (hrv * 1.05)) ** 2 <= 1.0) & (V < hc - 0.022)
         fig._paint(sl, crown, ident.hat, U, V, np.zeros_like(U + V))
-    if side:  # cap brim forward
+    if side:  # The cap brim points forward.
         fig.trapezoid(
             hc - 0.03,
             hc - 0.018,
@@ -361,7 +363,7 @@ def _draw_hat(fig: _Figure, p: _Pose) -> None:
 def draw_person(
     canvas, ident: Identity, view: str, cx: float, top: float, hp: float, phase: float, light: float
 ) -> None:
-    """Paint one person, back to front. ``hp``: body height in canvas pixels."""
+    """Paint one person, back to front; ``hp`` is the body height in canvas pixels."""
     fig = _Figure(canvas, cx, top, hp, -1 if view == "left" else 1, light)
     pose = _pose(ident, view, phase)
     _draw_behind_body(fig, pose)
