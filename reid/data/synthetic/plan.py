@@ -1,8 +1,9 @@
-"""The plan of the synthetic set: which identity is seen by which camera, in which split.
+"""Plan which identity of the synthetic set is seen by which camera, and in which split.
 
-``plan_jobs`` turns a size and a seed into the list of ``Job``: train / query / gallery exactly
-like Market-1501 (every query has a gallery image of its identity from another camera), plus
-distractors (pid 0000) and junk boxes (pid -1) in the gallery, with Market-1501 file names.
+``plan_jobs`` turns a size and a seed into the list of ``Job``. The splits are train / query /
+gallery exactly like Market-1501 (every query has a gallery image of its identity from another
+camera), and the gallery also holds distractors (pid 0000) and junk boxes (pid -1), all with
+Market-1501 file names, so that the set loads and scores as Market-1501 does.
 """
 
 from __future__ import annotations
@@ -19,38 +20,40 @@ from reid.data.synthetic.randomness import TAG_DISTRACTOR, TAG_IMAGE, TAG_PLAN, 
 
 @dataclass(frozen=True)
 class SynthSize:
-    """How big a synthetic set is. Counts are identities / images; ranges are inclusive."""
+    """Say how big a synthetic set is. Counts are identities / images, and ranges are inclusive."""
 
     train_ids: int
     test_ids: int
     cameras: int
-    cams_per_id: tuple[int, int]  # how many cameras see an identity (Market: 2..6)
-    frames_per_track: tuple[int, int]  # images of an identity in one camera
-    query_cams: int  # query images per test identity, one per camera (Market: ~4.5 images)
-    distractor_images: int  # pid 0000 images in the gallery: people never queried
-    junk_images: int  # pid -1 images in the gallery: background or useless boxes
+    cams_per_id: tuple[int, int]  # This many cameras see an identity (Market: 2..6).
+    frames_per_track: tuple[int, int]  # An identity has this many images in one camera.
+    # A test identity has this many query images, one per camera (Market: ~4.5 images).
+    query_cams: int
+    distractor_images: int  # The gallery has this many pid 0000 images of people never queried.
+    junk_images: int  # The gallery has this many pid -1 images of background or useless boxes.
 
 
 SIZES: dict[str, SynthSize] = {
     "tiny": SynthSize(8, 6, 4, (2, 3), (1, 3), 2, 6, 4),
-    "small": SynthSize(64, 64, 6, (2, 5), (2, 6), 2, 160, 100),  # the default run's demo set (2-core budget)
+    # The default run's demo set uses "small", because it fits the 2-core budget.
+    "small": SynthSize(64, 64, 6, (2, 5), (2, 6), 2, 160, 100),
     "default": SynthSize(120, 120, 6, (2, 5), (2, 6), 2, 300, 200),
 }
 
 
 @dataclass(frozen=True)
 class Job:
-    """Everything needed to render and write one file (picklable, sent to the workers)."""
+    """Hold everything needed to render and write one file; it is picklable because it is sent to the workers."""
 
     split: str
     name: str
-    kind: str  # "person", "distractor" (pid 0), "junk" (pid -1)
-    key: tuple[int, ...]  # seed-sequence key (seed, tag, pid code, camera, index)
+    kind: str  # The kind is "person", "distractor" (pid 0) or "junk" (pid -1).
+    key: tuple[int, ...]  # The seed-sequence key is (seed, tag, pid code, camera, index).
     camera: Camera
     identity: Identity | None
     view: str
-    light: float  # track-level light direction
-    exposure: float  # track-level exposure change
+    light: float  # The light direction is fixed per track.
+    exposure: float  # The exposure change is fixed per track.
 
 
 # ---------------------------------------------------------------------------------------------
@@ -61,7 +64,7 @@ class Job:
 
 
 def _name(pid: int, cam: int, seq: int, frame: int, box: int) -> str:
-    person = f"{pid:04d}" if pid >= 0 else str(pid)  # junk is "-1", not zero-padded
+    person = f"{pid:04d}" if pid >= 0 else str(pid)  # Junk is "-1", as in Market-1501, not zero-padded.
     return f"{person}_c{cam}s{seq}_{frame:06d}_{box:02d}.jpg"
 
 
@@ -95,7 +98,7 @@ def plan_jobs(size: SynthSize, seed: int) -> list[Job]:
 
 
 class _Plan:
-    """The jobs planned so far. It gives each image a file name that no other image has, by
+    """Collect the jobs planned so far. It gives each image a file name that no other image has, by
     counting up the box number, as Market-1501 numbers the boxes of one frame."""
 
     def __init__(self, seed: int):
@@ -114,7 +117,7 @@ class _Plan:
 
 
 def _plan_tracks(plan: _Plan, size: SynthSize, cams, cam_weight, pid: int, ident: Identity, is_test: bool) -> None:
-    """The tracks of one identity: the cameras that see it, and in each camera its frames. A test
+    """Plan the tracks of one identity: the cameras that see it, and in each camera its frames. A test
     identity is seen by at least two cameras, and a query is taken from each of its first cameras."""
     trng = seeded_rng(plan.seed, TAG_TRACK, pid)
     lo, hi = size.cams_per_id
@@ -137,7 +140,7 @@ def _plan_tracks(plan: _Plan, size: SynthSize, cams, cam_weight, pid: int, ident
 
 
 def _plan_distractors(plan: _Plan, size: SynthSize, cams) -> None:
-    """Distractors (pid 0000) are people who are never queried, with one to three images each,
+    """Plan distractors (pid 0000), people who are never queried, with one to three images each,
     so that the gallery holds negatives that look like people."""
     k = 0
     while k < size.distractor_images:
@@ -162,7 +165,7 @@ def _plan_distractors(plan: _Plan, size: SynthSize, cams) -> None:
 
 
 def _plan_junk(plan: _Plan, size: SynthSize, cams, rng) -> None:
-    """Junk boxes (pid -1) are the useless boxes a detector also returns; they take their
+    """Plan junk boxes (pid -1), the useless boxes a detector also returns. They take their
     draws from the plan's own generator, after everything else it draws."""
     for k in range(size.junk_images):
         cam = cams[int(rng.integers(size.cameras))]
