@@ -1,8 +1,8 @@
-"""Training throughput: images/s of the real input pipeline (cache -> PK batch -> augmentation
-on the device -> step) against the model alone on random tensors already on the device.
+"""Measure training throughput in images/s, of the real input pipeline (cache -> PK batch ->
+augmentation on the device -> step) against the model alone on random tensors already on the device.
 
-The ratio pipeline / model-alone says how much the input pipeline costs; 1.0 is free. Both are
-timed in alternating rounds within one run, so machine noise hits both alike.
+The ratio pipeline / model-alone says how much the input pipeline costs, and 1.0 means it is free.
+Both are timed in alternating rounds within one run, so that machine noise hits both alike.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def run(args) -> int:
 
 
 def _config(args) -> TrainConfig:
-    """The training config of the benchmark: the command's choices, and no pretrained weights,
+    """Return the training config of the benchmark: the command's choices, and no pretrained weights,
     disk cache or progress bar, since the speed of a step does not depend on them."""
     return TrainConfig(
         backbone=args.backbone,
@@ -108,7 +108,7 @@ def _config(args) -> TrainConfig:
 
 
 def _open_dataset(data: Path):
-    """The dataset at ``data`` and None, or, where there is none, a tiny synthetic set and the
+    """Return the dataset at ``data`` and None, or, where there is none, a tiny synthetic set and the
     temporary folder that holds it (the caller removes it), so that the benchmark runs anywhere."""
     tmp = None
     if not (data / "bounding_box_train").is_dir():
@@ -119,7 +119,7 @@ def _open_dataset(data: Path):
 
 
 def _decoded_train_images(dataset, cfg: TrainConfig, device: torch.device):
-    """The training images decoded at the input size (on the GPU when there is one, as training
+    """Return the training images decoded at the input size (on the GPU when there is one, as training
     keeps them), and the seconds the decoding took."""
     t0 = time.perf_counter()
     train_images = load_images(dataset, cfg.height, cfg.width, splits=("train",))["train"]
@@ -130,7 +130,7 @@ def _decoded_train_images(dataset, cfg: TrainConfig, device: torch.device):
 
 
 def _training_step(args, cfg: TrainConfig, runtime: Runtime, num_classes: int):
-    """One SGD step of a freshly built model as a function of (images, labels). The model is
+    """Return one SGD step of a freshly built model as a function of (images, labels). The model is
     seeded, so that every run of the benchmark starts from the same weights."""
     torch.manual_seed(0)
     model = runtime.place(
@@ -146,7 +146,7 @@ def _training_step(args, cfg: TrainConfig, runtime: Runtime, num_classes: int):
 
 
 def _pk_batch_drawer(labels: torch.Tensor, cfg: TrainConfig, rng: np.random.Generator):
-    """A function that returns the indices of the next PK batch; it draws a new epoch of batches
+    """Return a function that returns the indices of the next PK batch; it draws a new epoch of batches
     once the previous one is used up, as the training loop does."""
     batches = []
 
@@ -160,7 +160,7 @@ def _pk_batch_drawer(labels: torch.Tensor, cfg: TrainConfig, rng: np.random.Gene
 
 
 def _model_alone_step(step, cfg: TrainConfig, runtime: Runtime, labels: torch.Tensor, next_batch):
-    """A training step on one fixed random batch that is already on the device, with labels of
+    """Return a training step on one fixed random batch that is already on the device, with labels of
     the same PK structure as real batches, so that it costs the model and nothing else."""
     device = runtime.device
     fixed_x = runtime.batch(torch.randn(cfg.batch_size, 3, cfg.height, cfg.width, device=device))
@@ -169,7 +169,7 @@ def _model_alone_step(step, cfg: TrainConfig, runtime: Runtime, labels: torch.Te
 
 
 def _pipeline_step(step, cfg: TrainConfig, runtime: Runtime, labels, next_batch, train_images, augment, generator):
-    """A training step through the real input pipeline. As the training loop does, it copies the
+    """Return a training step through the real input pipeline. As the training loop does, it copies the
     indices and augmentation draws of many steps to the device at once."""
     device = runtime.device
     labels_dev = labels.to(device)
@@ -191,7 +191,7 @@ def _pipeline_step(step, cfg: TrainConfig, runtime: Runtime, labels, next_batch,
 
 
 def _time_alternating(steps: dict, args, runtime: Runtime) -> dict[str, float]:
-    """Seconds each step function took over all rounds, after untimed warm-up steps. The
+    """Return the seconds each step function took over all rounds, after untimed warm-up steps. The
     functions take turns within each round, so that a drift of the machine hits them alike."""
     for _ in range(args.warmup):
         for fn in steps.values():
@@ -210,7 +210,7 @@ def _time_alternating(steps: dict, args, runtime: Runtime) -> dict[str, float]:
 
 
 def _result(args, cfg: TrainConfig, runtime: Runtime, decode_rate: float, seconds: dict[str, float]) -> dict:
-    """The figures the benchmark prints and writes, with the command and settings that made them."""
+    """Return the figures the benchmark prints and writes, with the command and settings that made them."""
     n = args.rounds * args.steps * cfg.batch_size
     result = {
         "machine": _machine(runtime.device),
