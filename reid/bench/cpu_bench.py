@@ -1,8 +1,9 @@
-"""CPU choices for the default (CPU) run, measured on this machine: ``python -m reid.bench cpu``.
+"""Measure the CPU choices for the default (CPU) run on this machine: ``python -m reid.bench cpu``.
 
-The model alone (random tensors, the default config's residual ResNet18 at 64x32, batch 32 for
-a training step, 128 for inference), in separate processes, each configuration for the same
-number of seconds, in alternating rounds so that a drift of the machine hits all alike:
+It times the model alone (random tensors, the default config's residual ResNet18 at 64x32,
+batch 32 for a training step, 128 for inference) in separate processes. Each configuration runs
+for the same number of seconds, in alternating rounds, so that a drift of the machine hits all
+alike:
 
     one job, all threads        the reference: torch's default on this machine
     one job, channels_last      the memory format CUDA runs use
@@ -29,7 +30,8 @@ from reid.losses import paper_loss
 from reid.models import build_model
 from reid.runtime import Runtime
 
-CONFIGS = {  # name -> (jobs, threads per job, channels_last, deterministic); 0 threads: all cores
+# Each name maps to (jobs, threads per job, channels_last, deterministic), and 0 threads means all cores.
+CONFIGS = {
     "one job, all threads": (1, 0, False, False),
     "one job, channels_last": (1, 0, True, False),
     "one job, deterministic": (1, 0, False, True),
@@ -45,24 +47,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--height", type=int, default=64)
     p.add_argument("--width", type=int, default=32)
     p.add_argument("--json", default=None, help="also write the figures here")
-    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal: one measurement
+    # This option is internal: each worker process makes one measurement.
+    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
 
 def worker(spec: dict) -> dict:
-    """Images/s of a training step and of inference, timed for ``seconds`` each."""
+    """Return the images/s of a training step and of inference, timed for ``seconds`` each."""
 
     torch.set_num_threads(spec["threads"])
     if spec["deterministic"]:
         torch.use_deterministic_algorithms(True, warn_only=True)
     runtime = Runtime.resolve("cpu", amp="off", channels_last=spec["channels_last"])
     torch.manual_seed(0)
-    options = TrainConfig().model_options("residual")  # the head as the default config trains it
+    # The head is built as the default config trains it, so that the figure applies to the default run.
+    options = TrainConfig().model_options("residual")
     model = runtime.place(build_model("residual", 64, backbone=spec["backbone"], pretrained="none", **options))
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     h, w = spec["height"], spec["width"]
     x = runtime.batch(torch.randn(32, 3, h, w))
-    y = torch.arange(32) // 4  # 8 identities x 4 images, as a PK batch
+    y = torch.arange(32) // 4  # The labels form a PK batch of 8 identities x 4 images.
 
     def train_step():
         model.train()
@@ -81,7 +85,7 @@ def worker(spec: dict) -> dict:
     rates = {}
     for name, fn, n in (("train", train_step, 32), ("inference", infer, 128)):
         fn()
-        fn()  # warm
+        fn()  # An untimed call warms up first.
         count, t0 = 0, time.perf_counter()
         while time.perf_counter() - t0 < spec["seconds"]:
             fn()

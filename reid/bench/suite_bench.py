@@ -1,6 +1,6 @@
-"""The whole default suite, timed: ``python -m reid.bench suite``.
+"""Time the whole default suite: ``python -m reid.bench suite``.
 
-Runs the README's first command (``snakemake --cores 8 --resources gpu=1`` on
+It runs the README's first command (``snakemake --cores 8 --resources gpu=1`` on
 configs/config.yaml) in a fresh folder, so that nothing of yours is reused or overwritten, and
 prints:
 - this machine's model-alone figure (``python -m reid.bench train --backbone resnet18 --height
@@ -10,8 +10,8 @@ prints:
   ``REFERENCE_IMAGES_PER_S``): wall x (img/s / REFERENCE_IMAGES_PER_S);
 - the time per stage (per rule) from the jobs' ``benchmark:`` files: jobs, seconds in all, the
   longest job.
-``--json`` writes the figures; ``--against`` an earlier JSON prints the two side by side, so that
-a change is compared with the previous version.
+``--json`` writes the figures, and ``--against`` an earlier JSON prints the two side by side, so
+that a change is compared with the previous version.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from pathlib import Path
 
 from reid.provenance import cpu_model
 
-REFERENCE_IMAGES_PER_S = 62.0  # model-alone img/s of issue 12's 2-core AMD EPYC (Zen 3)
+# This is the model-alone img/s of issue 12's 2-core AMD EPYC (Zen 3), the machine that times are normalised to.
+REFERENCE_IMAGES_PER_S = 62.0
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -43,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def machine_figure() -> dict:
-    """The model-alone training figure of this machine (the same command the README cites)."""
+    """Return the model-alone training figure of this machine, from the same command the README cites."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp, "train.json")
         cmd = [sys.executable, "-m", "reid.bench", "train", "--backbone", "resnet18", "--height", "64", "--width", "32"]
@@ -57,7 +58,7 @@ def machine_figure() -> dict:
 
 
 def stage_times(benchmarks: Path) -> dict[str, dict]:
-    """Per rule (the first folder under benchmarks/): jobs, seconds in all, the longest job."""
+    """Return per rule (the first folder under benchmarks/) the jobs, the seconds in all and the longest job."""
     stages: dict[str, list[float]] = {}
     for path in sorted(benchmarks.rglob("*.tsv")):
         try:
@@ -73,7 +74,7 @@ def stage_times(benchmarks: Path) -> dict[str, dict]:
 
 
 def run_suite(configfile: Path, workdir: Path, cores: str) -> float:
-    """The README's first command in ``workdir``; its wall time in seconds."""
+    """Run the README's first command in ``workdir`` and return its wall time in seconds."""
     workdir.mkdir(parents=True, exist_ok=True)
     cmd = ["snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), "--configfile", str(configfile)]
     cmd += ["--cores", cores, "--resources", "gpu=1"]
@@ -87,7 +88,7 @@ def run_suite(configfile: Path, workdir: Path, cores: str) -> float:
 
 
 def learning(workdir: Path) -> dict[str, float]:
-    """Each run's final mAP over its untrained mAP (the learning check: at least 5)."""
+    """Return each run's final mAP over its untrained mAP, which the learning check wants to be at least 5."""
     ratios = {}
     for path in sorted(workdir.glob("results/*/*/seed*/train.json")):
         summary = json.loads(path.read_text())
@@ -134,7 +135,7 @@ def report(figures: dict, against: dict | None) -> str:
 
 
 def run(args) -> int:
-    # the machine's speed drifts (shared hosts): measured before and after, the mean counts
+    # The machine's speed drifts on shared hosts, so it is measured before and after, and the mean counts.
     before = {} if args.skip_machine else machine_figure()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="reid-suite-"))
     wall = run_suite(args.configfile.resolve(), workdir.resolve(), args.cores)
