@@ -1,25 +1,28 @@
-"""The CUDA code paths, run once on a GPU machine:
+"""Check the CUDA code paths, run once on a GPU machine:
 
-    python -m reid.bench gpu                  # on a machine with a GPU: a few minutes
-    python -m reid.bench gpu --device cpu     # the same checks on the CPU (how CI runs this file)
+    python -m reid.bench gpu                  # This runs on a machine with a GPU, in a few minutes.
+    python -m reid.bench gpu --device cpu     # CI runs the same checks on the CPU this way.
 
 The tests run on CPUs, where they reach the GPU's branches by faking the device's properties
 (tests/test_runtime.py, tests/test_gpu_slot.py). What only a GPU can show is checked here, one
 line each, ``ok`` or ``FAIL`` with the figures measured:
 
-1. the device: its name, compute capability, and the precision ``amp: auto`` picks there (bf16
-   from capability 8.0, fp16 with a gradient scaler below); the GPUs the job scheduler's pool
-   finds (reid.gpu_slot), with and without nvidia-smi;
-2. training the tiny recipe for two epochs in each precision (bf16, fp16, float32), with the
-   GPU-resident image cache and channels_last: finite losses, the precision in log.csv (on the
-   CPU fp16 is left out: it has no fast kernels there, and an epoch takes ten times as long);
-3. a resume in another precision, as a SLURM retry on another GPU generation would do: the
-   first epoch in bf16, the second in fp16 (this machine made to choose it), which used to fail
-   in the gradient scaler (on the CPU, in float32);
-4. evaluation of one model file on the GPU and on the CPU: nearly the same mAP (the GPU runs
-   its forward passes in mixed precision);
-5. CMC/mAP and k-reciprocal re-ranking of CUDA tensors, against the CPU on the same inputs;
-6. Table 4's cost: batch-1 latency and throughput at the paper's 288x144 on the device.
+1. The device check reports its name, compute capability, and the precision ``amp: auto``
+   picks there (bf16 from capability 8.0, fp16 with a gradient scaler below). It also reports
+   the GPUs the job scheduler's pool finds (reid.gpu_slot), with and without nvidia-smi.
+2. The training check trains the tiny recipe for two epochs in each precision (bf16, fp16,
+   float32), with the GPU-resident image cache and channels_last, and wants finite losses and
+   the precision in log.csv. On the CPU fp16 is left out, because it has no fast kernels there
+   (``python -m reid.bench train --device cpu --amp fp16`` measures how much slower it is).
+3. The resume check resumes in another precision, as a SLURM retry on another GPU generation
+   would: the first epoch in bf16, the second in fp16 (this machine made to choose it). This
+   used to fail in the gradient scaler. On the CPU the second epoch runs in float32.
+4. The evaluation check evaluates one model file on the GPU and on the CPU and wants nearly the
+   same mAP, since the GPU runs its forward passes in mixed precision.
+5. The metric check compares CMC/mAP and k-reciprocal re-ranking of CUDA tensors with the CPU
+   on the same inputs.
+6. The cost check measures Table 4's cost: batch-1 latency and throughput at the paper's
+   288x144 on the device.
 
 Exits 0 when every check passed, 1 when one failed, 2 when CUDA was asked for and there is none.
 """
@@ -51,7 +54,8 @@ from reid.rerank import k_reciprocal_from_features
 from reid.runtime import Runtime
 from reid.train import train
 
-# the smoke recipe, two epochs with an evaluation each
+# The checks train the smoke recipe for two epochs with an evaluation each,
+# so that the resume check has a saved epoch to resume from.
 RECIPE = {**SMOKE_RECIPE, "epochs": 2, "eval_every": 1}
 
 
@@ -62,7 +66,7 @@ def add_arguments(parser) -> None:
 
 
 class Checks:
-    """The checks' lines, printed as they come."""
+    """Collect the checks' lines and print them as they come, so that each result shows as soon as it is known."""
 
     def __init__(self):
         self.failed = 0
@@ -114,8 +118,8 @@ def check_device(checks: Checks, device: str) -> None:
         checks(
             "the precision amp=auto picks", runtime.precision == "float32", f"{device_name(runtime.device)}, float32"
         )
-    # the pool as this job's environment leaves it, against torch; nvidia-smi's listing (all the
-    # machine's GPUs) against the driver's, which stands in for it where it is missing
+    # The pool, as this job's environment leaves it, is compared with torch. nvidia-smi's listing
+    # (all the machine's GPUs) is compared with the driver's, which stands in for it where it is missing.
     pool, every, listed = device_pool(), device_pool({}), driver_listed_gpus()
     count = torch.cuda.device_count()
     checks(
@@ -141,10 +145,11 @@ def log_rows(run: Path) -> list[dict]:
 
 
 def check_training(checks: Checks, dataset, folder: Path, device: str) -> dict[str, Path]:
-    """Two epochs in each precision; the model files, by precision."""
+    """Train two epochs in each precision and return the model files by precision."""
 
     models = {}
-    # fp16 has no fast kernels on the CPU (an epoch takes ten times as long): left out there
+    # fp16 is left out on the CPU because it has no fast kernels there; see
+    # `python -m reid.bench train --device cpu --amp fp16` for how much slower an epoch is.
     chosen = (("bf16", "bfloat16"), ("fp16", "float16"), ("off", "float32"))
     for amp, precision in chosen if device == "cuda" else (chosen[0], chosen[2]):
         out = folder / f"train-{amp}"
@@ -167,8 +172,8 @@ DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
 @contextlib.contextmanager
 def choosing(precision: str):
-    """This machine made to pick ``precision`` for the config's ``amp``, as a machine with
-    another GPU would: what Runtime.resolve answers, with the precision replaced."""
+    """Make this machine pick ``precision`` for the config's ``amp``, as a machine with another
+    GPU would, by replacing the precision in what Runtime.resolve answers."""
     real = Runtime.__dict__["resolve"]
 
     def resolve(cls, *args, **kwargs):
@@ -190,14 +195,16 @@ class KilledAfterTheFirstEpoch(Exception):
 
 
 def kill_after_the_first_epoch(row: dict) -> None:
-    """train's on_epoch_end for that: it is called once the epoch's checkpoint is written."""
+    """Serve as train's on_epoch_end for that, since it is called once the epoch's checkpoint is written."""
     if row["epoch"] == 1:
         raise KilledAfterTheFirstEpoch
 
 
 def check_resume_across_precisions(checks: Checks, dataset, folder: Path, device: str) -> None:
-    """The first epoch in bf16, the second in fp16 (on the CPU, where fp16 has no fast kernels:
-    in float32)."""
+    """Train the first epoch in bf16 and resume the second in fp16.
+
+    On the CPU, where fp16 has no fast kernels, the second epoch runs in float32.
+    """
 
     then = "float16" if device == "cuda" else "float32"
     out, cfg = folder / "resume", recipe(folder, device)
