@@ -1,19 +1,19 @@
-"""Evaluation speed: ``reid.metrics.cmc_map`` against torchreid's Market-1501 evaluators on the
-same Market-1501-sized problem, then (unless skipped) the re-ranking figures of
-``reid.bench.rerank_bench.measure``.
+"""Measure the evaluation speed of ``reid.metrics.cmc_map`` against torchreid's Market-1501
+evaluators on the same Market-1501-sized problem, then (unless skipped) the re-ranking figures
+of ``reid.bench.rerank_bench.measure``.
 
-The problem: 3,368 queries x 15,913 gallery images, 750 test identities over 6 cameras plus
-2,793 distractors (pid 0), as in Market-1501; features = identity centre + camera offset +
-noise (512-d), tuned so that the metrics are those of a good model (R1 about 0.98, mAP about
-0.85), and their euclidean distances in float32, as the suite computes them.
+The problem has 3,368 queries x 15,913 gallery images, 750 test identities over 6 cameras plus
+2,793 distractors (pid 0), as in Market-1501. Each feature is an identity centre plus a camera
+offset plus noise (512-d), tuned so that the metrics are those of a good model (R1 about 0.98,
+mAP about 0.85), and the distances between them are euclidean in float32, as the suite computes them.
 
-Each evaluator runs in a fresh subprocess that loads the inputs from .npy files. Time: wall
-clock of the call (``time.perf_counter``; CUDA synchronised), the fastest of ``--repeats``.
+Each evaluator runs in a fresh subprocess that loads the inputs from .npy files. The time is
+the wall clock of the call (``time.perf_counter``; CUDA synchronised), the fastest of ``--repeats``.
 torchreid's Python evaluator runs ``--reference-repeats`` times instead, since it is by far the
 slowest (this benchmark prints how slow).
-Memory: peak resident set size beyond the resident size once the inputs are loaded (the
-kernel's peak counter VmHWM, reset through ``/proc/self/clear_refs``; where not allowed,
-``ru_maxrss`` of the whole process, and ``memory_method`` says so); on CUDA also
+The memory is the peak resident set size beyond the resident size once the inputs are loaded
+(the kernel's peak counter VmHWM, reset through ``/proc/self/clear_refs``; where that is not
+allowed, ``ru_maxrss`` of the whole process, and ``memory_method`` says so). On CUDA it is also
 ``torch.cuda.max_memory_allocated`` beyond the inputs.
 
 torchreid's evaluators are loaded by file path (``torchreid/reid/metrics/rank.py`` of
@@ -94,9 +94,11 @@ def make_problem(
     noise: float = 1.0,
     camera_offset: float = 0.78,
 ) -> dict:
-    """Euclidean distances (float32, Q x G) between random features with identity structure,
-    and the ids: every identity has a query and at least one gallery image; the rest are
-    drawn at random; cameras uniform over 6."""
+    """Return euclidean distances (float32, Q x G) between random features with identity structure, and the ids.
+
+    Every identity has a query and at least one gallery image, so that every query can match;
+    the rest are drawn at random, and cameras are uniform over 6.
+    """
 
     if num_query < num_ids or num_gallery - distractors < num_ids:
         raise ValueError("need at least one query and one gallery image per identity")
@@ -114,7 +116,7 @@ def make_problem(
 
     def features(pids, cams):
         base = centres[pids]
-        lone = pids == 0  # distractors: each its own random person
+        lone = pids == 0  # Each distractor is its own random person.
         base[lone] = rng.standard_normal((int(lone.sum()), dim), dtype=np.float32)
         return torch.from_numpy(base + offsets[cams] + noise * rng.standard_normal((len(pids), dim), dtype=np.float32))
 
@@ -132,18 +134,18 @@ def make_problem(
 
 
 def torchreid_rank_path() -> Path:
-    """torchreid's ``reid/metrics/rank.py``, found without importing torchreid."""
+    """Find torchreid's ``reid/metrics/rank.py`` without importing torchreid."""
     return torchreid_file("reid", "metrics", "rank.py")
 
 
 def load_torchreid_rank():
-    """torchreid's rank module (it warns when it falls back from Cython to Python: silenced)."""
+    """Load torchreid's rank module, silencing the warning it gives when it falls back from Cython to Python."""
     return load_torchreid_file("reid", "metrics", "rank.py")
 
 
 def build_cython(pyx: Path, build_dir: Path) -> Path:
-    """Compile torchreid's ``rank_cy.pyx`` into ``build_dir``; returns the extension module's
-    path. Raises RuntimeError saying why it cannot."""
+    """Compile torchreid's ``rank_cy.pyx`` into ``build_dir`` and return the extension module's
+    path. It raises RuntimeError saying why it cannot."""
     try:
         from Cython.Build import cythonize
         from setuptools import Distribution, Extension
@@ -166,7 +168,7 @@ def build_cython(pyx: Path, build_dir: Path) -> Path:
         cmd = dist.get_command_obj("build_ext")
         cmd.build_lib, cmd.build_temp = str(build_dir), str(build_dir / "tmp")
         dist.run_command("build_ext")
-    except BaseException as err:  # compiler errors surface as SystemExit / CompileError
+    except BaseException as err:  # Compiler errors surface as SystemExit or CompileError.
         raise RuntimeError(f"compiling {pyx} failed: {type(err).__name__}: {err}") from err
     finally:
         os.chdir(cwd)
@@ -201,7 +203,7 @@ def _worker(folder: str, method: str, device: str, repeats: int, extension: str 
                 inputs["g_pids"],
                 inputs["q_camids"][:64],
                 inputs["g_camids"],
-            )  # CUDA initialisation, untimed
+            )  # This call initialises CUDA, which is left out of the timing.
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
             cuda_base = torch.cuda.memory_allocated()
@@ -285,7 +287,7 @@ def measure(
     cython_reference: bool = True,
     cython_pyx: Path | None = None,
 ) -> dict:
-    """Time, memory and results of ours and of torchreid's evaluators on one problem (a dict)."""
+    """Return the time, memory and results of ours and of torchreid's evaluators on one problem (a dict)."""
     problem = make_problem(num_query, num_gallery, num_ids, distractors, dim, seed)
     report = {
         "num_query": num_query,
@@ -313,17 +315,18 @@ def measure(
                 _run_worker(folder, method, "cpu", reference_repeats, ext), report["ours"]
             )
     for r in (v for v in report.values() if isinstance(v, dict) and "cmc" in v):
-        r["cmc"] = r["cmc"][:10]  # enough to compare; the full curve is in ``metrics``' source
+        # Ten ranks are enough to compare, and the full curve is in ``metrics``' source.
+        r["cmc"] = r["cmc"][:10]
     return report
 
 
 def _rows_with_ties(distmat: np.ndarray) -> int:
-    """How many query rows hold two exactly equal distances, where torchreid's order may differ from ours."""
+    """Count the query rows that hold two exactly equal distances, where torchreid's order may differ from ours."""
     return int((np.diff(np.sort(distmat, axis=1), axis=1) == 0).any(axis=1).sum())
 
 
 def _metrics(problem: dict) -> dict:
-    """The metrics of the problem, which say that it is the problem of a good model."""
+    """Return the metrics of the problem, which say that it is the problem of a good model."""
 
     full = cmc_map(**problem)
     return {
@@ -338,7 +341,7 @@ def _metrics(problem: dict) -> dict:
 
 
 def _cython_method(cython_pyx: Path | None, folder: Path, report: dict) -> list[tuple[str, str]]:
-    """torchreid's Cython evaluator built into ``folder``, as a (method, extension) list, or an
+    """Return torchreid's Cython evaluator built into ``folder``, as a (method, extension) list, or an
     empty list with the reason in ``report`` when it cannot be built."""
     pyx = cython_pyx or _default_pyx()
     if pyx is None:
@@ -358,7 +361,7 @@ def _cython_method(cython_pyx: Path | None, folder: Path, report: dict) -> list[
 
 
 def _compared_with_ours(r: dict, ours: dict) -> dict:
-    """A reference evaluator's figures with their differences from ours and their ratios to ours."""
+    """Return a reference evaluator's figures with their differences from ours and their ratios to ours."""
     r["mAP_diff_vs_ours"] = abs(r["mAP"] - ours["mAP"])
     r["cmc_max_diff_vs_ours"] = float(np.abs(np.array(r["cmc"]) - np.array(ours["cmc"])).max())
     r["time_ratio_over_ours"] = round(r["time_s"] / ours["time_s"], 1)
@@ -450,8 +453,8 @@ def _print_evaluation(ev: dict, device: str) -> None:
 
 
 def _rerank(args, reference: bool) -> dict:
-    """The re-ranking figures of ``reid.bench.rerank_bench.measure``, printed, or the error that
-    stopped them: the re-ranking bench is another module, and its failure must not lose the
+    """Print and return the re-ranking figures of ``reid.bench.rerank_bench.measure``, or the error
+    that stopped them. The re-ranking bench is another module, and its failure must not lose the
     evaluation figures already measured."""
     try:
         rr = rerank_measure(
