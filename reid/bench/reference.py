@@ -1,6 +1,8 @@
-"""The reference implementations the benchmarks and parity tests compare against: files of
-torchreid==0.2.5 (a test and bench extra, never a runtime dependency), loaded by path so that
-torchreid's package __init__ (which needs cv2 and much more) never runs."""
+"""Load the reference implementations that the benchmarks and parity tests compare against.
+
+They are files of torchreid==0.2.5 (a test and bench extra, never a runtime dependency), loaded
+by path so that torchreid's package __init__ (which needs cv2 and much more) never runs.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ def torchreid_file(*parts: str) -> Path:
 
 
 def load_torchreid_file(*parts: str):
-    """One torchreid module by path; its warnings (e.g. the missing Cython evaluator) are silenced."""
+    """Load one torchreid module by path, silencing its warnings (e.g. the missing Cython evaluator)."""
     spec = importlib.util.spec_from_file_location(
         "_torchreid_" + "_".join(parts).removesuffix(".py"), torchreid_file(*parts)
     )
@@ -34,7 +36,7 @@ def load_torchreid_file(*parts: str):
 
 
 def memory_status() -> dict:
-    """VmRSS and VmHWM (peak) of this process in bytes, from /proc/self/status."""
+    """Return VmRSS and VmHWM (peak) of this process in bytes, read from /proc/self/status."""
     out = {}
     with open("/proc/self/status") as f:
         for line in f:
@@ -45,7 +47,7 @@ def memory_status() -> dict:
 
 
 def time_and_peak(call, repeats: int, cuda: bool) -> tuple[object, dict]:
-    """Run ``call`` ``repeats`` times; returns its last result and the times and the peak memory
+    """Run ``call`` ``repeats`` times and return its last result, the times and the peak memory
     beyond what the process held before (the peak counter reset where the kernel allows)."""
 
     base = memory_status()
@@ -62,7 +64,8 @@ def time_and_peak(call, repeats: int, cuda: bool) -> tuple[object, dict]:
         t0 = time.perf_counter()
         result = call()
         if cuda:
-            import torch  # here: the numpy references are measured in processes without torch
+            # torch is imported only here, because the numpy references are measured in processes without it.
+            import torch
 
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)

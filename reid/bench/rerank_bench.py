@@ -1,12 +1,12 @@
-"""k-reciprocal re-ranking: ours (``reid.rerank.k_reciprocal``) against torchreid's reference
-``re_ranking`` on the same Market-1501-sized problem.
+"""Measure our k-reciprocal re-ranking (``reid.rerank.k_reciprocal``) against torchreid's
+reference ``re_ranking`` on the same Market-1501-sized problem.
 
 ``measure()`` builds random features with identity structure (identity centres plus camera
 offsets plus noise, 6 cameras, distractors with pid 0), their euclidean distances (float32
 numpy, as torchreid feeds the re-ranking), and runs each method in a fresh subprocess that
-loads the inputs from .npy files. Time: wall clock of the call (``time.perf_counter``; CUDA
-synchronised). Memory: peak resident set size of that subprocess beyond its resident size once
-the inputs are loaded (the kernel's peak counter, VmHWM, is reset after loading through
+loads the inputs from .npy files. The time is the wall clock of the call (``time.perf_counter``;
+CUDA synchronised). The memory is the peak resident set size of that subprocess beyond its
+resident size once the inputs are loaded (the kernel's peak counter, VmHWM, is reset after loading through
 ``/proc/self/clear_refs``; where that is not allowed, ``ru_maxrss`` of the whole run is used and
 ``memory_method`` says so). On CUDA the peak of ``torch.cuda.max_memory_allocated`` beyond the
 inputs is reported too. Then it checks the max abs difference of the two results and the
@@ -50,11 +50,11 @@ def make_problem(
     num_ids: int = 750,
     distractor_fraction: float = 0.175,
 ):
-    """Random features with identity structure: feature = identity centre + camera offset + noise.
+    """Return random features with identity structure: identity centre + camera offset + noise.
 
-    Gallery: ``distractor_fraction`` of it distractors (pid 0, each its own random centre), the
-    rest spread over ``num_ids`` identities (pids 1..num_ids); queries drawn from those
-    identities. 6 cameras. The scales give a mAP of about 0.27 (rank-1 0.67) before re-ranking and
+    A ``distractor_fraction`` of the gallery are distractors (pid 0, each its own random centre),
+    and the rest are spread over ``num_ids`` identities (pids 1..num_ids); queries are drawn from
+    those identities. There are 6 cameras. The scales give a mAP of about 0.27 (rank-1 0.67) before re-ranking and
     0.83 (rank-1 0.93) after, at the default size and seed, so
     that CMC and mAP are informative. Returns a dict of numpy arrays (float32 features).
     """
@@ -74,7 +74,7 @@ def make_problem(
         for s in range(0, len(pids), 4096):
             p, c = pids[s : s + 4096], cams[s : s + 4096]
             base = centres[p].copy()
-            d = p == 0  # distractors: a centre of their own
+            d = p == 0  # Each distractor has a centre of its own.
             base[d] = rng.standard_normal((int(d.sum()), dim), dtype=np.float32)
             out[s : s + 4096] = base + cam_offsets[c] + noise * rng.standard_normal((len(p), dim), dtype=np.float32)
         return out
@@ -90,7 +90,7 @@ def make_problem(
 
 
 def euclidean(a: np.ndarray, b: np.ndarray, chunk: int = 4096) -> np.ndarray:
-    """Euclidean distances as torchreid computes them (|a|^2 + |b|^2 - 2ab, then sqrt), float32."""
+    """Return euclidean distances in float32 as torchreid computes them (|a|^2 + |b|^2 - 2ab, then sqrt)."""
     ta, tb = torch.from_numpy(a), torch.from_numpy(b)
     sb = tb.square().sum(1)
     out = np.empty((len(a), len(b)), np.float32)
@@ -102,7 +102,7 @@ def euclidean(a: np.ndarray, b: np.ndarray, chunk: int = 4096) -> np.ndarray:
 
 
 def boundary_ties(qg, qq, gg, k1: int = 20, k2: int = 6, block_rows: int = 2048) -> dict:
-    """Rows of the normalised squared all x all distance whose neighbour sets are decided by an
+    """Find the rows of the normalised squared all x all distance whose neighbour sets are decided by an
     exact tie: the value at the k-th place equals the next one, for k = k1 + 1 (k-reciprocal
     sets), round(k1 / 2) + 1 (expansion) and k2 (query expansion). On those rows the reference
     (numpy's unstable argsort) and ours (lower index first) may pick different neighbours, which
@@ -128,14 +128,15 @@ def boundary_ties(qg, qq, gg, k1: int = 20, k2: int = 6, block_rows: int = 2048)
 
 
 def _worker(folder: str, method: str, device: str, repeats: int) -> None:
-    """Run in a subprocess: load inputs, run one method, report time and memory as JSON."""
+    """Load the inputs in a subprocess, run one method and report its time and memory as JSON."""
     folder = Path(folder)
     qg, qq, gg = (np.load(folder / f"{n}.npy") for n in ("qg", "qq", "gg"))
     cuda = device.startswith("cuda")
     if method == "ours":
         if cuda:
             qg, qq, gg = (torch.from_numpy(x).to(device) for x in (qg, qq, gg))
-            k_reciprocal(qg[:50, :200], qq[:50, :50], gg[:200, :200])  # CUDA initialisation, untimed
+            # This call initialises CUDA, which is left out of the timing.
+            k_reciprocal(qg[:50, :200], qq[:50, :50], gg[:200, :200])
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
             cuda_base = torch.cuda.memory_allocated()
@@ -179,7 +180,7 @@ def measure(
     device: str = "cpu",
     repeats: int = 1,
 ) -> dict:
-    """Time and memory of ``k_reciprocal`` (and of torchreid's ``re_ranking`` if ``reference``)
+    """Measure the time and memory of ``k_reciprocal`` (and of torchreid's ``re_ranking`` if ``reference``)
     on a Market-1501-sized problem (k1=20, k2=6, lambda=0.3), each in its own subprocess.
 
     ``device`` is where ours runs (the reference is numpy, always on the CPU); ``repeats`` runs
@@ -192,10 +193,10 @@ def measure(
     ranking, where the reference's choice is arbitrary and may differ from ours; they are what
     makes ``max_abs_diff`` exceed 1e-4 when it does) and the ratios reference / ours of time and
     memory.
-    Needs torchreid==0.2.5 for the reference (``ImportError`` otherwise).
+    The reference needs torchreid==0.2.5 and raises ``ImportError`` otherwise.
     """
     if reference:
-        reference_path()  # fail early, before building anything
+        reference_path()  # A missing torchreid fails here, before anything is built.
     prob = make_problem(num_query, num_gallery, dim, seed)
     report = _settings(num_query, num_gallery, dim, seed, device, repeats)
     with tempfile.TemporaryDirectory(prefix="rerank_bench_") as tmp:
@@ -213,7 +214,7 @@ def measure(
 
 
 def _settings(num_query: int, num_gallery: int, dim: int, seed: int, device: str, repeats: int) -> dict:
-    """The problem, the re-ranking parameters and the machine, which the figures depend on."""
+    """Return the problem, the re-ranking parameters and the machine, which the figures depend on."""
     return {
         "num_query": num_query,
         "num_gallery": num_gallery,
@@ -249,7 +250,7 @@ def _save_distances(folder: Path, prob: dict, report: dict) -> None:
 
 
 def _add_metrics(figures: dict, distances: np.ndarray, prob: dict) -> dict:
-    """Add the mAP and rank-1 of re-ranked ``distances`` to a method's figures; returns all its metrics."""
+    """Add the mAP and rank-1 of re-ranked ``distances`` to a method's figures and return all its metrics."""
 
     metrics = cmc_map(distances, **prob)
     figures.update(mAP=float(metrics["mAP"]), rank1=float(metrics["cmc"][0]))
