@@ -183,6 +183,35 @@ def _add_evaluate(commands) -> None:
     evaluate.set_defaults(func=reid.commands.evaluate)
 
 
+def _add_embed(commands) -> None:
+    embed = _command(
+        commands,
+        "embed",
+        "features of your own images from a trained model.pt, as the suite's evaluation computes them",
+        description="Embed the PNG and JPEG images of a folder (any layout), a glob or one file with a model.pt "
+        "that 'train' wrote, using the model file's own input size and normalisation. Writes OUT (.npz): paths, "
+        "features (N x D float32), the model's variant and weights digest, the distance its evaluation uses, "
+        "and the preprocessing.",
+    )
+    embed.add_argument("--model", required=True, type=Path, help="a run's model.pt")
+    embed.add_argument(
+        "--images", required=True, help="a folder (searched through its sub-folders), a glob or an image"
+    )
+    embed.add_argument("--out", required=True, type=Path, help="the .npz file to write")
+    embed.add_argument("--batch-size", type=int, default=128, help="images per forward pass")
+    embed.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda"],
+        help="where the model runs (auto: CUDA if there is one)",
+    )
+    embed.add_argument("--flip", action="store_true", help="average the embeddings of each image and its mirror")
+    embed.add_argument(
+        "--skip-bad", action="store_true", help="leave unreadable images out and list them, instead of stopping"
+    )
+    embed.set_defaults(func=reid.commands.embed)
+
+
 def _add_cost(commands) -> None:
     cost = _command(
         commands,
@@ -274,7 +303,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"%(prog)s {version()}", help="print the version and exit"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_data_commands, _add_train, _add_evaluate, _add_cost, _add_figures, _add_claims, _add_report):
+    for add in (
+        _add_data_commands,
+        _add_train,
+        _add_evaluate,
+        _add_embed,
+        _add_cost,
+        _add_figures,
+        _add_claims,
+        _add_report,
+    ):
         add(commands)
     return parser
 
@@ -308,13 +346,13 @@ def is_user_error(err: BaseException) -> bool:
 
 def needs_gpu_slot(args) -> bool:
     """Say whether a command may run on a GPU, and so must claim one of a shared machine's GPUs
-    (reid.gpu_slot). Training, evaluation and Table 4's cost do, unless told --device cpu.
+    (reid.gpu_slot). Training, evaluation, embedding and Table 4's cost do, unless told --device cpu.
     Grad-CAM does only when told --device cuda, because its default is the CPU, and a slot it held
     would keep a training waiting for nothing."""
     if args.func is reid.commands.figure_gradcam:
         return args.device == "cuda"
     return (
-        args.func in (reid.commands.train, reid.commands.evaluate, reid.commands.cost)
+        args.func in (reid.commands.train, reid.commands.evaluate, reid.commands.embed, reid.commands.cost)
         and getattr(args, "device", "auto") != "cpu"
     )
 
@@ -325,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.func in (
             reid.commands.train,
             reid.commands.evaluate,
+            reid.commands.embed,
             reid.commands.cost,
             reid.commands.figure_gradcam,
         ):  # These are the jobs that use torch.

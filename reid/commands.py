@@ -125,6 +125,16 @@ def evaluate(args) -> int:
     return 0
 
 
+def embed(args) -> int:
+    from reid.embed import embed as embed_images
+
+    done = embed_images(args.model, args.images, args.out, args.batch_size, args.device, args.flip, args.skip_bad)
+    for path in done["skipped"]:
+        print(f"skipped (unreadable): {path}", file=sys.stderr)
+    print(json.dumps(done, indent=2))
+    return 0
+
+
 def cost(args) -> int:
     from reid.cost import measure_cost
 

@@ -54,6 +54,7 @@ from reid.runtime import Runtime
 from reid.utils import atomic_path, atomic_write_json
 
 DISTANCES = {"euclidean": euclidean_distances, "cosine": cosine_distances}
+DEFAULT_DISTANCE = "euclidean"  # what the workflow's evaluations rank with, and so what embed records
 # The paper does not say which test distance it used, so both readings are kept: raw features, or
 # L2-normalised ones as BoT does (the cosine distance ranks as euclidean does on normalised features).
 READINGS = {"raw": "euclidean", "normalized": "cosine"}
@@ -314,7 +315,7 @@ def evaluate_checkpoint(
     dataset: ReidDataset,
     out_dir: str | os.PathLike,
     rerank: bool = False,
-    distance: str = "euclidean",
+    distance: str = DEFAULT_DISTANCE,
     flip: bool = False,
     batch_size: int = 128,
     device: str = "auto",
