@@ -1,7 +1,7 @@
 import argparse
 import sys
 
-from reid.bench import cpu_bench, eval_bench, gpu_check, suite_bench, train_bench
+from reid.bench import cpu_bench, embed_bench, eval_bench, gpu_check, suite_bench, train_bench
 
 
 def main(argv=None) -> int:
@@ -19,6 +19,9 @@ def main(argv=None) -> int:
     )
     suite_bench.add_arguments(
         commands.add_parser("suite", help="the README's first command, timed per stage, with the machine's figure")
+    )
+    embed_bench.add_arguments(
+        commands.add_parser("embed", help="python -m reid embed's images/s from JPEGs, beside the model alone")
     )
     gpu_check.add_arguments(
         commands.add_parser("gpu", help="the CUDA code paths, run once on a GPU machine, one line per check")

@@ -1,0 +1,19 @@
+"""python -m reid.bench embed prints embed's images/s beside the model alone's, from one run."""
+
+import json
+
+from reid.bench.__main__ import main
+
+
+def test_the_embed_benchmark_prints_both_figures_and_their_ratio(tmp_path, tiny_synthetic, capsys):
+    out = tmp_path / "embed.json"
+    argv = ["embed", "--data", str(tiny_synthetic), "--backbone", "resnet10", "--height", "64", "--width", "32"]
+    assert main([*argv, "--images", "20", "--batch-size", "8", "--device", "cpu", "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert (
+        figures["images"] == 20
+        and figures["embed_images_per_s"] > 0
+        and figures["model_alone_inference_images_per_s"] > 0
+    )
+    assert figures["ratio"] == round(figures["embed_images_per_s"] / figures["model_alone_inference_images_per_s"], 3)
+    assert "--images 20" in figures["command"] and json.loads(capsys.readouterr().out) == figures
