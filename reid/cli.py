@@ -212,6 +212,34 @@ def _add_embed(commands) -> None:
     embed.set_defaults(func=reid.commands.embed)
 
 
+def _add_search(commands) -> None:
+    search = _command(
+        commands,
+        "search",
+        "rank a gallery of your own images for each query image, with a trained model.pt",
+        description="Embed the query and gallery images (PNG or JPEG, any layout) as 'embed' does, rank the gallery "
+        "for each query with the suite's distance (or its k-reciprocal re-ranking), and write OUT/ranked.csv and "
+        "a ranked-list picture per query under OUT/ranked/.",
+    )
+    search.add_argument("--model", required=True, type=Path, help="a run's model.pt")
+    search.add_argument("--query", required=True, help="a query image, a folder of them or a glob")
+    search.add_argument("--gallery", required=True, help="a folder of gallery images (or a glob)")
+    search.add_argument("--top", type=int, default=10, help="gallery images kept per query")
+    search.add_argument("--rerank", action="store_true", help="k-reciprocal re-ranking (k1=20, k2=6, lambda=0.3)")
+    search.add_argument("--out", required=True, type=Path, help="folder for ranked.csv and the pictures")
+    search.add_argument("--batch-size", type=int, default=128, help="images per forward pass")
+    search.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda"],
+        help="where the model runs (auto: CUDA if there is one)",
+    )
+    search.add_argument(
+        "--skip-bad", action="store_true", help="leave unreadable images out and list them, instead of stopping"
+    )
+    search.set_defaults(func=reid.commands.search)
+
+
 def _add_cost(commands) -> None:
     cost = _command(
         commands,
@@ -308,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_train,
         _add_evaluate,
         _add_embed,
+        _add_search,
         _add_cost,
         _add_figures,
         _add_claims,
@@ -346,13 +375,15 @@ def is_user_error(err: BaseException) -> bool:
 
 def needs_gpu_slot(args) -> bool:
     """Say whether a command may run on a GPU, and so must claim one of a shared machine's GPUs
-    (reid.gpu_slot). Training, evaluation, embedding and Table 4's cost do, unless told --device cpu.
+    (reid.gpu_slot). Training, evaluation, embedding, search and Table 4's cost do, unless told
+    --device cpu.
     Grad-CAM does only when told --device cuda, because its default is the CPU, and a slot it held
     would keep a training waiting for nothing."""
     if args.func is reid.commands.figure_gradcam:
         return args.device == "cuda"
     return (
-        args.func in (reid.commands.train, reid.commands.evaluate, reid.commands.embed, reid.commands.cost)
+        args.func
+        in (reid.commands.train, reid.commands.evaluate, reid.commands.embed, reid.commands.search, reid.commands.cost)
         and getattr(args, "device", "auto") != "cpu"
     )
 
@@ -364,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             reid.commands.train,
             reid.commands.evaluate,
             reid.commands.embed,
+            reid.commands.search,
             reid.commands.cost,
             reid.commands.figure_gradcam,
         ):  # These are the jobs that use torch.

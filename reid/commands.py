@@ -135,6 +135,26 @@ def embed(args) -> int:
     return 0
 
 
+def search(args) -> int:
+    from reid.search import search as search_gallery
+
+    done = search_gallery(
+        args.model,
+        args.query,
+        args.gallery,
+        args.out,
+        args.top,
+        args.rerank,
+        args.batch_size,
+        args.device,
+        args.skip_bad,
+    )
+    for path in done["skipped"]:
+        print(f"skipped (unreadable): {path}", file=sys.stderr)
+    print(json.dumps(done, indent=2))
+    return 0
+
+
 def cost(args) -> int:
     from reid.cost import measure_cost
 

@@ -74,23 +74,20 @@ def decode_batch(paths: list[str], height: int, width: int, skip_bad: bool) -> t
     return stacked, kept, skipped
 
 
-def embed(
-    model_path: str | os.PathLike,
-    images: str | os.PathLike,
-    out: str | os.PathLike,
-    batch_size: int = 128,
-    device: str = "auto",
-    flip: bool = False,
-    skip_bad: bool = False,
-) -> dict:
-    """Write FEATURES.npz (the module docstring says what it holds) and return what it says
-    about the run: the number of images embedded, those skipped and the feature size."""
+def load_embedder(model_path: str | os.PathLike, device: str = "auto"):
+    """Return a model file's content, its recipe, its network placed on the resolved device, and
+    that runtime: what embedding with it needs."""
     payload = load_model_file(model_path)
     cfg = train_config_of(payload)
     runtime = Runtime.from_config(cfg, device=device)
     model = build_from_checkpoint(payload, model_path)
     runtime.place(model)
-    paths = find_images(images)
+    return payload, cfg, model, runtime
+
+
+def embed_paths(model, cfg, runtime: Runtime, paths: list[str], batch_size: int, flip: bool, skip_bad: bool):
+    """Return the features of ``paths`` (N, D float32, on the CPU), the paths embedded and those
+    skipped, decoding and extracting one batch at a time so that memory stays bounded."""
     features, kept, skipped = [], [], []
     shown = tqdm(total=len(paths), unit="img", desc="embed", disable=not sys.stderr.isatty())
     for start in range(0, len(paths), batch_size):
@@ -102,8 +99,24 @@ def embed(
         shown.update(len(done) + len(bad))
     shown.close()
     if not kept:
-        raise DatasetError(f"none of the {len(paths)} images at {images} could be read: {', '.join(skipped[:3])} ...")
-    matrix = torch.cat(features).numpy().astype(np.float32)
+        raise DatasetError(f"none of the {len(paths)} images could be read: {', '.join(skipped[:3])} ...")
+    return torch.cat(features), kept, skipped
+
+
+def embed(
+    model_path: str | os.PathLike,
+    images: str | os.PathLike,
+    out: str | os.PathLike,
+    batch_size: int = 128,
+    device: str = "auto",
+    flip: bool = False,
+    skip_bad: bool = False,
+) -> dict:
+    """Write FEATURES.npz (the module docstring says what it holds) and return what it says
+    about the run: the number of images embedded, those skipped and the feature size."""
+    payload, cfg, model, runtime = load_embedder(model_path, device)
+    features, kept, skipped = embed_paths(model, cfg, runtime, find_images(images), batch_size, flip, skip_bad)
+    matrix = features.numpy().astype(np.float32)
     record = {
         "paths": np.array(kept),
         "features": matrix,
