@@ -183,6 +183,21 @@ def _add_evaluate(commands) -> None:
     evaluate.set_defaults(func=reid.commands.evaluate)
 
 
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the commands that run a trained model on one's own images (embed, search)."""
+    parser.add_argument("--model", required=True, type=Path, help="a run's model.pt")
+    parser.add_argument("--batch-size", type=int, default=128, help="images per forward pass")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda"],
+        help="where the model runs (auto: CUDA if there is one)",
+    )
+    parser.add_argument(
+        "--skip-bad", action="store_true", help="leave unreadable images out and list them, instead of stopping"
+    )
+
+
 def _add_embed(commands) -> None:
     embed = _command(
         commands,
@@ -193,22 +208,12 @@ def _add_embed(commands) -> None:
         "features (N x D float32), the model's variant and weights digest, the distance its evaluation uses, "
         "and the preprocessing.",
     )
-    embed.add_argument("--model", required=True, type=Path, help="a run's model.pt")
+    _add_model_options(embed)
     embed.add_argument(
         "--images", required=True, help="a folder (searched through its sub-folders), a glob or an image"
     )
     embed.add_argument("--out", required=True, type=Path, help="the .npz file to write")
-    embed.add_argument("--batch-size", type=int, default=128, help="images per forward pass")
-    embed.add_argument(
-        "--device",
-        default="auto",
-        choices=["auto", "cpu", "cuda"],
-        help="where the model runs (auto: CUDA if there is one)",
-    )
     embed.add_argument("--flip", action="store_true", help="average the embeddings of each image and its mirror")
-    embed.add_argument(
-        "--skip-bad", action="store_true", help="leave unreadable images out and list them, instead of stopping"
-    )
     embed.set_defaults(func=reid.commands.embed)
 
 
@@ -221,22 +226,12 @@ def _add_search(commands) -> None:
         "for each query with the suite's distance (or its k-reciprocal re-ranking), and write OUT/ranked.csv and "
         "a ranked-list picture per query under OUT/ranked/.",
     )
-    search.add_argument("--model", required=True, type=Path, help="a run's model.pt")
+    _add_model_options(search)
     search.add_argument("--query", required=True, help="a query image, a folder of them or a glob")
     search.add_argument("--gallery", required=True, help="a folder of gallery images (or a glob)")
     search.add_argument("--top", type=int, default=10, help="gallery images kept per query")
     search.add_argument("--rerank", action="store_true", help="k-reciprocal re-ranking (k1=20, k2=6, lambda=0.3)")
     search.add_argument("--out", required=True, type=Path, help="folder for ranked.csv and the pictures")
-    search.add_argument("--batch-size", type=int, default=128, help="images per forward pass")
-    search.add_argument(
-        "--device",
-        default="auto",
-        choices=["auto", "cpu", "cuda"],
-        help="where the model runs (auto: CUDA if there is one)",
-    )
-    search.add_argument(
-        "--skip-bad", action="store_true", help="leave unreadable images out and list them, instead of stopping"
-    )
     search.set_defaults(func=reid.commands.search)
 
 
