@@ -136,13 +136,11 @@ SMOKE_RECIPE = dict(
 
 
 @functools.cache
-def _validator_class(fill: bool):
-    """Return jsonschema's validator of this schema's draft; with ``fill``, it also sets each
-    missing property that has a default, as it validates."""
-
+def _filling_validator_class():
+    """Return jsonschema's validator of this schema's draft, extended to set each missing
+    property that has a default as it validates, as Snakemake's ``validate(config, schema)``
+    does (snakemake.utils), so that the workflow and the jobs complete a config alike."""
     base = jsonschema.Draft202012Validator
-    if not fill:
-        return base
     check_properties = base.VALIDATORS["properties"]
 
     def properties_with_defaults(validator, properties, instance, spec):
@@ -155,12 +153,11 @@ def _validator_class(fill: bool):
     return jsonschema.validators.extend(base, {"properties": properties_with_defaults})
 
 
-def _validator(subschema: dict, fill: bool):
-    """Return a JSON-schema validator of ``subschema`` (with the schema's $defs). With ``fill``, it
-    also sets each missing property that has a default, as it validates, as Snakemake's
-    ``validate(config, schema)`` does (snakemake.utils), so that the workflow and the jobs
-    complete a config alike."""
-    return _validator_class(fill)({"$defs": _parsed_schema()["$defs"], **subschema})
+def _fill_and_check(value, subschema: dict) -> list:
+    """Fill in the defaults of ``value`` in place and return its errors against ``subschema``
+    (with the schema's $defs), sorted by key path: one pass does both."""
+    validator = _filling_validator_class()({"$defs": _parsed_schema()["$defs"], **subschema})
+    return sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
 
 
 # This maps top-level keys of an earlier release to their names now, so that an old config gets a
@@ -187,10 +184,9 @@ def complete(config: dict, source: str = "", overridden: dict[str, str] | None =
     """
     check_renamed(config, source)
     config = copy.deepcopy(config)
-    errors = sorted(_validator(_parsed_schema(), fill=False).iter_errors(config), key=lambda e: list(e.absolute_path))
+    errors = _fill_and_check(config, _parsed_schema())
     if errors:
         raise ConfigError(_message(errors[0], source, overridden))
-    _validator(_parsed_schema(), fill=True).validate(config)
     return config
 
 
@@ -224,11 +220,10 @@ def complete_part(value, pointer: str, source: str):
     subschema = _parsed_schema()  # It is only read here.
     for part in pointer.removeprefix("#/").split("/"):
         subschema = subschema[part]
-    errors = sorted(_validator(subschema, fill=False).iter_errors(value), key=lambda e: list(e.absolute_path))
+    errors = _fill_and_check(value, subschema)
     if errors:
         where = ".".join(str(p) for p in errors[0].absolute_path) or "(top level)"
         raise ConfigError(f"{source}, at {where}: {errors[0].message}")
-    _validator(subschema, fill=True).validate(value)
     return value
 
 
