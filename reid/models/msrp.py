@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from reid.models.pooling import adaptive_pool2d
+
 
 class BNNeck(nn.Module):
     """This puts a BN before the classifier (Luo et al., BoT). The triplet sees the feature before
@@ -129,9 +131,9 @@ class MultiScalePooling(nn.Module):
         """Return (Pavg_i, Pmax_i) for the three scales, kept as (N, C, h, w) maps for the 1x1 convs."""
         f3, f4 = self.backbone(x)
         return [
-            (F.adaptive_avg_pool2d(f3, 1), F.adaptive_max_pool2d(f3, 1)),  # Pavg1, Pmax1
-            (F.adaptive_avg_pool2d(f4, 1), F.adaptive_max_pool2d(f4, 1)),  # Pavg2, Pmax2
-            (F.adaptive_avg_pool2d(f4, 2), F.adaptive_max_pool2d(f4, 2)),  # Pavg3, Pmax3
+            (adaptive_pool2d(f3, 1, "avg"), adaptive_pool2d(f3, 1, "max")),  # Pavg1, Pmax1
+            (adaptive_pool2d(f4, 1, "avg"), adaptive_pool2d(f4, 1, "max")),  # Pavg2, Pmax2
+            (adaptive_pool2d(f4, 2, "avg"), adaptive_pool2d(f4, 2, "max")),  # Pavg3, Pmax3 (reid/models/pooling.py: 18x9)
         ]
 
     def heads(self, x: torch.Tensor):
