@@ -133,7 +133,7 @@ class MultiScalePooling(nn.Module):
         return [
             (adaptive_pool2d(f3, 1, "avg"), adaptive_pool2d(f3, 1, "max")),  # Pavg1, Pmax1
             (adaptive_pool2d(f4, 1, "avg"), adaptive_pool2d(f4, 1, "max")),  # Pavg2, Pmax2
-            (adaptive_pool2d(f4, 2, "avg"), adaptive_pool2d(f4, 2, "max")),  # Pavg3, Pmax3 (reid/models/pooling.py: 18x9)
+            (adaptive_pool2d(f4, 2, "avg"), adaptive_pool2d(f4, 2, "max")),  # Pavg3, Pmax3
         ]
 
     def heads(self, x: torch.Tensor):
