@@ -235,6 +235,28 @@ def _add_search(commands) -> None:
     search.set_defaults(func=reid.commands.search)
 
 
+def _add_export(commands) -> None:
+    export = _command(
+        commands,
+        "export",
+        "a trained model.pt as an ONNX file or a torch.export program, for use outside the suite",
+        description="Export a model.pt that 'train' wrote, traced with torch.export on the CPU in float32, with a "
+        "dynamic batch axis. The file takes float32 images (batch, 3, height, width), RGB in [0, 1] normalised "
+        "with mean and std, and returns the features; it carries height, width, mean, std, the variant, the "
+        "weights digest, the suite's version and the run's card (ONNX: metadata_props; torch-export: the extra "
+        "file reid_facts.json). It is written only after its features have matched PyTorch's.",
+    )
+    export.add_argument("--model", required=True, type=Path, help="a run's model.pt")
+    export.add_argument(
+        "--format",
+        required=True,
+        choices=["onnx", "torch-export"],
+        help="onnx (needs the onnx extra: pip install -e '.[onnx]') or torch-export (a .pt2 for torch.export.load)",
+    )
+    export.add_argument("--out", required=True, type=Path, help="the file to write (.onnx or .pt2)")
+    export.set_defaults(func=reid.commands.export)
+
+
 def _add_cost(commands) -> None:
     cost = _command(
         commands,
@@ -332,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_evaluate,
         _add_embed,
         _add_search,
+        _add_export,
         _add_cost,
         _add_figures,
         _add_claims,
@@ -365,7 +388,11 @@ def is_user_error(err: BaseException) -> bool:
     from reid.models import PretrainedWeightsError
     from reid.runtime import DeviceError
 
-    return isinstance(err, (PretrainedWeightsError, CheckpointError, RunFolderError, DeviceError))
+    if isinstance(err, (PretrainedWeightsError, CheckpointError, RunFolderError, DeviceError)):
+        return True
+    from reid.export import ExportError
+
+    return isinstance(err, ExportError)
 
 
 def needs_gpu_slot(args) -> bool:
@@ -391,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
             reid.commands.evaluate,
             reid.commands.embed,
             reid.commands.search,
+            reid.commands.export,
             reid.commands.cost,
             reid.commands.figure_gradcam,
         ):  # These are the jobs that use torch.

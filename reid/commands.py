@@ -155,6 +155,13 @@ def search(args) -> int:
     return 0
 
 
+def export(args) -> int:
+    from reid.export import export as export_model
+
+    print(json.dumps(export_model(args.model, args.format, args.out), indent=2))
+    return 0
+
+
 def cost(args) -> int:
     from reid.cost import measure_cost
 
