@@ -6,7 +6,10 @@ the images of --data), then measures in one run, one after the other:
 - embed: images/s from JPEG files on disk to features, as the command runs once started
   (reading the model file, decoding, resizing, batching, the forward passes);
 - model alone: images/s of the same forward passes on images already decoded, which says how
-  fast this machine is, so that a figure from another machine can be compared by the ratio.
+  fast this machine is, so that a figure from another machine can be compared by the ratio;
+- onnxruntime: images/s of the same model exported to ONNX (reid.export) on the same decoded
+  images in the same batches, run by onnxruntime on the CPU, beside PyTorch's CPU figure. It
+  needs the onnx extra; without it the figure is left out and the output says why.
 ``--json`` writes the figures.
 """
 
@@ -23,12 +26,14 @@ import torch
 from reid.checkpoints import build_from_checkpoint, load_model_file, save_model_file
 from reid.config import TrainConfig
 from reid.data import synthetic
+from reid.data.augment import normalize
 from reid.data.cache import decode_all
 from reid.embed import embed, find_images
+from reid.export import INPUT_NAME, OUTPUT_NAME, to_onnx
 from reid.features import extract_features
 from reid.models import build_model
 from reid.provenance import cpu_model
-from reid.runtime import Runtime
+from reid.runtime import Runtime, resolve_device
 from reid.utils import atomic_write_json
 from reid.variants import VARIANTS
 
@@ -65,19 +70,45 @@ def image_paths(folder: Path, args) -> list[str]:
     return (paths * (args.images // len(paths) + 1))[: args.images]
 
 
-def model_alone(model_file: Path, paths: list[str], args) -> float:
+def model_alone(model_file: Path, images: torch.Tensor, args, device: str) -> float:
     """Return the images/s of the forward passes alone, on images decoded beforehand as embed does."""
     payload = load_model_file(model_file)
     model = build_from_checkpoint(payload, model_file)
-    runtime = Runtime.from_config(TrainConfig(**payload["config"]), device=args.device)
+    runtime = Runtime.from_config(TrainConfig(**payload["config"]), device=device)
     runtime.place(model)
-    images = torch.from_numpy(decode_all(paths, args.height, args.width))
     extract_features(model, images[: args.batch_size], runtime, args.batch_size)  # warm up
     runtime.sync()
     start = time.perf_counter()
     extract_features(model, images, runtime, args.batch_size)
     runtime.sync()
-    return len(paths) / (time.perf_counter() - start)
+    return len(images) / (time.perf_counter() - start)
+
+
+def onnxruntime_speed(model_file: Path, images: torch.Tensor, args, pytorch_cpu: float | None) -> dict:
+    """Return onnxruntime's images/s for the model exported to ONNX, on the same images and batches
+    as the model-alone figure, and PyTorch's on the CPU beside it (``pytorch_cpu``, measured here
+    when the model-alone figure was not on the CPU); or why there is none."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return {"onnxruntime": 'not measured: pip install -e ".[onnx]"'}
+    payload = load_model_file(model_file)
+    model = build_from_checkpoint(payload, model_file)
+    session = onnxruntime.InferenceSession(
+        to_onnx(model, args.height, args.width, {}), providers=["CPUExecutionProvider"]
+    )
+    batches = [normalize(images[i : i + args.batch_size]).numpy() for i in range(0, len(images), args.batch_size)]
+    session.run([OUTPUT_NAME], {INPUT_NAME: batches[0]})  # warm up
+    start = time.perf_counter()
+    for batch in batches:
+        session.run([OUTPUT_NAME], {INPUT_NAME: batch})
+    ort = len(images) / (time.perf_counter() - start)
+    cpu = pytorch_cpu or model_alone(model_file, images, args, "cpu")
+    return {
+        "onnxruntime_cpu_images_per_s": round(ort, 1),
+        "pytorch_cpu_images_per_s": round(cpu, 1),
+        "onnxruntime_vs_pytorch": round(ort / cpu, 3),
+    }
 
 
 def run(args) -> int:
@@ -89,10 +120,13 @@ def run(args) -> int:
         listed.mkdir()
         for i, path in enumerate(paths):  # one link per image, so that embed reads exactly these
             (listed / f"{i:06d}{Path(path).suffix}").symlink_to(Path(path).resolve())
-        alone = model_alone(model_file, paths, args)
+        images = torch.from_numpy(decode_all(paths, args.height, args.width))
+        alone = model_alone(model_file, images, args, args.device)
         start = time.perf_counter()
         done = embed(model_file, listed, folder / "features.npz", args.batch_size, args.device)
         embedded = done["images"] / (time.perf_counter() - start)
+        on_cpu = resolve_device(args.device).type == "cpu"
+        exported = onnxruntime_speed(model_file, images, args, alone if on_cpu else None)
     figures = {
         "machine": cpu_model(),
         "command": f"python -m reid.bench embed --backbone {args.backbone} --height {args.height} --width {args.width} "
@@ -101,6 +135,7 @@ def run(args) -> int:
         "embed_images_per_s": round(embedded, 1),
         "model_alone_inference_images_per_s": round(alone, 1),
         "ratio": round(embedded / alone, 3),
+        **exported,
     }
     print(json.dumps(figures, indent=2))
     if args.json:

@@ -21,4 +21,10 @@ def test_the_embed_benchmark_prints_both_figures_and_their_ratio(tmp_path, tiny_
     assert figures["ratio"] == pytest.approx(
         figures["embed_images_per_s"] / figures["model_alone_inference_images_per_s"], abs=2e-3
     )
+    # onnxruntime's figure for the same model, beside PyTorch's on the CPU in the same run
+    assert figures["onnxruntime_cpu_images_per_s"] > 0 and figures["pytorch_cpu_images_per_s"] > 0
+    assert figures["onnxruntime_vs_pytorch"] == pytest.approx(
+        figures["onnxruntime_cpu_images_per_s"] / figures["pytorch_cpu_images_per_s"], rel=2e-3
+    )
+    assert figures["pytorch_cpu_images_per_s"] == figures["model_alone_inference_images_per_s"]  # on the CPU
     assert "--images 20" in figures["command"] and json.loads(capsys.readouterr().out) == figures
