@@ -35,6 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from reid.checkpoints import build_from_checkpoint, load_model_file, train_config_of
 from reid.data import ReidDataset, fingerprint
@@ -49,7 +50,7 @@ from reid.features import (
 )
 from reid.metrics import cmc_map, ranked_gallery
 from reid.provenance import provenance
-from reid.rerank import k_reciprocal
+from reid.rerank import k_reciprocal, k_reciprocal_from_features
 from reid.runtime import Runtime
 from reid.utils import atomic_path, atomic_write_json
 
@@ -84,10 +85,37 @@ def top_ranked(
     return top
 
 
+# Re-ranking from the three distance matrices holds the (Q + G) x (Q + G) matrix of all images:
+# 1.5 GB at Market-1501's size, 35 GB at MSMT17's (11,659 x 82,161). Above this many bytes of it
+# the evaluation re-ranks from the features instead, a block of rows at a time
+# (reid.rerank.k_reciprocal_from_features: 5.2 GB at MSMT17's size), so that no setting is needed.
+DENSE_RERANK_BYTES = 4 * 1024**3
+
+
+def rerank_path(num_query: int, num_gallery: int) -> str:
+    """Return how a query x gallery evaluation is re-ranked: "dense" (from the distance matrices)
+    when the all-images matrix fits DENSE_RERANK_BYTES, else "from features" (bounded memory)."""
+    return "dense" if 4 * (num_query + num_gallery) ** 2 <= DENSE_RERANK_BYTES else "from features"
+
+
+def rerank_from_features(feats: dict, measure) -> torch.Tensor:
+    """Re-rank from the features in bounded memory. That path ranks euclidean distances; the cosine
+    reading gets them between L2-normalised features, which rank every neighbour list alike."""
+    query, gallery = feats["query"], feats["gallery"]
+    if measure is cosine_distances:
+        query, gallery = F.normalize(query.float(), dim=1), F.normalize(gallery.float(), dim=1)
+    return k_reciprocal_from_features(query, gallery, **RERANK_PARAMS)
+
+
 def ranking_distances(feats: dict, measure, rerank: bool, runtime: Runtime) -> tuple[torch.Tensor, dict]:
     """Return the query x gallery distances by ``measure``, k-reciprocal re-ranked if asked, and their timings."""
     timings = {}
     t = time.perf_counter()
+    if rerank and rerank_path(len(feats["query"]), len(feats["gallery"])) == "from features":
+        dist = rerank_from_features(feats, measure)
+        runtime.sync()
+        timings["rerank_s"] = time.perf_counter() - t
+        return dist, timings
     dist = measure(feats["query"], feats["gallery"])
     runtime.sync()
     timings["distance_s"] = time.perf_counter() - t
@@ -257,6 +285,7 @@ def settings_record(rerank: bool, flip: bool, runtime: Runtime, cfg, feats: dict
     return {
         "rerank": bool(rerank),
         "rerank_params": dict(RERANK_PARAMS) if rerank else None,
+        "rerank_path": rerank_path(len(feats["query"]), len(feats["gallery"])) if rerank else None,
         "flip": bool(flip),
         "amp": runtime.amp,
         "precision": runtime.precision,  # The features' precision is recorded because bf16 and fp16 differ slightly.

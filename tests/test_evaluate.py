@@ -101,6 +101,24 @@ def test_evaluate_with_rerank_uses_k_reciprocal(tmp_path, tiny, model_file, monk
     np.testing.assert_array_equal(per["ap_raw"], per["ap"])
 
 
+def test_a_large_evaluation_re_ranks_from_the_features_in_bounded_memory(tmp_path, tiny, model_file, monkeypatch):
+    """Above DENSE_RERANK_BYTES (MSMT17's size) the evaluation re-ranks from the features, a block
+    at a time, by itself: the same euclidean result as the dense path, and metrics.json says so."""
+    import reid.evaluate
+    from reid.evaluate import rerank_path
+
+    assert rerank_path(3368, 15913) == "dense" and rerank_path(11659, 82161) == "from features"  # Market, MSMT17
+    dense = evaluate_checkpoint(model_file, tiny, tmp_path / "dense", rerank=True, device="cpu")
+    monkeypatch.setattr(reid.evaluate, "DENSE_RERANK_BYTES", 0)
+    monkeypatch.setattr(reid.evaluate, "k_reciprocal", None)  # The dense path must not run at all.
+    blocked = evaluate_checkpoint(model_file, tiny, tmp_path / "blocked", rerank=True, device="cpu")
+    assert dense["rerank_path"] == "dense" and blocked["rerank_path"] == "from features"
+    for key in ("mAP", "R1", "R5", "mINP"):
+        assert blocked[key] == pytest.approx(dense[key], abs=1e-6)
+    assert 0 < blocked["by_distance"]["normalized"]["mAP"] <= 1
+    assert "distance_s" not in blocked["timings"] and "rerank_s" in blocked["timings"]
+
+
 def test_both_readings_of_the_distance_are_written(tmp_path, tiny, model_file):
     from reid.features import cosine_distances, euclidean_distances
 
