@@ -168,7 +168,7 @@ def test_the_report_renders_the_claims_it_is_given_and_judges_none(tmp_path, mon
             monkeypatch.setattr(module, name, lambda *a, **k: pytest.fail("the report judged a claim"))
     planted = Claim("C1", "residual vs avg", "market1501", "mAP", 1.23, 4.56, 1.0, 8.0, "supported", kind="direction")
     planted.note, planted.seeds, planted.verdict_adjusted = "planted, not judged", "2 / 2", "supported"
-    judged = JudgedClaims([planted], [], [], 1.5, 5.0)
+    judged = JudgedClaims([planted], [], [], 1.5, 5.0, [])
     config = complete({"datasets": {"market1501": {}}, "variants": ["avg", "residual"]})
     page = build_report(tmp_path / "results", tmp_path / "report" / "index.html", config, judged).read_text()
     row = page[page.index('id="claims-table"') :]

@@ -10,8 +10,10 @@ user's own in the config's ``claims.declared``. Each kind is judged by one modul
     cost                       Table 4's, from the costs measured                  reid.claims.cost
     curve                      Figure 5's, from the training logs                  reid.claims.curves
 
-Each module's docstring says how its verdicts are made; ``judge`` runs them all, and
-``judge_run`` adds the readings' sensitivity table: everything the claims step
+A comparison is also judged on the cross-dataset evaluations, and summed up over every
+dataset where it was tested (reid.claims.across). Each module's docstring says how its
+verdicts are made; ``judge`` runs them all, and ``judge_run`` adds the readings' sensitivity
+table and the summary across datasets: everything the claims step
 (``python -m reid claims``) decides about a run, which ``write_claims`` writes as
 report/claims.csv and report/claims.json (reid.claims.judged). The report reads that record and
 only renders it.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reid.claims.across import across_datasets, cross_claims
 from reid.claims.accuracy import (
     DISTANCE_READINGS,
     READING_WORDS,
@@ -61,6 +64,7 @@ def judge(
     tolerance, margin = claim_settings(config)
     claims = (
         paper_claims(results_dir, datasets, table_rows(variants), specs=specs, tolerance=tolerance)
+        + cross_claims(results_dir, datasets, list(variants), specs, tolerance)
         + cost_claims(results_dir, variants, specs, margin)
         + curve_claims(results_dir, datasets, specs)
     )
@@ -76,7 +80,7 @@ def judge_run(results_dir: str | Path, config: dict) -> JudgedClaims:
     claims = judge(results_dir, config, datasets, variants, specs)  # The claims file is read and validated once here.
     accuracy = [c for c in claims if c.kind in ACCURACY_KINDS]
     readings = sensitivity(results_dir, datasets, table_rows(variants), own=accuracy, specs=specs, tolerance=tolerance)
-    return JudgedClaims(claims, readings, specs, tolerance, margin)
+    return JudgedClaims(claims, readings, specs, tolerance, margin, across_datasets(claims))
 
 
 def write_claims(judged: JudgedClaims, csv_path: str | Path, json_path: str | Path) -> None:
@@ -99,10 +103,12 @@ __all__ = [
     "JudgedClaims",
     "Scores",
     "Sensitivity",
+    "across_datasets",
     "adjust_family_wise",
     "claim_settings",
     "claim_specs",
     "cost_claims",
+    "cross_claims",
     "curve_claims",
     "judge",
     "judge_run",

@@ -3,7 +3,7 @@ as report/claims.json beside report/claims.csv (``python -m reid claims``) and r
 the report, which renders them and judges nothing.
 
 claims.csv holds the rows as a reader wants them (numbers rounded); this file holds them at
-full precision, with the readings' sensitivity table, the claims as declared (the page lists
+full precision, with the readings' sensitivity table, the summary across datasets, the claims as declared (the page lists
 their words) and the tolerance and margin they were judged with (the page's legend).
 """
 
@@ -19,7 +19,7 @@ from reid.claims.declared import ClaimSpec
 from reid.config import ConfigError
 from reid.utils import atomic_write_text
 
-VERSION = 1  # This is raised when the record's layout changes, so that a report never misreads an old file.
+VERSION = 2  # This is raised when the record's layout changes, so that a report never misreads an old file.
 
 
 @dataclass
@@ -31,6 +31,7 @@ class JudgedClaims:
     specs: list[ClaimSpec]  # The page lists the claims as declared: the paper's, then the config's.
     tolerance: float  # The size and absolute tests use this equivalence band, in points.
     margin: float  # This is the cost margin of C5, in percent.
+    across: list[dict]  # Each comparison summed up over the datasets it was tested on (reid.claims.across).
 
 
 def _plain(value):
@@ -50,6 +51,7 @@ def write_judged(judged: JudgedClaims, path: str | Path) -> Path:
         "specs": [asdict(s) for s in judged.specs],
         "claims": [asdict(c) for c in judged.claims],
         "sensitivity": [{"claim": asdict(r.claim), "verdicts": r.verdicts} for r in judged.sensitivity],
+        "across": judged.across,
     }
     path = Path(path)
     atomic_write_text(path, json.dumps(record, indent=1, default=_plain) + "\n")
@@ -77,4 +79,5 @@ def read_judged(path: str | Path) -> JudgedClaims:
         specs=[_spec(s) for s in record["specs"]],
         tolerance=float(record["tolerance"]),
         margin=float(record["margin"]),
+        across=record["across"],
     )

@@ -6,6 +6,7 @@ Reads what the workflow wrote under ``results/``:
     results/<dataset>/<variant>/seed<N>/log.csv        (python -m reid train)
     results/<dataset>/figures/*.png                     (python -m reid figure: Figures 4 and 6)
     results/cost/<variant>.json                         (python -m reid cost)
+    results/cross/<trained on>/<evaluated on>/<variant>/seed<N>/metrics.json   (snakemake cross)
 and the claims as judged by the claims step (report/claims.json, python -m reid claims), and
 writes ``report/index.html`` with its figures inline (one file that opens from disk). The report
 judges nothing: it renders what it is given.
@@ -31,7 +32,7 @@ from reid.report.claims_section import claims_section, run_summary, sensitivity_
 from reid.report.images import figures
 from reid.report.inputs import Results, mean_std, read_results
 from reid.report.render import render
-from reid.report.tables import datasets_table, table2, table3, table4
+from reid.report.tables import cross_table, datasets_table, table2, table3, table4
 from reid.utils import atomic_write_text
 from reid.variants import table_rows
 
@@ -97,6 +98,7 @@ def _tables(results: Results, config: dict) -> dict:
         "table4": table4(results, variants, paper),
         "num_classes": next(iter(results.costs.values()), {}).get("num_classes", "?"),
         "datasets": datasets_table(results, datasets),
+        "cross": cross_table(results, datasets, variants),
     }
 
 

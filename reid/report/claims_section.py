@@ -205,6 +205,29 @@ def claims_section(judged: JudgedClaims) -> dict:
         "absent": ", ".join(DATASET_LABELS.get(d, d) for d in absent),
         "absent_rows": [claim_row(c) for c in claims if c.dataset in absent],
         "method": METHOD,
+        "across": across_section(judged.across),
+    }
+
+
+def across_section(rows: list[dict]) -> dict | None:
+    """Return each comparison's verdict on every dataset (and cross-dataset pair) that tested it,
+    with its reading across them (reid.claims.across), or None when none was tested on two."""
+    if not rows:
+        return None
+    places = list(dict.fromkeys(d for r in rows for d in r["verdicts"]))
+    return {
+        "datasets": [DATASET_LABELS.get(d, d) for d in places],
+        "rows": [
+            {
+                "id": r["claim_id"],
+                "claim": r["claim"],
+                "metric": r["metric"],
+                "verdicts": [r["verdicts"].get(d, "") for d in places],
+                "reading": r["reading"],
+                "words": r["words"],
+            }
+            for r in rows
+        ],
     }
 
 

@@ -18,6 +18,8 @@ class Results:
     logs: dict = field(default_factory=dict)  # This maps (dataset, variant) -> {seed: list of rows}.
     costs: dict = field(default_factory=dict)  # This maps a variant to its Table 4 cost (reid.cost.measure_cost).
     datasets: dict = field(default_factory=dict)  # This maps a dataset to its status (reid.data.prepare).
+    # This maps (trained on, evaluated on, variant) -> {seed: metrics dict}, from results/cross/ (snakemake cross).
+    cross: dict = field(default_factory=dict)
 
 
 def _metric(metrics: dict, name: str) -> float | None:
@@ -54,6 +56,13 @@ def read_results(results_dir: str | Path) -> Results:
             continue
         if isinstance(status, dict) and "ok" in status:
             found.datasets[path.parent.name] = status
+    for path in sorted(root.glob("cross/*/*/*/seed*/metrics.json")):
+        trained_on, evaluated_on, variant, seed_dir = path.parts[-5:-1]
+        try:
+            seed = int(seed_dir.removeprefix("seed"))
+            found.cross.setdefault((trained_on, evaluated_on, variant), {})[seed] = json.loads(path.read_text())
+        except (ValueError, OSError):
+            continue
     for path in sorted((root / "cost").glob("*.json")):
         try:
             found.costs[path.stem] = json.loads(path.read_text())

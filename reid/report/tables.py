@@ -74,6 +74,36 @@ def table3(results: Results, datasets: list[str], paper: list[dict]) -> dict:
     }
 
 
+def _mean_std(values: list[float]) -> str | None:
+    if not values:
+        return None
+    mean, std = mean_std(values)
+    return f"{mean:.2f} ± {std:.2f}" if len(values) > 1 else f"{mean:.2f}"
+
+
+def cross_table(results: Results, datasets: list[str], variants: list[str]) -> dict | None:
+    """Build the cross-dataset table: per variant and (trained on, evaluated on) pair, mAP and R1
+    mean ± std over seeds, beside the same-dataset figure (trained and evaluated on the second
+    set, the same test set). None when ``snakemake cross`` has not run."""
+    pairs = [(a, b) for a in datasets for b in datasets if a != b and any((a, b, v) in results.cross for v in variants)]
+    if not pairs:
+        return None
+    rows = []
+    for variant in variants:
+        cells = []
+        for a, b in pairs:
+            per_seed = results.cross.get((a, b, variant), {}).values()
+            for metric in ("mAP", "rank1"):
+                across = [v for v in (_metric(m, metric) for m in per_seed) if v is not None]
+                cells.append({"cross": _mean_std(across), "same": _mean_std(_percents(results, b, variant, metric))})
+        rows.append({"variant": variant, "cells": cells})
+    return {
+        "pairs": [f"{DATASET_LABELS.get(a, a)} → {DATASET_LABELS.get(b, b)}" for a, b in pairs],
+        "metrics": ["mAP", "R1"],
+        "rows": rows,
+    }
+
+
 def _cost_row(variant: str, p: dict, devices: list[str]) -> dict:
     """Return one variant's measured costs in Table 4, with dashes for a device it was not timed on."""
     latency = []
