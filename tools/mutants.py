@@ -147,8 +147,17 @@ MUTANTS = (
     Mutant(
         "msrp-scale2-max-for-avg",
         "reid/models/msrp.py",
-        "(F.adaptive_avg_pool2d(f4, 1), F.adaptive_max_pool2d(f4, 1)),",
-        "(F.adaptive_max_pool2d(f4, 1), F.adaptive_max_pool2d(f4, 1)),",
+        '(adaptive_pool2d(f4, 1, "avg"), adaptive_pool2d(f4, 1, "max")),',
+        '(adaptive_pool2d(f4, 1, "max"), adaptive_pool2d(f4, 1, "max")),',
+        MODELS,
+    ),
+    Mutant(
+        # An export's written-out cells ending where floor division puts them: the overlapping cells
+        # of 9 columns pooled in two would lose their shared column (0-3 and 4-8 instead of 0-4 and 4-8).
+        "pooling-cells-end-floor",
+        "reid/models/pooling.py",
+        "return [((i * n) // k, -((-(i + 1) * n) // k)) for i in range(k)]",
+        "return [((i * n) // k, ((i + 1) * n) // k) for i in range(k)]",
         MODELS,
     ),
     Mutant(
