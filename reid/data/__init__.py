@@ -92,7 +92,7 @@ def load_dataset(
     if name in CATALOG:
         spec = CATALOG[name]
         subset = subset_name(name, boxes, path)
-        hint = f"Run: python -m reid data fetch {name} --root {folder.parents[1] if subset else folder.parent}"
+        hint = f"Run: python -m reid data fetch {name} --root {folder.parent.parent if subset else folder.parent}"
         if not spec.urls:
             hint += f" --archive /path/to/{spec.archive_name}"
         return load_market_layout(folder, name=name, spec=subset_spec(spec, subset) if subset else spec, hint=hint)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 import warnings
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from reid.data import fetch as fetch_mod
 from reid.data.archive import FetchError
 from reid.data.catalog import Subset
 from reid.data.fetch import fetch
-from reid.data.market import MARKER, read_marker
+from reid.data.market import MARKER, DatasetError, read_marker
 from reid.data.prepare import prepare
 from tests.data.test_fetch import dataset_members, leftovers, write_tar, write_zip
 
@@ -261,6 +262,18 @@ def test_cuhk03_np_installs_both_subsets_and_boxes_picks_one(tmp_path, as_catalo
     assert status["counts"]["gallery"] == {"images": 3, "ids": 2} and status["marker"]["name"] == "cuhk03_np"
     assert cli_main(["data", "verify", "cuhk03_np", "--root", str(root), "--boxes", "detected"]) == 0
     assert "gallery        3 images" in capsys.readouterr().out
+
+
+def test_a_missing_subset_folder_says_how_to_fetch_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(
+        DatasetError, match=r"detected does not exist\. Run: python -m reid data fetch cuhk03_np --root \. "
+    ):
+        load_dataset("cuhk03_np", path="detected")  # a relative subset folder: its data root is two levels up
+    with pytest.raises(
+        DatasetError, match=re.escape(f"fetch cuhk03_np --root {tmp_path} --archive /path/to/cuhk03-np.zip")
+    ):
+        load_dataset("cuhk03_np", root=tmp_path, boxes="detected")
 
 
 def test_cuhk03_np_second_fetch_returns_at_once(tmp_path, monkeypatch):
