@@ -15,7 +15,8 @@ from pathlib import Path
 
 import reid.commands
 from reid import version
-from reid.config import ConfigError
+from reid.config import ConfigError, default
+from reid.data import CATALOG
 from reid.data.fetch import FetchError
 from reid.data.market import DatasetError
 from reid.data.synthetic import SIZES as SYNTH_SIZES
@@ -79,7 +80,7 @@ def _add_data_commands(commands) -> None:
     synth.set_defaults(func=reid.commands.data_synth)
 
     fetch = _command(data_commands, "fetch", "download (or take a local archive), verify and extract a public dataset")
-    fetch.add_argument("name", choices=["market1501", "dukemtmcreid"], help="which dataset")
+    fetch.add_argument("name", choices=list(CATALOG), help="which dataset")
     fetch.add_argument("--root", required=True, type=Path, help="data root; the dataset lands in ROOT/NAME")
     fetch.add_argument("--archive", type=Path, default=None, help="a local copy of the dataset's archive")
     fetch.add_argument("--force", action="store_true", help="verify and extract again even if already done")
@@ -87,10 +88,17 @@ def _add_data_commands(commands) -> None:
     fetch.set_defaults(func=reid.commands.data_fetch)
 
     verify = _command(data_commands, "verify", "parse a dataset and check its layout (and counts, for known sets)")
-    verify.add_argument("name", help="market1501, dukemtmcreid, synthetic, or any name for a custom set")
+    verify.add_argument("name", help=f"{', '.join(CATALOG)}, synthetic, or any name for a custom set")
     where = verify.add_mutually_exclusive_group(required=True)
     where.add_argument("--root", type=Path, help="data root holding ROOT/NAME")
     where.add_argument("--path", type=Path, help="the dataset folder itself")
+    verify.add_argument(
+        "--boxes",
+        choices=list(CATALOG["cuhk03_np"].subsets),
+        default=None,
+        help="cuhk03_np's subset, ROOT/cuhk03_np/BOXES (default: the name of a --path that is one, else the "
+        f"config schema's, {default('datasets.cuhk03_np.boxes')})",
+    )
     verify.set_defaults(func=reid.commands.data_verify)
 
     prep = _command(
@@ -157,7 +165,7 @@ def _add_evaluate(commands) -> None:
     evaluate.add_argument(
         "--dataset",
         default=None,
-        help="market1501, dukemtmcreid, synthetic or any name for a custom set (optional with a config of one dataset)",
+        help=f"{', '.join(CATALOG)}, synthetic or any name for a custom set (optional with a config of one dataset)",
     )
     _add_config_source(evaluate, "a config file, e.g. configs/paper.yaml: where the data is", required=False)
     where = evaluate.add_mutually_exclusive_group()

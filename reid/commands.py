@@ -40,7 +40,7 @@ def data_fetch(args) -> int:
 
 
 def data_verify(args) -> int:
-    dataset = load_dataset(args.name, root=args.root, path=args.path)
+    dataset = load_dataset(args.name, root=args.root, path=args.path, boxes=args.boxes)
     print(dataset.summary())
     return 0
 
@@ -85,7 +85,7 @@ def train(args) -> int:
     options = config["datasets"].get(name)
     if options is None:
         raise ConfigError(f"dataset '{name}' is not in the config's datasets ({', '.join(config['datasets'])})")
-    dataset = load_dataset(name, root=config["data_root"], path=options.get("path"))
+    dataset = load_dataset(name, root=config["data_root"], path=options.get("path"), boxes=options.get("boxes"))
     summary = train_model(cfg, dataset, args.variant, args.seed, args.out)
     print(json.dumps(summary, indent=2))
     return 0
@@ -94,13 +94,14 @@ def train(args) -> int:
 def evaluate(args) -> int:
     from reid.evaluate import evaluate_checkpoint
 
-    root, path, name = args.data_root, args.path, args.dataset
+    root, path, name, boxes = args.data_root, args.path, args.dataset, None
     if args.config is not None or args.config_json is not None:
         config = load_config(args.config, args.set, text=args.config_json)
         name = name or single_dataset(config)
         options = config["datasets"].get(name)
         if options is None:
             raise ConfigError(f"dataset '{name}' is not in the config's datasets ({', '.join(config['datasets'])})")
+        boxes = options.get("boxes")  # CUHK03-NP's subset, as the model was trained on it.
         if root is None and path is None:  # The dataset is where the config's workflow keeps it, as for train.
             root, path = config["data_root"], options.get("path")
     if name is None:
@@ -109,7 +110,7 @@ def evaluate(args) -> int:
         raise ConfigError(
             f"say where dataset '{name}' is: --data-root DIR (it is DIR/{name}), --path DIR, or --config FILE"
         )
-    dataset = load_dataset(name, root=root, path=path)
+    dataset = load_dataset(name, root=root, path=path, boxes=boxes)
     metrics = evaluate_checkpoint(
         args.checkpoint,
         dataset,

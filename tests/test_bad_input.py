@@ -147,15 +147,20 @@ def evaluate_fails(capsys, trained, root: Path, out: Path) -> str:
         ({"synthetic": {"size": "tiny"}}, ["synthetic", "does not exist", "python -m reid data synth --root"]),
         ({"market1501": {}}, ["market1501", "does not exist", "python -m reid data fetch market1501 --root"]),
         ({"dukemtmcreid": {}}, ["dukemtmcreid", "does not exist", "--archive /path/to/DukeMTMC-reID.zip"]),
+        ({"msmt17": {}}, ["msmt17", "does not exist", "--archive /path/to/MSMT17_V2.zip"]),
+        # The config's boxes (here the schema's default) names the subset's folder, and the fetch
+        # command installs both.
+        ({"cuhk03_np": {}}, ["cuhk03_np/labeled does not exist", "fetch cuhk03_np --root", "cuhk03-np.zip"]),
+        ({"cuhk03_np": {"boxes": "detected"}}, ["cuhk03_np/detected does not exist"]),
     ],
-    ids=["synthetic", "market1501", "dukemtmcreid"],
+    ids=["synthetic", "market1501", "dukemtmcreid", "msmt17", "cuhk03_np", "cuhk03_np-detected"],
 )
 def test_missing_dataset_under_data_root(tmp_path, capsys, datasets, words):
     config = write_config(tmp_path, datasets, data_root=tmp_path / "empty")
     err = fails(capsys, "train", "--config", config, "--variant", "avg", "--out", tmp_path / "run")
     says(err, str(tmp_path / "empty" / next(iter(datasets))), *words)
     err = fails(capsys, "evaluate", "--checkpoint", tmp_path / "model.pt", "--config", config, "--out", tmp_path / "ev")
-    says(err, "does not exist")  # the dataset is checked before the model is read
+    says(err, "does not exist", words[0])  # the dataset is checked before the model is read
     assert not (tmp_path / "run").exists() and not (tmp_path / "ev").exists()
     no_partial_results(tmp_path)
 
@@ -271,7 +276,7 @@ def test_unknown_variant_on_the_command_line(tiny_synthetic, tmp_path, capsys):
             [
                 "config key 'datasets.market1051'",
                 "'path' is a required property",
-                "synthetic, market1501 and dukemtmcreid",
+                "synthetic, market1501, dukemtmcreid, msmt17 and cuhk03_np",
                 "typo",
             ],
         ),

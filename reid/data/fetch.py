@@ -1,7 +1,7 @@
 """Acquisition of the public datasets: download (or take a local archive), verify, extract.
 
-``fetch("market1501", root)`` leaves the dataset in ``root/market1501`` (``root/dukemtmcreid``
-for DukeMTMC-reID) together with a marker file (``.reid_dataset.json``) recording the archive's
+``fetch("market1501", root)`` leaves the dataset in ``root/market1501`` (``root/<name>`` for
+the others) together with a marker file (``.reid_dataset.json``) recording the archive's
 md5, the verified image counts, when and from where. The order of events makes every state a
 later step can see either complete or obviously incomplete:
 
@@ -14,7 +14,9 @@ later step can see either complete or obviously incomplete:
    withdrawn and circulates in several repackagings), whose counts must then match exactly;
 3. it is extracted into ``root/.tmp-<name>-XXXX`` refusing any member that could land outside
    it (``..``, absolute paths, drive letters, links, devices);
-4. the three split folders are located and their counts checked against the catalog;
+4. the three split folders are located (MSMT17 and CUHK03-NP are first converted into them,
+   inside the temporary folder, by :mod:`reid.data.convert`) and their counts checked against
+   the catalog;
 5. the marker is written and the folder is renamed to ``root/<name>``.
 
 Any failure removes the temporary folder; nothing is ever left at ``root/<name>`` without a
@@ -45,8 +47,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from reid.data.archive import ChecksumWarning, FetchError, _locate_top, _verify_tree, safe_extract, verify_archive
-from reid.data.catalog import CATALOG, SPLITS, DatasetSpec
+from reid.data.archive import ChecksumWarning, FetchError, safe_extract, verify_archive
+from reid.data.catalog import CATALOG, DatasetSpec
+from reid.data.convert import marker_matches, suite_tree
 from reid.data.market import (
     MARKER,
     load_market_layout,  # noqa: F401 - unused since the split; tests reach it as fetch_mod.load_market_layout
@@ -101,15 +104,20 @@ def _manual_hint(spec: DatasetSpec, root: Path) -> str:
 
 
 def _no_source_message(spec: DatasetSpec, root: Path) -> str:
-    why = WITHDRAWN.get(spec.name, f"No download URL is known for {spec.name}.")
+    why = WITHDRAWN.get(spec.name) or spec.request or f"No download URL is known for {spec.name}."
     md5_rule = (
         "it must have exactly this md5"
         if spec.strict_md5
         else "other repackagings are accepted if their image counts match the published ones exactly"
     )
+    known = (
+        f"the original release has md5 {spec.md5}; {md5_rule}"
+        if spec.md5
+        else "any packaging whose image counts match the published ones exactly"
+    )
+    names = " or ".join((spec.archive_name, *spec.other_archive_names))
     return (
-        f"{why} If you have a copy of {spec.archive_name} (the original release has md5 {spec.md5}; "
-        f"{md5_rule}), put it at {root / spec.archive_name} or pass --archive PATH "
+        f"{why} If you have a copy of {names} ({known}), put it at {root / spec.archive_name} or pass --archive PATH "
         f"(Python: fetch({spec.name!r}, {str(root)!r}, archive=PATH))."
     )
 
@@ -308,15 +316,7 @@ def is_fetched(folder: str | os.PathLike, spec: DatasetSpec) -> bool:
     if spec.strict_md5 and marker.get("md5") != spec.md5:
         return False
     counts = marker.get("counts")
-    if not isinstance(counts, dict):
-        return False
-    for split in SPLITS:
-        got, want = counts.get(split) or {}, spec.counts[split]
-        if (got.get("images"), got.get("ids")) != (want.images, want.ids):
-            return False
-    if (counts.get("bounding_box_test") or {}).get("files") != spec.gallery_files:
-        return False
-    return all((folder / split).is_dir() for split in SPLITS)
+    return isinstance(counts, dict) and marker_matches(folder, counts, spec)
 
 
 @contextlib.contextmanager
@@ -361,13 +361,14 @@ def _obtain_archive(spec: DatasetSpec, root: Path, archive, urls, progress: bool
         path = Path(archive).expanduser()
         if not path.is_file():
             raise FetchError(
-                f"archive {path} does not exist or is not a file (expected {spec.archive_name}, md5 {spec.md5})."
+                f"archive {path} does not exist or is not a file (expected {spec.archive_name}"
+                + (f", md5 {spec.md5})." if spec.md5 else ").")
             )
         return path, str(path.resolve())
-    drop = root / spec.archive_name
-    if drop.is_file():
-        _say(f"using {drop}", progress)
-        return drop, str(drop.resolve())
+    for drop in (root / name for name in (spec.archive_name, *spec.other_archive_names)):
+        if drop.is_file():
+            _say(f"using {drop}", progress)
+            return drop, str(drop.resolve())
     url_list = _normalise_urls(urls, spec)
     if not url_list:
         raise FetchError(_no_source_message(spec, root))
@@ -466,9 +467,8 @@ def _extract_verify_install(
     try:
         _say(f"extracting {source.name}", progress)
         safe_extract(source, tmp)
-        top = _locate_top(tmp, spec, source)
         _say("checking the layout and image counts", progress)
-        counts = _verify_tree(top, spec, source, digest == spec.md5)
+        top, counts, extra = suite_tree(tmp, spec, source, digest == spec.md5)
         write_marker(
             top,
             {
@@ -480,7 +480,8 @@ def _extract_verify_install(
                 "counts": counts,
                 "verified_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                 "source": label,
-            },
+            }
+            | extra,
         )
         _install(top, final, spec.name)
     finally:

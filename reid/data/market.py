@@ -20,7 +20,8 @@ from reid.data.catalog import SPLITS, DatasetSpec
 from reid.utils import atomic_write_json
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-# The pid (which may be -1 for junk) comes first, then the camera; Market adds sSS_FFFFFF_BB, Duke _fFFFFFFF.
+# The pid (which may be -1 for junk) comes first, then the camera, of one digit or more (MSMT17's run
+# to c15); Market adds sSS_FFFFFF_BB, Duke _fFFFFFFF.
 NAME_PATTERN = re.compile(r"^(-?\d+)_c(\d+)")
 MARKER = ".reid_dataset.json"
 JUNK_PID = -1
@@ -71,7 +72,7 @@ class ReidDataset:
 
 
 def parse_name(filename: str) -> tuple[int, int] | None:
-    """Return (pid, camid) from a Market-1501 / DukeMTMC-reID file name, or None if it does not match."""
+    """Return (pid, camid) from a Market-1501-layout file name (``0002_c1s1_...``, ``0001_c15_...``), or None."""
     match = NAME_PATTERN.match(os.path.basename(filename))
     if match is None:
         return None

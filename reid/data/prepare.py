@@ -1,7 +1,8 @@
 """Get a config's dataset ready and record the outcome: ``python -m reid data prepare NAME``.
 
 The workflow's first job per dataset. It renders (synthetic), fetches (market1501,
-dukemtmcreid) or checks (a custom ``path``) the dataset, then writes a status file:
+dukemtmcreid, msmt17, cuhk03_np) or checks (a custom ``path``) the dataset, then writes a
+status file (its ``path`` is the folder the jobs read: ``root/cuhk03_np/<boxes>`` for CUHK03-NP):
 
     {"dataset": NAME, "ok": true, "path": ..., "counts": ..., "fingerprint": ..., "marker": {md5, source, ...}}
     {"dataset": NAME, "ok": false, "error": "<the fetch or layout error, with what to do>"}
@@ -20,7 +21,7 @@ import os
 import time
 from pathlib import Path
 
-from reid.data import load_dataset, synthetic
+from reid.data import load_dataset, subset_name, synthetic
 from reid.data.catalog import CATALOG
 from reid.data.fetch import FetchError, fetch
 from reid.data.market import DatasetError, fingerprint, read_marker
@@ -35,37 +36,44 @@ def prepare(
 
     status = {"dataset": name, "checked_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     try:
-        if "path" in options:
-            folder = Path(options["path"])
-        elif name == "synthetic":
-            folder = synthetic.generate(
-                Path(data_root) / name,
-                size=options["size"],
-                seed=options["seed"],
-                workers=workers,
-                progress=progress,
-                overwrite=True,
-            )
-        elif name in CATALOG:
-            folder = fetch(name, data_root, archive=options.get("archive"), progress=progress)
-        else:
-            raise DatasetError(
-                f"dataset '{name}' is neither synthetic, market1501, dukemtmcreid nor a custom "
-                f"dataset with a path: give its folder as datasets.{name}.path in the config."
-            )
-        dataset = load_dataset(name, path=folder)
+        installed = _make_ready(name, options, data_root, workers, progress)
+        # CUHK03-NP's fetch installs both subsets; the jobs read the one the config's boxes names.
+        subset = subset_name(name, options.get("boxes"), options.get("path"))
+        folder = installed / subset if subset and "path" not in options else installed
+        dataset = load_dataset(name, path=folder, boxes=subset)
     except (DatasetError, FetchError, FileExistsError) as err:
         return status | {"ok": False, "error": str(err)}
     return status | {
         "ok": True,
         "path": str(folder),
         "fingerprint": fingerprint(dataset),
-        "marker": read_marker(folder),
+        "marker": read_marker(installed),
         "counts": {
             split: {"images": len(samples), "ids": len({s.pid for s in samples})}
             for split, samples in (("train", dataset.train), ("query", dataset.query), ("gallery", dataset.gallery))
         },
     }
+
+
+def _make_ready(name: str, options: dict, data_root, workers: int | None, progress: bool) -> Path:
+    """Render, fetch or find dataset ``name`` and return the folder that holds it (and its marker)."""
+    if "path" in options:
+        return Path(options["path"])
+    if name == "synthetic":
+        return synthetic.generate(
+            Path(data_root) / name,
+            size=options["size"],
+            seed=options["seed"],
+            workers=workers,
+            progress=progress,
+            overwrite=True,
+        )
+    if name in CATALOG:
+        return fetch(name, data_root, archive=options.get("archive"), progress=progress)
+    raise DatasetError(
+        f"dataset '{name}' is neither synthetic, {', '.join(CATALOG)} nor a custom dataset with a path: "
+        f"give its folder as datasets.{name}.path in the config."
+    )
 
 
 def write_status(path: str | os.PathLike, status: dict) -> None:
