@@ -205,3 +205,36 @@ def test_a_status_of_other_images_gives_no_counts(run, tmp_path):
     (tmp_path / "status.json").write_text(json.dumps(other))
     facts = card_facts(folder / "model.pt", dataset_status=tmp_path / "status.json")
     assert facts["dataset"]["counts"] is None and "other images" in facts["dataset"]["counts_note"]
+
+
+def test_only_a_demonstrations_recipe_is_called_of_no_use_outside_the_suite():
+    """The paper's recipe has no such limitation; a moderately smaller one (BoT's 256x128, 120 epochs)
+    is said to differ from the paper's; the default config's demo (ResNet10, 64x32, 4 epochs) is
+    called a demonstration."""
+    import dataclasses
+
+    import yaml
+
+    from reid.card import recipe_limitation
+    from reid.config import TrainConfig, train_config
+
+    paper = dataclasses.asdict(TrainConfig())
+    assert recipe_limitation(paper) == ""
+    bot = recipe_limitation(paper | {"height": 256, "width": 128, "epochs": 120})
+    assert "smaller recipe than the paper's (256x128 images instead of 288x144; 120 epochs instead of 220)" in bot
+    assert "demonstration" not in bot
+    default = Path(__file__).resolve().parents[1] / "configs" / "config.yaml"
+    demo = recipe_limitation(dataclasses.asdict(train_config(yaml.safe_load(default.read_text()))))
+    assert demo.startswith("Trained with a scaled-down demonstration recipe (resnet10 instead of resnet50;")
+
+
+def test_the_card_job_loads_torch_for_the_model_file_and_no_other_heavy_package(run, tmp_path):
+    """The card reads model.pt, which needs torch (and torchvision, which reid.models builds on); it
+    draws nothing and judges nothing, so matplotlib, scipy and pandas stay out of its start-up."""
+    from tests.test_startup import heavy_packages
+
+    folder, rerank_metrics, status = run
+    argv = ["card", "--model", folder / "model.pt", "--rerank-metrics", rerank_metrics, "--dataset-status", status]
+    loaded = set(heavy_packages(*argv, "--out", tmp_path, cwd=tmp_path))
+    assert "torch" in loaded and loaded <= {"torch", "torchvision"}, loaded
+    assert (tmp_path / "MODEL_CARD.md").is_file()
