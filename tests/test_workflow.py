@@ -65,7 +65,11 @@ def job_counts(output: str) -> dict:
 DOCUMENTED_COUNTS = {
     "config.yaml": [
         ("README.md", r"the\s+(\d+) trainings \d+ s of job time", ("train",)),
-        ("README.md", r"the (\d+) evaluations \d+ s", ("evaluate",)),
+        ("README.md", r"the (\d+) evaluations about \d+ s", ("evaluate",)),
+        ("README.md", r"the (\d+) model cards about \d+ s", ("card",)),
+        ("configs/config.yaml", r"the whole suite \((\d+) trainings", ("train",)),
+        ("configs/config.yaml", r"the whole suite \(\d+ trainings, (\d+)\s+#\s+evaluations", ("evaluate",)),
+        ("configs/config.yaml", r"evaluations, (\d+) model cards", ("card",)),
     ],
     "paper.yaml": [
         ("README.md", r"DukeMTMC-reID: (\d+) trainings\)", ("train",)),
