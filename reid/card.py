@@ -239,8 +239,8 @@ def limitations(dataset: dict, recipe: dict) -> list[str]:
     found = []
     if dataset["withdrawn"]:
         found.append(
-            f"{dataset['withdrawn']} Its authors no longer distribute it: make sure that your copy, and any use "
-            "of this model, is allowed before you publish or share either."
+            f"{dataset['withdrawn']} Make sure that your copy of the data, and any use of this model, is allowed "
+            "before you publish or share either."
         )
     if dataset["name"] == "synthetic":
         found.append(
