@@ -20,6 +20,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/card.smk"
 include: "workflow/rules/cost.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
@@ -31,13 +32,15 @@ rule all:
         "report/index.html",
         "report/claims.csv",
         all_results(),  # With --keep-going the report is still built when a dataset is missing.
+        card_results(),  # This is each training's model card, beside its model.pt.
         histogram_baselines(),
 
 
 # The readings of the paper that need trainings of their own (reid.variants.TRAINING_READINGS):
 # avg, max and residual trained and evaluated again with the reading's train: keys, under
-# results/<dataset>/readings/<name>/. Not part of the default run: `snakemake readings`, then
+# results/<dataset>/readings/<name>/, each with its model card. Not part of the default run: `snakemake readings`, then
 # `snakemake` again puts them in the report's sensitivity table.
 rule readings:
     input:
         reading_results(),
+        reading_cards(),

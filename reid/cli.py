@@ -265,6 +265,43 @@ def _add_export(commands) -> None:
     export.set_defaults(func=reid.commands.export)
 
 
+def _add_card(commands) -> None:
+    card = _command(
+        commands,
+        "card",
+        "write a trained model's card: MODEL_CARD.md and model_card.json",
+        description="Write the card of a model.pt that 'train' wrote: what the model is (variant, weights digest, "
+        "features, input), its recipe, the dataset it was trained on with its licence, its metrics without and with "
+        "k-reciprocal re-ranking, its intended use and limitations, and the provenance of every number. Writes "
+        "OUT/MODEL_CARD.md, and the same facts as OUT/model_card.json. The metrics must be an evaluation of this "
+        "model's own weights ('evaluate' writes them).",
+    )
+    card.add_argument("--model", required=True, type=Path, help="a run's model.pt (its log.csv is read from beside it)")
+    card.add_argument(
+        "--metrics",
+        type=Path,
+        default=None,
+        help="the metrics.json of the model's evaluation without re-ranking (default: the one beside --model)",
+    )
+    card.add_argument(
+        "--rerank-metrics",
+        type=Path,
+        default=None,
+        help="the metrics.json of its evaluation with --rerank; without it the card says that none was made "
+        "(the workflow's card.rerank: false)",
+    )
+    card.add_argument(
+        "--dataset-status",
+        type=Path,
+        default=None,
+        help="the workflow's dataset status file (results/DATASET/dataset.json): the card then gives the dataset's counts",
+    )
+    card.add_argument(
+        "--out", required=True, type=Path, help="the folder to write MODEL_CARD.md and model_card.json in"
+    )
+    card.set_defaults(func=reid.commands.card)
+
+
 def _add_cost(commands) -> None:
     cost = _command(
         commands,
@@ -363,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_embed,
         _add_search,
         _add_export,
+        _add_card,
         _add_cost,
         _add_figures,
         _add_claims,
@@ -387,16 +425,17 @@ def torch_threads(variable: str = "REID_TORCH_THREADS") -> None:
 
 def is_user_error(err: BaseException) -> bool:
     """Say whether ``err`` is the user's to fix, and so is printed as one line. The error classes of
-    reid.checkpoints, reid.models and reid.runtime are imported only when the others do not
+    reid.card, reid.checkpoints, reid.models and reid.runtime are imported only when the others do not
     match: those modules import torch, which a job that needs none (data, report, figures, or a
     training stopped by a failed dataset) would otherwise spend seconds on."""
     if isinstance(err, (DiskFullError, DatasetError, FetchError, FileExistsError, ConfigError)):
         return True
+    from reid.card import CardError
     from reid.checkpoints import CheckpointError, RunFolderError
     from reid.models import PretrainedWeightsError
     from reid.runtime import DeviceError
 
-    if isinstance(err, (PretrainedWeightsError, CheckpointError, RunFolderError, DeviceError)):
+    if isinstance(err, (PretrainedWeightsError, CheckpointError, RunFolderError, DeviceError, CardError)):
         return True
     from reid.export import ExportError
 

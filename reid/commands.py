@@ -163,6 +163,15 @@ def export(args) -> int:
     return 0
 
 
+def card(args) -> int:
+    from reid.card import card_facts, write_card
+
+    facts = card_facts(args.model, args.metrics, args.rerank_metrics, args.dataset_status)
+    for path in write_card(facts, args.out):
+        print(path)
+    return 0
+
+
 def cost(args) -> int:
     from reid.cost import measure_cost
 

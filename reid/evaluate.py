@@ -9,8 +9,8 @@ It writes to DIR, atomically, ``per_query.npz`` and then ``metrics.json``, so th
 metrics.json always comes with its per-query file:
 
     metrics.json   R1, R5, R10, mAP, mAP_official, mINP (fractions), the CMC curve to rank 50,
-                   counts, options, timings, checkpoint, variant, dataset and its fingerprint,
-                   device and provenance; ``features``: extracted here, or taken from the
+                   counts, options, timings, checkpoint, variant, weights digest, dataset and its
+                   fingerprint, device and provenance; ``features``: extracted here, or taken from the
                    training's last evaluation (its features.pt, when of the same weights,
                    images and extraction settings: nothing is extracted twice)
     per_query.npz  ap, first_hit (0-based, -1: skipped), q_pids, q_camids, top10 (each query's
@@ -302,6 +302,8 @@ def origin_record(checkpoint, payload: dict, dataset: ReidDataset, data_key: str
     return {
         "checkpoint": str(Path(checkpoint).resolve()),
         "variant": payload["variant"],
+        # This names the weights evaluated, so that a model card can tell its model's metrics from another's.
+        "weights_sha256": payload.get("weights_sha256"),
         "seed": payload.get("seed"),
         "dataset": dataset.name,
         "dataset_root": str(dataset.root),

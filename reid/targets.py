@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reid.variants import TRAINING_READINGS, table_rows
+from reid.variants import RERANK_SUFFIX, TRAINING_READINGS, table_rows
+
+# A model card's two files, which the card rule writes beside each training's model.pt (reid.card).
+CARD_FILES = ("MODEL_CARD.md", "model_card.json")
 
 
 def gradcam_variants(variants: list[str]) -> list[str]:
@@ -40,15 +43,45 @@ def expected_results(config: dict, results_dir: str | Path = "results") -> list[
     )
 
 
-def reading_results(config: dict, results_dir: str | Path = "results") -> list[str]:
-    """Return what the ``readings`` target produces: the variants each training reading retrains (those
-    the config has), per dataset and seed, evaluated. Not part of the default run."""
-    seeds = config["seeds"]
+def reading_runs(config: dict, results_dir: str | Path = "results") -> list[Path]:
+    """Return the run folders of the trainings the ``readings`` target makes: the variants each
+    training reading retrains (those the config has), per dataset and seed."""
     return [
-        str(Path(results_dir, d, "readings", name, v, f"seed{s}", "metrics.json"))
+        Path(results_dir, d, "readings", name, v, f"seed{s}")
         for d in config["datasets"]
         for name, reading in TRAINING_READINGS.items()
         for v in reading["variants"]
         if v in config["variants"]
-        for s in seeds
+        for s in config["seeds"]
     ]
+
+
+def reading_results(config: dict, results_dir: str | Path = "results") -> list[str]:
+    """Return what the ``readings`` target produces: the readings' runs, evaluated. Not part of the default run."""
+    return [str(run / "metrics.json") for run in reading_runs(config, results_dir)]
+
+
+def card_results(config: dict, results_dir: str | Path = "results") -> list[str]:
+    """Return the model cards of every training of a config's default run, per dataset, variant
+    and seed. A re-ranked evaluation (``<variant>+rerank``) trains nothing, so it gets no card."""
+    runs = [
+        Path(results_dir, d, v, f"seed{s}")
+        for d in config["datasets"]
+        for v in config["variants"]
+        for s in config["seeds"]
+    ]
+    return [str(run / name) for run in runs for name in CARD_FILES]
+
+
+def reading_cards(config: dict, results_dir: str | Path = "results") -> list[str]:
+    """Return the model cards of the trainings the ``readings`` target makes."""
+    return [str(run / name) for run in reading_runs(config, results_dir) for name in CARD_FILES]
+
+
+def card_reranks(config: dict, variant: str, reading: str = "") -> bool:
+    """Say whether the card of a run of ``variant`` (under a training reading, "readings/<name>/",
+    or "" for the default run) reports the run's re-ranked evaluation. With ``card.rerank: true``
+    every card does. With false only those whose re-ranked evaluation the workflow makes anyway
+    do: Table 2's residual+rerank, so that residual's card does not call unevaluated what the
+    report shows."""
+    return config["card"]["rerank"] or (not reading and variant + RERANK_SUFFIX in table_rows(config["variants"]))

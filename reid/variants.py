@@ -1,23 +1,31 @@
 """The variants of the paper's Table 2. Their names are the config schema's (its ``variants``
-list, the default); what each is, is said here.
+list, the default); what each is, is said here, in DESCRIPTIONS.
 
 Torch-free, so that the CLI parser, the workflow's rules and the config schema's test can
-import it without loading a network:
-    baseline   ResNet50_baseline read as BoT's head: layer4, global average pooling, BNNeck,
-               triplet + label-smoothed CE (the faithful reading of the paper's four tricks)
-    plain_baseline  ResNet50_baseline read as the paper's numbers suggest (64.67 mAP on
-               Market-1501, far below BoT's 85.9): an IDE-style head, layer4 global average
-               pooling and one linear classifier trained by softmax cross-entropy alone
-    avg, max   the multi-scale head with average or max pooling only (Table 2's Avg and Max)
-    residual   the multi-scale head with the residual pooling module, equation (1)
-``residual+rerank`` (Table 2's last row) is not a variant: it is residual's models evaluated
-with k-reciprocal re-ranking.
+import it without loading a network. ``residual+rerank`` (Table 2's last row) is not a variant:
+it is residual's models evaluated with k-reciprocal re-ranking.
 """
 
 from reid.config import default
 
 # Every variant is listed in the paper's order, as the config schema's list has them.
 VARIANTS = tuple(default("variants"))
+# This says in one line what each variant is; a model card (reid.card) opens with it, beside the
+# name of the paper's row (reid.paper.PAPER_ROWS).
+DESCRIPTIONS = {
+    "baseline": (
+        "ResNet50_baseline read as BoT's head: layer4, global average pooling, BNNeck, triplet and "
+        "label-smoothed cross-entropy (the faithful reading of the paper's four tricks)"
+    ),
+    "plain_baseline": (
+        "ResNet50_baseline read as the paper's numbers suggest (64.67 mAP on Market-1501, far below BoT's "
+        "85.9): an IDE-style head, layer4 global average pooling and one linear classifier trained by "
+        "softmax cross-entropy alone"
+    ),
+    "avg": "the multi-scale head with average pooling only",
+    "max": "the multi-scale head with max pooling only",
+    "residual": "the multi-scale head with the residual pooling module, equation (1)",
+}
 # A run folder named <variant>+rerank holds that variant's re-ranked evaluation.
 RERANK_SUFFIX = "+rerank"
 RERANKED = "residual" + RERANK_SUFFIX  # This is Table 2's last row.

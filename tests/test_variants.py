@@ -24,3 +24,11 @@ def test_cli_and_models_use_the_same_list():
 def test_table_rows_add_the_reranked_residual_only_with_residual():
     assert table_rows(["avg", "residual"]) == ["avg", "residual", RERANKED]
     assert table_rows(["baseline", "max"]) == ["baseline", "max"]
+
+
+def test_every_variant_says_in_one_line_what_it_is():
+    """A model card opens with its variant's description (reid.card), so none may be missing."""
+    from reid.variants import DESCRIPTIONS
+
+    assert set(DESCRIPTIONS) == set(VARIANTS)
+    assert all(text and "\n" not in text and not text.endswith(".") for text in DESCRIPTIONS.values())

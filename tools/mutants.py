@@ -55,6 +55,7 @@ CLAIMS = ("tests/claims",)
 # tests/test_checkpoints.py first: its unit tests take seconds, the training and evaluation ones a minute
 CHECKPOINTS = ("tests/test_checkpoints.py", "tests/test_train.py", "tests/test_security.py", "tests/test_evaluate.py")
 CONFIG = ("tests/test_config.py",)
+CARD = ("tests/test_card.py",)
 
 MUTANTS = (
     # ------------------------------------------------------------ the survivors issue 21 found
@@ -512,6 +513,22 @@ MUTANTS = (
         "if root else out",
         CHECKPOINTS,
         harmless="pathlib joins an absolute path to the root as the absolute path itself, so the condition only says so explicitly",
+    ),
+    # the model card: a withdrawal left out, the plain metrics shown as re-ranked, any card read back
+    Mutant("card-withdrawal-dropped", "reid/card.py", '"withdrawn": withdrawal_of(name),', '"withdrawn": "",', CARD),
+    Mutant(
+        "card-plain-metrics-as-reranked",
+        "reid/card.py",
+        '"with_rerank": metric_facts(reranked) if reranked else None,',
+        '"with_rerank": metric_facts(metrics) if reranked else None,',
+        CARD,
+    ),
+    Mutant(
+        "card-read-any-weights",
+        "reid/card.py",
+        'return facts if facts["model"]["weights_sha256"] == weights_sha256 else None',
+        "return facts",
+        CARD,
     ),
 )
 

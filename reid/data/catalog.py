@@ -1,9 +1,12 @@
-"""What the suite knows about the public datasets: archives, checksums and expected counts.
+"""What the suite knows about the public datasets: archives, checksums, expected counts, and the
+terms their images come under.
 
 The counts are those of the releases every re-ID paper reports on (and that torchreid,
 fast-reid and BoT check): a mismatch means a damaged or different packaging. MSMT17 and
 CUHK03-NP come in layouts of their own, which reid.data.convert turns into the Market-1501
-layout once, at fetch time; their counts are those of the converted folders.
+layout once, at fetch time; their counts are those of the converted folders. The licence and
+withdrawal texts are what a model card (reid.card) says about the data a model was trained on;
+they are written here once, beside the dataset they describe.
 """
 
 from __future__ import annotations
@@ -52,6 +55,10 @@ class DatasetSpec:
     homepage: str = ""
     note: str = ""
     num_cameras: int = field(default=0)
+    # These are the terms under which the images may be used, as far as the suite knows them.
+    licence: str = ""
+    # This says why the dataset has no download any more, where its authors took it down.
+    withdrawn: str = ""
 
 
 def subset_spec(spec: DatasetSpec, name: str) -> DatasetSpec:
@@ -83,6 +90,10 @@ CATALOG: dict[str, DatasetSpec] = {
         homepage="https://zheng-lab-anu.github.io/Project/project_reid.html",
         note="Zheng et al., Scalable Person Re-identification: A Benchmark, ICCV 2015.",
         num_cameras=6,
+        licence=(
+            "Released by its authors for non-commercial research use only, under their terms (see the "
+            "dataset's page). Its images show real people filmed in a public place on a university campus."
+        ),
     ),
     "dukemtmcreid": DatasetSpec(
         name="dukemtmcreid",
@@ -105,6 +116,14 @@ CATALOG: dict[str, DatasetSpec] = {
             "authors in 2019; bring your own copy."
         ),
         num_cameras=8,
+        licence=(
+            "Released for non-commercial research use only, under the terms of DukeMTMC's authors. Its "
+            "images show real people filmed in a public place on a university campus."
+        ),
+        withdrawn=(
+            "DukeMTMC-reID was withdrawn by its authors in 2019 (together with DukeMTMC) and has no "
+            "official download any more; the suite only uses a copy you already have."
+        ),
     ),
     "msmt17": DatasetSpec(
         name="msmt17",
@@ -130,6 +149,11 @@ CATALOG: dict[str, DatasetSpec] = {
         homepage="http://www.pkuvmc.com/publications/msmt17.html",
         note="Wei, Zhang, Gao, Tian, Person Transfer GAN to Bridge Domain Gap for Person Re-Identification, CVPR 2018.",
         num_cameras=15,
+        licence=(
+            "Given out by its authors on request, for non-commercial research use only, under the terms "
+            "of use agreed when requesting it. Its images show real people filmed in public on a university "
+            "campus (V2 blurs their faces)."
+        ),
     ),
     "cuhk03_np": DatasetSpec(
         name="cuhk03_np",
@@ -173,5 +197,29 @@ CATALOG: dict[str, DatasetSpec] = {
             "Zhong, Zheng, Cao, Li, Re-ranking Person Re-identification with k-reciprocal Encoding, CVPR 2017."
         ),
         num_cameras=2,  # The names give each image's view of its identity's camera pair: c1 or c2.
+        licence=(
+            "CUHK03 is given out by its authors on request, for non-commercial research use only, under the "
+            "terms agreed when requesting it. Its images show real people filmed in public on a university campus."
+        ),
     ),
 }
+
+# The sets the catalog does not hold: the suite's own rendered set, and a user's folder, whose
+# terms only its owner knows.
+SYNTHETIC_LICENCE = (
+    "Rendered by the suite itself (reid.data.synthetic): no real people are shown, and its images come "
+    "with no restrictions."
+)
+CUSTOM_LICENCE = "Unknown to the suite: the terms of the dataset's owner apply."
+
+
+def licence_of(name: str) -> str:
+    """Return the terms under which dataset ``name``'s images may be used, as far as the suite knows them."""
+    if name in CATALOG:
+        return CATALOG[name].licence
+    return SYNTHETIC_LICENCE if name == "synthetic" else CUSTOM_LICENCE
+
+
+def withdrawal_of(name: str) -> str:
+    """Return why dataset ``name`` has no download any more, or "" when its authors never took it down."""
+    return CATALOG[name].withdrawn if name in CATALOG else ""

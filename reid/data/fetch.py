@@ -75,13 +75,9 @@ USER_AGENT = "reid-msrp-fetch/0.1 (+python urllib)"
 PART_SUFFIX = ".part"
 MISMATCH_SUFFIX = ".md5-mismatch"
 
-# Datasets whose authors took them down: no URL, and the error says so.
-WITHDRAWN = {
-    "dukemtmcreid": (
-        "DukeMTMC-reID was withdrawn by its authors in 2019 (together with DukeMTMC) and has no "
-        "official download any more; the suite only uses a copy you already have."
-    ),
-}
+# Datasets whose authors took them down: no URL, and the error says so. The text is the catalog's,
+# which the model cards (reid.card) show too.
+WITHDRAWN = {spec.name: spec.withdrawn for spec in CATALOG.values() if spec.withdrawn}
 
 
 # --------------------------------------------------------------------------------------------

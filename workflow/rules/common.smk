@@ -176,6 +176,9 @@ COST_CODE = package_code("cost", "models", "runtime")
 FIGURE_CODE = package_code("figures")
 GRADCAM_CODE = package_code("figures", "models", "checkpoints")
 REPORT_CODE = package_code("report", "figures", "targets", "claims", "stats", "paper")
+CARD_CODE = package_code(
+    "card", "checkpoints", "config", "provenance", "paper", "targets", "utils", "variants", "data/catalog"
+)
 
 
 # ---------------------------------------------------------------- targets
@@ -203,6 +206,25 @@ def histogram_baselines():
 def reading_results():
     """What the readings target trains and evaluates (not part of the default run)."""
     return targets.reading_results(config)
+
+
+def card_results():
+    """The model cards of every training of the default run (not of the re-ranked evaluations)."""
+    return targets.card_results(config)
+
+
+def reading_cards():
+    """The model cards of the readings' trainings (not part of the default run)."""
+    return targets.reading_cards(config)
+
+
+def card_rerank(wildcards):
+    """The re-ranked evaluation that a run's card reports, where it reports one (config card.rerank):
+    the evaluate rule makes it under <variant>+rerank/."""
+    if not targets.card_reranks(config, wildcards.variant, wildcards.reading):
+        return []
+    run = f"results/{wildcards.dataset}/{wildcards.reading}{wildcards.variant}{RERANK_SUFFIX}/seed{wildcards.seed}"
+    return [f"{run}/metrics.json"]
 
 
 def report_inputs(wildcards):
