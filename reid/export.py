@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 import reid
+from reid.card import read_card
 from reid.checkpoints import build_from_checkpoint, load_model_file, train_config_of
 from reid.config import ConfigError
 from reid.data.augment import IMAGENET_MEAN, IMAGENET_STD
@@ -198,9 +199,17 @@ def export(model_path: str | os.PathLike, fmt: str, out: str | os.PathLike) -> d
     model = build_from_checkpoint(payload, model_path).float().eval()
     with torch.no_grad():
         feature_dim = int(model(trace_input(cfg.height, cfg.width)).shape[1])
-    facts = export_facts(payload, feature_dim)
+    card = read_card(model_path, payload.get("weights_sha256") or "")  # Only the card of these very weights.
+    facts = export_facts(payload, feature_dim, card)
     write, run = (to_onnx, run_onnx) if fmt == "onnx" else (to_torch_export, run_torch_export)
     data = write(model, cfg.height, cfg.width, facts)
     found = check_parity(model, run, data, cfg.height, cfg.width)
     atomic_write_bytes(Path(out), data)
-    return {"out": str(out), "format": fmt, "bytes": len(data), "feature_dim": feature_dim, **found}
+    return {
+        "out": str(out),
+        "format": fmt,
+        "bytes": len(data),
+        "feature_dim": feature_dim,
+        "card": "model_card" in facts,
+        **found,
+    }

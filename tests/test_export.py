@@ -176,6 +176,25 @@ def test_without_the_onnx_extra_the_error_says_how_to_install_it(one_epoch_model
     assert 'pip install -e ".[onnx]"' in err and len(err.strip().splitlines()) == 1 and not out.exists()
 
 
+def test_an_export_carries_the_card_of_its_own_weights_only(one_epoch_models, tmp_path):
+    import shutil
+
+    from reid.card import CARD_JSON
+
+    model = tmp_path / "run" / "model.pt"
+    model.parent.mkdir()
+    shutil.copy(one_epoch_models["avg"], model)
+    digest = load_model_file(model)["weights_sha256"]
+    card = {"model": {"variant": "avg", "weights_sha256": digest}, "intended_use": "research"}
+    (model.parent / CARD_JSON).write_text(json.dumps(card))
+    assert main(["export", "--model", str(model), "--format", "torch-export", "--out", str(tmp_path / "a.pt2")]) == 0
+    assert read_facts(tmp_path / "a.pt2")["model_card"] == card
+    card["model"]["weights_sha256"] = "0" * 64  # the card of a model.pt that was replaced since
+    (model.parent / CARD_JSON).write_text(json.dumps(card))
+    assert main(["export", "--model", str(model), "--format", "torch-export", "--out", str(tmp_path / "b.pt2")]) == 0
+    assert "model_card" not in read_facts(tmp_path / "b.pt2")
+
+
 def test_the_facts_name_the_card_when_there_is_one():
     payload = {
         "variant": "residual",
