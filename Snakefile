@@ -24,6 +24,7 @@ include: "workflow/rules/card.smk"
 include: "workflow/rules/cost.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/cross.smk"
 
 
 rule all:
@@ -44,3 +45,11 @@ rule readings:
     input:
         reading_results(),
         reading_cards(),
+
+
+# Cross-dataset evaluation (workflow/rules/cross.smk): each trained model on every other dataset
+# of the config. Not part of the default run: `snakemake cross`, then `snakemake` again puts them
+# in the report's cross-dataset table and claims.
+rule cross:
+    input:
+        cross_results(),

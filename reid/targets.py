@@ -61,6 +61,21 @@ def reading_results(config: dict, results_dir: str | Path = "results") -> list[s
     return [str(run / "metrics.json") for run in reading_runs(config, results_dir)]
 
 
+def cross_results(config: dict, results_dir: str | Path = "results") -> list[str]:
+    """Return what the ``cross`` target produces: every variant and seed trained on one dataset of the
+    config, evaluated on each of the others (results/cross/<trained on>/<evaluated on>/...). Not
+    part of the default run; a config of one dataset has none."""
+    datasets = list(config["datasets"])
+    return [
+        str(Path(results_dir, "cross", a, b, v, f"seed{s}", "metrics.json"))
+        for a in datasets
+        for b in datasets
+        if a != b
+        for v in config["variants"]
+        for s in config["seeds"]
+    ]
+
+
 def card_results(config: dict, results_dir: str | Path = "results") -> list[str]:
     """Return the model cards of every training of a config's default run, per dataset, variant
     and seed. A re-ranked evaluation (``<variant>+rerank``) trains nothing, so it gets no card."""

@@ -71,6 +71,10 @@ DOCUMENTED_COUNTS = {
         ("configs/config.yaml", r"the whole suite \(\d+ trainings, (\d+)\s+#\s+evaluations", ("evaluate",)),
         ("configs/config.yaml", r"evaluations, (\d+) model cards", ("card",)),
     ],
+    "benchmarks.yaml": [
+        ("README.md", r"since\s+DukeMTMC-reID was withdrawn \((\d+) trainings\)", ("train",)),
+        ("configs/benchmarks.yaml", r"\((\d+) trainings\)", ("train",)),
+    ],
     "paper.yaml": [
         ("README.md", r"DukeMTMC-reID: (\d+) trainings\)", ("train",)),
         ("profiles/slurm/config.yaml", r"the paper's run has (\d+) jobs", ("total",)),
@@ -83,7 +87,8 @@ DOCUMENTED_COUNTS = {
 
 @pytest.mark.parametrize(
     "config, trains",
-    [("config.yaml", 12), ("paper.yaml", 30)],  # paper.yaml: the plain baseline too
+    # paper.yaml: the plain baseline too; benchmarks.yaml: the paper's five variants on three datasets
+    [("config.yaml", 12), ("paper.yaml", 30), ("benchmarks.yaml", 45)],
 )
 def test_dry_run_of_the_shipped_configs_and_the_counts_the_docs_state(tmp_path, config, trains):
     done = snakemake(tmp_path, "-n", "--configfile", str(ROOT / "configs" / config))

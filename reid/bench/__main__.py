@@ -1,7 +1,7 @@
 import argparse
 import sys
 
-from reid.bench import cpu_bench, embed_bench, eval_bench, gpu_check, suite_bench, train_bench
+from reid.bench import cpu_bench, embed_bench, eval_bench, gpu_check, scale_bench, suite_bench, train_bench
 
 
 def main(argv=None) -> int:
@@ -22,6 +22,9 @@ def main(argv=None) -> int:
     )
     embed_bench.add_arguments(
         commands.add_parser("embed", help="python -m reid embed's images/s from JPEGs, beside the model alone")
+    )
+    scale_bench.add_arguments(
+        commands.add_parser("scale", help="an evaluation's time and peak memory at a dataset's size (MSMT17's)")
     )
     gpu_check.add_arguments(
         commands.add_parser("gpu", help="the CUDA code paths, run once on a GPU machine, one line per check")

@@ -105,6 +105,9 @@ wildcard_constraints:
     # config gives it, and "readings/<name>/" for one of reid.variants.TRAINING_READINGS.
     reading="|".join(["", *(re.escape(f"readings/{name}/") for name in TRAINING_READINGS)]),
     rerank=f"|{re.escape(RERANK_SUFFIX)}",  # This marks an evaluation with k-reciprocal re-ranking.
+    # A cross-dataset evaluation's two datasets (workflow/rules/cross.smk), each one of the config's.
+    trained_on="|".join(re.escape(d) for d in DATASETS),
+    evaluated_on="|".join(re.escape(d) for d in DATASETS),
 
 
 def dataset_options(name):
@@ -227,12 +230,18 @@ def card_rerank(wildcards):
     return [f"{run}/metrics.json"]
 
 
+def cross_results():
+    """What the cross target evaluates: every trained model on each other dataset (not part of the default run)."""
+    return targets.cross_results(config)
+
+
 def report_inputs(wildcards):
-    """The statuses of all datasets, the results of those that are ready, and the readings'
-    results that exist (after ``snakemake readings``, the next run adds them to the report)."""
+    """The statuses of all datasets, the results of those that are ready, and the readings' and
+    cross-dataset results that exist (after ``snakemake readings`` or ``snakemake cross``, the
+    next run adds them to the report)."""
     inputs = [checkpoints.dataset.get(dataset=d).output.status for d in DATASETS]
     inputs += [r for d in DATASETS if dataset_ready(d) for r in dataset_results(d)]
-    return inputs + [r for r in reading_results() if stored(r).exists()]
+    return inputs + [r for r in reading_results() + cross_results() if stored(r).exists()]
 
 
 def gradcam_checkpoints(wildcards, input):
