@@ -153,6 +153,30 @@ MUTANTS = (
         MODELS,
     ),
     Mutant(
+        # A comparison contradicted on one dataset read as merely not shown everywhere.
+        "across-contradiction-ignored",
+        "reid/claims/across.py",
+        'against = [d for d, v in verdicts.items() if v == "contradicted"]',
+        "against = []",
+        CLAIMS,
+    ),
+    Mutant(
+        # A comparison tested on a single dataset read as holding across datasets.
+        "across-one-dataset-enough",
+        "reid/claims/across.py",
+        "        if len(tested) < 2:\n            continue\n",
+        "",
+        CLAIMS,
+    ),
+    Mutant(
+        # The euclidean distances' blocks finishing the wrong rows: only the first block is right.
+        "distance-block-rows",
+        "reid/features.py",
+        "block.copy_(q_sq[start : start + rows] + g_sq - 2 * block)",
+        "block.copy_(q_sq[:rows][: len(block)] + g_sq - 2 * block)",
+        ("tests/test_features.py",),
+    ),
+    Mutant(
         # An export's written-out cells ending where floor division puts them: the overlapping cells
         # of 9 columns pooled in two would lose their shared column (0-3 and 4-8 instead of 0-4 and 4-8).
         "pooling-cells-end-floor",
