@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reid.claims.across import across_datasets, cross_claims
 from reid.claims.accuracy import (
     DISTANCE_READINGS,
     READING_WORDS,
@@ -34,6 +33,7 @@ from reid.claims.accuracy import (
     run_folder,
     sensitivity,
 )
+from reid.claims.across import across_datasets, cross_claims
 from reid.claims.claim import (
     CSV_COLUMNS,
     NOT_SUPPLIED,
