@@ -75,14 +75,17 @@ def read_metrics(path: str | os.PathLike, model_path: Path, payload: dict, reran
     re-ranking exactly when ``reranked``; otherwise raise CardError saying what to do."""
     path = Path(path)
     option, flag = ("--rerank-metrics", " --rerank") if reranked else ("--metrics", "")
-    todo = f"python -m reid evaluate --checkpoint {model_path} --out DIR{flag}, then pass DIR/metrics.json as {option}"
+    todo = (
+        f"python -m reid evaluate --checkpoint {model_path} --dataset {payload.get('dataset', 'NAME')} "
+        f"--data-root DATA_ROOT --out DIR{flag}, then pass DIR/metrics.json as {option}"
+    )
     if not path.is_file():
         raise CardError(f"no evaluation at {path}: evaluate the model first ({todo})")
     try:
         metrics = json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise CardError(f"cannot read {path} as a metrics.json ({err}): delete it and evaluate again ({todo})") from err
-    needed = (*METRICS, "rerank", "feature_dim", "distance")
+    needed = (*METRICS, "rerank", "feature_dim", "distance", "provenance")  # The card shows each of these.
     missing = [k for k in needed if k not in metrics] if isinstance(metrics, dict) else list(needed)
     if missing:
         raise CardError(f"{path} is not a metrics.json of python -m reid evaluate (no {', '.join(missing)}): {todo}")
@@ -367,11 +370,14 @@ def render_card(facts: dict) -> str:
 
 
 def write_card(facts: dict, out: str | os.PathLike) -> tuple[Path, Path]:
-    """Write MODEL_CARD.md and model_card.json into the folder ``out``, each atomically, and return their paths."""
+    """Write MODEL_CARD.md and model_card.json into the folder ``out``, each atomically, and return
+    their paths. The page is rendered before either is written, so that a fact the template cannot
+    show leaves no file behind, and the record goes first, since an export reads it alone."""
     out = Path(out)
     page, record = out / CARD_MD, out / CARD_JSON
-    atomic_write_bytes(page, render_card(facts).encode())
+    text = render_card(facts).encode()
     atomic_write_json(record, facts)
+    atomic_write_bytes(page, text)
     return page, record
 
 

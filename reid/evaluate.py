@@ -35,7 +35,6 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from reid.checkpoints import build_from_checkpoint, load_model_file, train_config_of
 from reid.data import ReidDataset, fingerprint
@@ -85,26 +84,26 @@ def top_ranked(
     return top
 
 
-# Re-ranking from the three distance matrices holds the (Q + G) x (Q + G) matrix of all images:
-# 1.5 GB at Market-1501's size, 35 GB at MSMT17's (11,659 x 82,161). Above this many bytes of it
-# the evaluation re-ranks from the features instead, a block of rows at a time
-# (reid.rerank.k_reciprocal_from_features: 5.2 GB at MSMT17's size), so that no setting is needed.
+# Re-ranking from the distance matrices holds three of them, query x query, query x gallery and
+# gallery x gallery, in float32: 1.3 GB at Market-1501's size, 31 GB at MSMT17's (11,659 x
+# 82,161). Above this many bytes the evaluation re-ranks from the features instead, a block of
+# rows at a time (reid.rerank.k_reciprocal_from_features: python -m reid.bench scale --rerank
+# measured 8.6 GB at MSMT17's size, both readings), so that no setting is needed.
 DENSE_RERANK_BYTES = 4 * 1024**3
 
 
 def rerank_path(num_query: int, num_gallery: int) -> str:
     """Return how a query x gallery evaluation is re-ranked: "dense" (from the distance matrices)
-    when the all-images matrix fits DENSE_RERANK_BYTES, else "from features" (bounded memory)."""
-    return "dense" if 4 * (num_query + num_gallery) ** 2 <= DENSE_RERANK_BYTES else "from features"
+    when the three fit DENSE_RERANK_BYTES, else "from features" (bounded memory)."""
+    q, g = num_query, num_gallery
+    return "dense" if 4 * (q * q + q * g + g * g) <= DENSE_RERANK_BYTES else "from features"
 
 
 def rerank_from_features(feats: dict, measure) -> torch.Tensor:
-    """Re-rank from the features in bounded memory. That path ranks euclidean distances; the cosine
-    reading gets them between L2-normalised features, which rank every neighbour list alike."""
-    query, gallery = feats["query"], feats["gallery"]
-    if measure is cosine_distances:
-        query, gallery = F.normalize(query.float(), dim=1), F.normalize(gallery.float(), dim=1)
-    return k_reciprocal_from_features(query, gallery, **RERANK_PARAMS)
+    """Re-rank from the features in bounded memory, by the same distance as ``measure``: the same
+    result as the dense path to float precision, under either reading."""
+    distance = "cosine" if measure is cosine_distances else "euclidean"
+    return k_reciprocal_from_features(feats["query"], feats["gallery"], **RERANK_PARAMS, distance=distance)
 
 
 def ranking_distances(feats: dict, measure, rerank: bool, runtime: Runtime) -> tuple[torch.Tensor, dict]:

@@ -42,6 +42,9 @@ from reid.utils import atomic_write_bytes
 FORMATS = {"onnx": ".onnx", "torch-export": ".pt2"}
 INPUT_NAME, OUTPUT_NAME = "images", "features"
 FACTS_FILE = "reid_facts.json"  # the extra file of a torch.export archive that holds the facts
+# The facts that are numbers, lists or mappings, written in ONNX's metadata (which holds strings)
+# as JSON; every other fact is text, kept as it is even where it looks like a number (a digest).
+JSON_FACTS = ("height", "width", "mean", "std", "feature_dim", "seed", "recipe", "model_card")
 # An exported model must give each image at least this cosine with PyTorch's feature, and differ
 # from it by at most this fraction of the feature's norm in any component.
 PARITY_COSINE = 0.99999
@@ -82,8 +85,8 @@ def export_facts(payload: dict, feature_dim: int, card: dict | None = None) -> d
 
 
 def as_metadata(facts: dict) -> dict[str, str]:
-    """Return the facts as ONNX metadata_props, which are strings: text as it is, anything else as JSON."""
-    return {key: value if isinstance(value, str) else json.dumps(value, sort_keys=True) for key, value in facts.items()}
+    """Return the facts as ONNX metadata_props, which are strings: JSON_FACTS as JSON, text as it is."""
+    return {key: json.dumps(value, sort_keys=True) if key in JSON_FACTS else str(value) for key, value in facts.items()}
 
 
 def trace_input(height: int, width: int, batch: int = 2) -> torch.Tensor:
@@ -150,17 +153,10 @@ def read_facts(path: str | os.PathLike) -> dict:
         import onnx
 
         props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-        return {key: value if key in ("input", "output") else _json_or_text(value) for key, value in props.items()}
+        return {key: json.loads(value) if key in JSON_FACTS else value for key, value in props.items()}
     extra = {FACTS_FILE: ""}
     torch.export.load(path, extra_files=extra)
     return json.loads(extra[FACTS_FILE])
-
-
-def _json_or_text(value: str):
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
 
 
 def parity(reference: np.ndarray, exported: np.ndarray) -> dict:
@@ -194,6 +190,8 @@ def export(model_path: str | os.PathLike, fmt: str, out: str | os.PathLike) -> d
     and return what was written with the parity measured."""
     if fmt not in FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if Path(out).suffix != FORMATS[fmt]:  # read_facts, and most tools, tell the format by the suffix
+        raise ConfigError(f"--out {out}: a {fmt} file is named *{FORMATS[fmt]}; rename it")
     payload = load_model_file(model_path)
     cfg = train_config_of(payload)
     model = build_from_checkpoint(payload, model_path).float().eval()

@@ -18,7 +18,12 @@ PAPER_ROWS = {
     "residual+rerank": "Residual + re-ranking",
 }
 PAPER_DATASETS = ("market1501", "dukemtmcreid")
-DATASET_LABELS = {"market1501": "Market-1501", "dukemtmcreid": "DukeMTMC-reID"}
+DATASET_LABELS = {
+    "market1501": "Market-1501",
+    "dukemtmcreid": "DukeMTMC-reID",
+    "msmt17": "MSMT17",
+    "cuhk03_np": "CUHK03-NP",
+}
 
 
 def paper_tables() -> list[dict]:

@@ -157,19 +157,27 @@ class _MatrixSource:
 
 
 class _FeatureSource:
-    """Give squared euclidean distances between features (queries first, then gallery).
+    """Give squared distances between features (queries first, then gallery): euclidean, or the
+    cosine distance ``1 - a.b`` of L2-normalised features, which is what ``k_reciprocal`` squares
+    when it is given reid.features.cosine_distances.
 
-    They are computed as ``|a|^2 + |b|^2 - 2 a.b`` in float32 and clamped at 0, and the distance
-    from an item to itself is set to exactly 0, which rounding would otherwise miss."""
+    Euclidean ones are computed as ``|a|^2 + |b|^2 - 2 a.b`` in float32 and clamped at 0, and the
+    distance from an item to itself is set to exactly 0, which rounding would otherwise miss."""
 
-    def __init__(self, q_feats, g_feats):
+    def __init__(self, q_feats, g_feats, distance: str = "euclidean"):
         self.Q, self.G = q_feats.shape[0], g_feats.shape[0]
         self.N = self.Q + self.G
         self.device = q_feats.device
-        self.f = torch.cat([q_feats.to(torch.float32), g_feats.to(self.device, torch.float32)], 0)
+        self.cosine = distance == "cosine"
+        f = torch.cat([q_feats.to(torch.float32), g_feats.to(self.device, torch.float32)], 0)
+        self.f = torch.nn.functional.normalize(f, dim=1) if self.cosine else f
         self.sq = self.f.square().sum(1)
 
     def rows(self, a: int, b: int, buf: torch.Tensor) -> None:
+        if self.cosine:
+            torch.addmm(torch.ones(1, device=self.device), self.f[a:b], self.f.T, alpha=-1.0, out=buf)
+            buf.square_()
+            return
         torch.addmm(self.sq[None, :], self.f[a:b], self.f.T, alpha=-2.0, out=buf)
         buf.add_(self.sq[a:b, None]).clamp_(min=0)
         buf.diagonal(a).zero_()
@@ -180,6 +188,9 @@ class _FeatureSource:
         for s in range(0, i.numel(), step):
             ii, jj = i[s : s + step], j[s : s + step]
             dot = (self.f[ii] * self.f[jj]).sum(1)
+            if self.cosine:
+                out[s : s + step] = (1.0 - dot).square_()
+                continue
             d = (self.sq[ii] + self.sq[jj] - 2.0 * dot).clamp_(min=0)
             out[s : s + step] = torch.where(ii == jj, torch.zeros_like(d), d)
         return out
@@ -424,14 +435,15 @@ def k_reciprocal(q_g_dist, q_q_dist, g_g_dist, k1=20, k2=6, lambda_value=0.3):
     return out.cpu().numpy() if as_numpy else out
 
 
-def k_reciprocal_from_features(q_feats, g_feats, k1=20, k2=6, lambda_value=0.3, chunk=None):
+def k_reciprocal_from_features(q_feats, g_feats, k1=20, k2=6, lambda_value=0.3, chunk=None, distance="euclidean"):
     """Re-rank by k-reciprocal encoding from features, never holding more than ``chunk`` rows of
     the all x all distance matrix (the query x gallery result aside).
 
-    Euclidean distances between the features (what ``k_reciprocal`` is usually fed) are
-    computed a block of ``chunk`` rows at a time (default: about 128 MB of float32 per block),
-    as ``|a|^2 + |b|^2 - 2 a.b`` in float32. Same result as ``k_reciprocal`` on those
-    distances. Returns a (Q, G) float32 numpy array for numpy features, else a tensor on
+    Euclidean distances between the features (what ``k_reciprocal`` is usually fed), or with
+    ``distance="cosine"`` the cosine distances of the L2-normalised features, are computed a
+    block of ``chunk`` rows at a time (default: about 128 MB of float32 per block), as
+    ``|a|^2 + |b|^2 - 2 a.b`` (or ``1 - a.b``) in float32. Same result as ``k_reciprocal`` on
+    those distances. Returns a (Q, G) float32 numpy array for numpy features, else a tensor on
     ``q_feats``' device.
     """
     _check_params(k1, k2, lambda_value)
@@ -442,5 +454,7 @@ def k_reciprocal_from_features(q_feats, g_feats, k1=20, k2=6, lambda_value=0.3, 
     gf = _to_tensor(g_feats, qf.device)
     if qf.dim() != 2 or gf.dim() != 2 or qf.shape[1] != gf.shape[1]:
         raise ValueError(f"features must be (Q, D) and (G, D), got {tuple(qf.shape)} and {tuple(gf.shape)}")
-    out = _rerank(_FeatureSource(qf, gf), k1, k2, lambda_value, block_rows=chunk)
+    if distance not in ("euclidean", "cosine"):
+        raise ValueError(f"distance must be euclidean or cosine, got {distance!r}")
+    out = _rerank(_FeatureSource(qf, gf, distance), k1, k2, lambda_value, block_rows=chunk)
     return out.cpu().numpy() if as_numpy else out

@@ -115,7 +115,9 @@ def test_a_large_evaluation_re_ranks_from_the_features_in_bounded_memory(tmp_pat
     assert dense["rerank_path"] == "dense" and blocked["rerank_path"] == "from features"
     for key in ("mAP", "R1", "R5", "mINP"):
         assert blocked[key] == pytest.approx(dense[key], abs=1e-6)
-    assert 0 < blocked["by_distance"]["normalized"]["mAP"] <= 1
+    for reading in ("raw", "normalized"):  # both readings of the distance, the cosine one too
+        for key in ("mAP", "R1", "mINP"):
+            assert blocked["by_distance"][reading][key] == pytest.approx(dense["by_distance"][reading][key], abs=1e-6)
     assert "distance_s" not in blocked["timings"] and "rerank_s" in blocked["timings"]
 
 

@@ -206,3 +206,17 @@ def test_the_facts_name_the_card_when_there_is_one():
     assert "model_card" not in export_facts(payload, 192)
     facts = export_facts(payload, 192, card={"variant": "residual"})
     assert facts["model_card"] == {"variant": "residual"} and json.dumps(facts)
+
+
+def test_the_out_file_must_be_named_for_its_format(one_epoch_models, tmp_path, capsys):
+    out = tmp_path / "model.pt2"
+    assert main(["export", "--model", str(one_epoch_models["avg"]), "--format", "onnx", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "*.onnx" in err and len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_text_facts_come_back_as_text_even_when_they_look_like_numbers(tmp_path):
+    model = build_model("avg", 8, "resnet10").eval()
+    facts = {"dataset_fingerprint": "0123456789012345", "dataset": "2024", "suite_version": "1.0", "seed": 3}
+    (tmp_path / "m.onnx").write_bytes(to_onnx(model, 64, 32, facts))
+    assert read_facts(tmp_path / "m.onnx") == facts

@@ -292,3 +292,20 @@ def test_feature_distances_are_exactly_zero_from_an_item_to_itself():
         src.rows(a, b, rows)
         assert all(rows[i - a, i] == 0 for i in range(a, b)), (a, b)
         torch.testing.assert_close(rows, entries[a:b], rtol=0, atol=0.2)
+
+
+def test_from_features_with_the_cosine_distance_is_k_reciprocal_of_cosine_distances():
+    """The evaluation's cosine reading of a large test set re-ranks from the features: it must be
+    the re-ranking of reid.features.cosine_distances, as the dense path computes it, not of the
+    euclidean distances between normalised features (the same neighbours, other weights)."""
+    from reid.features import cosine_distances
+
+    g = torch.Generator().manual_seed(3)
+    centres = torch.randn(20, 32, generator=g)
+    q = centres[torch.arange(60) % 20] + 0.4 * torch.randn(60, 32, generator=g)
+    gal = centres[torch.arange(300) % 20] + 0.4 * torch.randn(300, 32, generator=g)
+    dense = k_reciprocal(cosine_distances(q, gal), cosine_distances(q, q), cosine_distances(gal, gal))
+    blocked = k_reciprocal_from_features(q, gal, distance="cosine", chunk=64)
+    assert torch.allclose(blocked, dense, atol=2e-6), (blocked - dense).abs().max()
+    with pytest.raises(ValueError, match="euclidean or cosine"):
+        k_reciprocal_from_features(q, gal, distance="manhattan")

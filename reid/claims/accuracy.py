@@ -207,7 +207,9 @@ def absolute_claim(spec: ClaimSpec, metric: str, dataset: str, loaded, tolerance
 
 def run_folder(results_dir: str | Path, dataset: str, run: str, retrained: str | None = None) -> Path | None:
     """Return where a run's results are. Under a training reading, they are its retrained variants'
-    (the others as they are, and None for the re-ranked residual, which that reading did not evaluate)."""
+    (the others as they are). The re-ranked residual gets None there: the sensitivity table judges
+    re-ranking (C3) under the paper's training only, even where a reading's model cards had its
+    models re-ranked too (card.rerank)."""
     if retrained is None:
         return Path(results_dir, dataset, run)
     if run in TRAINING_READINGS[retrained]["variants"]:

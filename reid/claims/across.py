@@ -13,6 +13,11 @@ Two readings, both from data that the run has, never from the paper's numbers:
   is supported on every one of them (at least two); it is *contradicted* on those where the
   opposite was shown; otherwise it is *not shown everywhere*, naming where the test could not
   tell. A claim tested on one dataset only gets no such reading.
+
+  The verdicts summed up are the Holm-adjusted ones, each controlled within its own dataset or
+  pair. "Holds" needs a call on every one of them, so it is no easier to reach than any one
+  call; "contradicted" needs a call on any one, and with many datasets the chance that one of
+  them is a false call adds up: the page says so beside the table.
 """
 
 from __future__ import annotations

@@ -104,7 +104,7 @@ def write_claims_csv(claims: list[Claim], path: str | Path) -> Path:
     """Write report/claims.csv, the claims table, with one row per claim, dataset and metric (atomically)."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="") as f:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:  # Cross-dataset rows are named with "→".
             writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
             writer.writeheader()
             for claim in claims:

@@ -50,9 +50,13 @@ def subset_name(name: str, boxes: str | None = None, path: str | os.PathLike | N
     spec = CATALOG.get(name)
     if spec is None or not spec.subsets:
         return None
+    named = Path(path).name if path is not None else None
     if boxes is None:
-        named = Path(path).name if path is not None else None
         boxes = named if named in spec.subsets else default(f"datasets.{name}.boxes")
+    elif named in spec.subsets and named != boxes:  # The schema fills in boxes: a config's path must agree with it.
+        raise DatasetError(
+            f"dataset '{name}': its path {path} is the {named} subset but boxes is {boxes}: set boxes: {named}"
+        )
     if boxes not in spec.subsets:
         raise DatasetError(f"dataset '{name}': boxes {boxes!r} is not one of {', '.join(spec.subsets)}.")
     return boxes

@@ -45,6 +45,10 @@ def test_the_summary_holds_only_where_every_tested_dataset_supports_it():
         row("a", "supported", "residual vs baseline"),
         row("b", "contradicted", "residual vs baseline"),
         row("a", "supported", "avg vs max"),  # tested on one dataset only: no reading
+        row("a", "supported", "max vs avg"),
+        Claim(
+            "C1", "max vs avg", "b", "mAP", None, verdict="supported", verdict_adjusted="inconclusive", kind="direction"
+        ),
     ]
     found = {r["claim"]: r for r in across_datasets(claims)}
     assert found["residual vs avg"]["reading"] == "holds" and set(found["residual vs avg"]["verdicts"]) == {
@@ -55,6 +59,8 @@ def test_the_summary_holds_only_where_every_tested_dataset_supports_it():
     assert found["residual vs max"]["reading"] == "open" and found["residual vs max"]["words"].endswith("(b)")
     assert found["residual vs baseline"]["reading"] == "contradicted"
     assert "avg vs max" not in found
+    # the adjusted verdict counts: supported before Holm's adjustment, inconclusive after it
+    assert found["max vs avg"]["reading"] == "open" and found["max vs avg"]["verdicts"]["b"] == "inconclusive"
 
 
 def test_a_run_with_cross_results_carries_both_readings(tmp_path):

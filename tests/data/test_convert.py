@@ -329,3 +329,14 @@ def test_boxes_is_a_checked_config_option_with_its_default_in_the_schema():
     with pytest.raises(ConfigError, match="datasets.cuhk03_np.boxes"):
         complete({"datasets": {"cuhk03_np": {"boxes": "both"}}})
     assert complete({"datasets": {"msmt17": {}}})["datasets"]["msmt17"] == {}  # no boxes for other sets
+
+
+def test_a_cuhk03_np_path_that_names_the_other_subset_than_boxes_is_refused():
+    """The schema fills in boxes: labeled, so a config's path to the detected folder must say boxes: detected."""
+    from reid.data import subset_name
+    from reid.data.market import DatasetError
+
+    assert subset_name("cuhk03_np", None, "data/cuhk03_np/detected") == "detected"
+    assert subset_name("cuhk03_np", "detected", "data/cuhk03_np/detected") == "detected"
+    with pytest.raises(DatasetError, match="set boxes: detected"):
+        subset_name("cuhk03_np", "labeled", "data/cuhk03_np/detected")

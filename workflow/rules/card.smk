@@ -7,7 +7,8 @@
 # evaluation.
 
 # The card's template is an input as its code is (package_code lists Python files only), so that
-# editing it writes the cards again. There is none with a default storage provider, as there.
+# editing it writes the cards again. With a default storage provider there is none, as package_code
+# (common.smk) lists no code there either.
 CARD_TEMPLATE = (
     [str(Path(workflow.basedir) / "reid" / "resources" / "model_card.md.j2")]
     if workflow.storage_settings.default_storage_provider is None
