@@ -88,7 +88,7 @@ def top_ranked(
 # gallery x gallery, in float32: 1.3 GB at Market-1501's size, 31 GB at MSMT17's (11,659 x
 # 82,161). Above this many bytes the evaluation re-ranks from the features instead, a block of
 # rows at a time (reid.rerank.k_reciprocal_from_features: python -m reid.bench scale --rerank
-# measured 8.6 GB at MSMT17's size, both readings), so that no setting is needed.
+# measured 7.5 GB at MSMT17's size, both readings), so that no setting is needed.
 DENSE_RERANK_BYTES = 4 * 1024**3
 
 
