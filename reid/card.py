@@ -40,6 +40,7 @@ from reid.checkpoints import load_model_file, weights_digest
 from reid.config import TrainConfig
 from reid.data.augment import IMAGENET_MEAN, IMAGENET_STD
 from reid.data.catalog import CATALOG, licence_of, withdrawal_of
+from reid.data.prepare import read_status
 from reid.paper import DATASET_LABELS, PAPER_ROWS
 from reid.provenance import package_versions
 from reid.targets import CARD_FILES
@@ -119,19 +120,6 @@ def training_seconds(log_csv: Path) -> dict | None:
     except (OSError, ValueError, KeyError):
         return None
     return {"seconds": round(seconds, 3), "epochs": len(rows), "source": str(log_csv.name)}
-
-
-def read_status(path: str | os.PathLike | None) -> dict | None:
-    """Return the dataset's status (reid.data.prepare) at ``path``, or None where there is none to read."""
-    if path is None:
-        return None
-    try:
-        status = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise CardError(
-            f"cannot read the dataset status {path} ({err}): leave --dataset-status out, or rerun the workflow"
-        ) from err
-    return status if isinstance(status, dict) else None
 
 
 # ---------------------------------------------------------------- the facts
@@ -302,7 +290,7 @@ def card_facts(
     )
     metrics = read_metrics(metrics_path or model_path.with_name("metrics.json"), model_path, payload, reranked=False)
     reranked = read_metrics(rerank_metrics_path, model_path, payload, True) if rerank_metrics_path else None
-    dataset = dataset_facts(payload, read_status(dataset_status))
+    dataset = dataset_facts(payload, None if dataset_status is None else read_status(dataset_status))
     recipe = dict(payload["config"])
     training, evaluation = provenance_facts(payload, metrics, reranked, model_path.with_name("log.csv"))
     return {

@@ -61,13 +61,18 @@ def reading_results(config: dict, results_dir: str | Path = "results") -> list[s
     return [str(run / "metrics.json") for run in reading_runs(config, results_dir)]
 
 
+# The cross-dataset evaluations' folder under results/ (snakemake cross): the claims and the
+# report read it under this name, and the schema keeps datasets from taking it.
+CROSS_DIR = "cross"
+
+
 def cross_results(config: dict, results_dir: str | Path = "results") -> list[str]:
     """Return what the ``cross`` target produces: every variant and seed trained on one dataset of the
     config, evaluated on each of the others (results/cross/<trained on>/<evaluated on>/...). Not
     part of the default run; a config of one dataset has none."""
     datasets = list(config["datasets"])
     return [
-        str(Path(results_dir, "cross", a, b, v, f"seed{s}", "metrics.json"))
+        str(Path(results_dir, CROSS_DIR, a, b, v, f"seed{s}", "metrics.json"))
         for a in datasets
         for b in datasets
         if a != b

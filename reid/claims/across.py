@@ -27,8 +27,8 @@ from pathlib import Path
 from reid.claims.accuracy import comparison_claim, load_scores
 from reid.claims.claim import Claim
 from reid.claims.declared import ClaimSpec
+from reid.targets import CROSS_DIR
 
-CROSS_DIR = "cross"  # results/cross/<trained on>/<evaluated on>/<run>/seed<N>/
 ARROW = "→"
 COMPARISON_KINDS = ("direction", "size")
 ACROSS_WORDS = {

@@ -9,6 +9,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reid.targets import CROSS_DIR
+
 
 @dataclass
 class Results:
@@ -56,7 +58,7 @@ def read_results(results_dir: str | Path) -> Results:
             continue
         if isinstance(status, dict) and "ok" in status:
             found.datasets[path.parent.name] = status
-    for path in sorted(root.glob("cross/*/*/*/seed*/metrics.json")):
+    for path in sorted(root.glob(f"{CROSS_DIR}/*/*/*/seed*/metrics.json")):
         trained_on, evaluated_on, variant, seed_dir = path.parts[-5:-1]
         try:
             seed = int(seed_dir.removeprefix("seed"))
